@@ -1,0 +1,1 @@
+"""analog package (see DESIGN in the README)."""

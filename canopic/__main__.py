@@ -1,0 +1,5 @@
+import sys
+
+from canopic.cli import main
+
+sys.exit(main())

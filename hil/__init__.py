@@ -1,0 +1,1 @@
+"""hil package (see DESIGN in the README)."""

@@ -1,0 +1,1 @@
+"""learn package (see DESIGN in the README)."""

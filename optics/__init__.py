@@ -1,0 +1,1 @@
+"""optics package (see DESIGN in the README)."""

@@ -1,0 +1,1 @@
+"""sensor package (see DESIGN in the README)."""
