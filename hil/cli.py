@@ -1,0 +1,158 @@
+"""Commands: ``canopic flash``, ``canopic capture``, ``canopic board-emulator``, ``canopic ports``."""
+from __future__ import annotations
+
+import argparse
+
+PORT_HELP = ("serial device (e.g. /dev/ttyUSB0, COM3), a pyserial URL, 'auto' (the one USB "
+             "serial port matching --vid/--pid/--serial-number) or 'emulator' (start a board "
+             "emulator for this command)")
+
+
+def _add_connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, help=PORT_HELP)
+    parser.add_argument("--baud", type=int, default=115200,
+                        help="rate the board boots at (default: %(default)s)")
+    parser.add_argument("--target-baud", type=int, default=None,
+                        help="switch to this rate after HELLO (e.g. 921600)")
+    parser.add_argument("--vid", help="USB vendor id filter for --port auto (hex)")
+    parser.add_argument("--pid", help="USB product id filter for --port auto (hex)")
+    parser.add_argument("--serial-number", help="USB serial number filter for --port auto")
+    parser.add_argument("--emulator-flash-dir", default=None,
+                        help="flash directory of the emulator that --port emulator starts")
+    parser.add_argument("--emulator-seed", type=int, default=None,
+                        help="mismatch seed of the emulator that --port emulator starts")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _connection(args: argparse.Namespace) -> dict:
+    from hil.ports import parse_usb_id
+    emulator_args = []
+    if args.emulator_flash_dir:
+        emulator_args += ["--flash-dir", args.emulator_flash_dir]
+    if args.emulator_seed is not None:
+        emulator_args += ["--seed", str(args.emulator_seed)]
+    return dict(baudrate=args.baud, vid=parse_usb_id(args.vid, "--vid"),
+                pid=parse_usb_id(args.pid, "--pid"), serial_number=args.serial_number,
+                emulator_args=emulator_args)
+
+
+def _flash(args: argparse.Namespace) -> int:
+    from hil.api import flash_and_verify
+    if not args.thresholds and not args.mask:
+        raise ValueError("--thresholds, --mask: give at least one file to flash")
+    results = flash_and_verify(args.port, args.thresholds, args.mask,
+                               target_baud=args.target_baud, progress=not args.no_progress,
+                               **_connection(args))
+    for name, status in results.items():
+        print(f"{name}: committed to slot {status.slot} (generation {status.generation}), "
+              f"{status.length} bytes, SHA-256 {status.sha256.hex()}, verified by readback")
+    return 0
+
+
+def read_scene(path: "str | None", size: int):
+    """uint8 [size, size, 3] RGB from an image file or .npy (a built-in test scene if None)."""
+    import numpy as np
+    if path is None:
+        y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+        checker = ((np.floor(x * 8) + np.floor(y * 8)) % 2)
+        scene = np.stack([x, y, 0.3 + 0.5 * checker], axis=-1)
+        return np.round(scene * 255).astype(np.uint8)
+    if path.lower().endswith(".npy"):
+        scene = np.load(path, allow_pickle=False)
+    else:
+        import cv2
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"--scene: cannot read {path!r} as an image")
+        scene = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if scene.dtype != np.uint8 or scene.ndim != 3 or scene.shape[2] != 3:
+        raise ValueError(f"--scene: expected an RGB image (uint8 HxWx3), got {scene.dtype} "
+                         f"{list(scene.shape)}")
+    if scene.shape[:2] != (size, size):
+        import cv2
+        scene = cv2.resize(scene, (size, size), interpolation=cv2.INTER_AREA)
+    return scene
+
+
+def _capture(args: argparse.Namespace) -> int:
+    import json
+
+    from canopic import files
+    from hil.api import capture
+    if args.scene_size <= 0 or args.scene_size % 8:
+        raise ValueError(f"--scene-size: {args.scene_size} must be a positive multiple of 8")
+    scene = read_scene(args.scene, args.scene_size)
+    connection = _connection(args)
+    codes, metadata = capture(args.port, scene, noise_seed=args.noise_seed,
+                              return_metadata=True, **connection)
+    files.save_npz(args.out, codes=codes, scene=scene[None],
+                   metadata=json.dumps(metadata[0]))
+    print(f"captured codes {list(codes.shape)} (values {codes.min()}..{codes.max()}) -> "
+          f"{args.out}")
+    return 0
+
+
+def _board_emulator(args: argparse.Namespace) -> int:
+    from hil.emulator import run
+    return run(args)
+
+
+def _ports(args: argparse.Namespace) -> int:
+    from hil.ports import describe, find_ports, parse_usb_id
+    found = find_ports(parse_usb_id(args.vid, "--vid"), parse_usb_id(args.pid, "--pid"),
+                       args.serial_number, usb_only=not args.all)
+    if not found:
+        print("no serial ports found" + ("" if args.all else " (USB only; --all lists every "
+                                                             "port)"))
+    for info in found:
+        print(describe(info))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add flash, capture, board-emulator and ports to the ``canopic`` command."""
+    flash = subparsers.add_parser(
+        "flash", help="flash a threshold table and/or mask pattern to a board, verified",
+        description="Send artifacts to a board (BEGIN/DATA/END, COMMIT to the inactive slot) "
+                    "and read them back byte for byte. Threshold tables: binary (.bin), .json "
+                    "or Intel HEX (.hex); masks: binary (.cmask) or .npz (levels, level_count).")
+    _add_connection(flash)
+    flash.add_argument("--thresholds", help="threshold table file")
+    flash.add_argument("--mask", help="mask pattern file")
+    flash.add_argument("--no-progress", action="store_true", help="no progress bars")
+    flash.set_defaults(func=_flash)
+
+    capture = subparsers.add_parser(
+        "capture", help="capture a frame of codes from a board",
+        description="Show a scene to the board's camera and save the codes it returns "
+                    "(.npz: codes uint8 [1, C, h, w], scene, metadata JSON).")
+    _add_connection(capture)
+    capture.add_argument("--out", required=True, help="output .npz file")
+    capture.add_argument("--scene", help="scene image (PNG/JPEG, or .npy uint8 HxWx3); "
+                                         "default: a built-in test pattern")
+    capture.add_argument("--scene-size", type=int, default=64,
+                         help="scene side in pixels (default: %(default)s)")
+    capture.add_argument("--noise-seed", type=int, default=0,
+                         help="seed of the frame's temporal noise (default: %(default)s)")
+    capture.set_defaults(func=_capture)
+
+    from hil.emulator import add_arguments
+    emulator = subparsers.add_parser(
+        "board-emulator", help="emulate a prototype board on a pseudo-terminal",
+        description="Serve the board protocol on a new pty; prints its path (open it with "
+                    "--port PATH), keeps its flash in --flash-dir, runs until interrupted.")
+    add_arguments(emulator)
+    emulator.add_argument("--debug", action="store_true", help="show tracebacks")
+    emulator.set_defaults(func=_board_emulator)
+
+    ports = subparsers.add_parser("ports", help="list candidate serial ports",
+                                  description="List serial ports (USB ones unless --all).")
+    ports.add_argument("--vid")
+    ports.add_argument("--pid")
+    ports.add_argument("--serial-number")
+    ports.add_argument("--all", action="store_true", help="include non-USB ports")
+    ports.add_argument("--debug", action="store_true")
+    ports.set_defaults(func=_ports)
+
+
+__all__ = ["register", "read_scene"]

@@ -1,0 +1,525 @@
+"""The attack suite: every attacker trains from scratch on encoded data, selects on validation.
+
+Attackers (each a :class:`Attack`; ``fit`` sees only train and validation data)
+---------------------------------------------------------------------------------
+* ``inception``   : a GoogLeNet-style CNN (the paper's adversary), best epoch on validation.
+* ``mlp``         : a two-hidden-layer perceptron on the flattened, standardised code.
+* ``logistic``    : multinomial logistic regression; weight decay picked on validation.
+* ``knn``         : k nearest neighbours (Euclidean, standardised); k picked on validation.
+* ``reconstruct`` : a decoder trained on simulated (image, code) pairs -- the attacker can run
+  the camera on images of its own -- whose output is classified by a recogniser trained on
+  clean images (best epochs of both on validation).
+
+All randomness comes from the ``seed`` given to ``fit``: the same seed, the same numbers.
+"""
+from __future__ import annotations
+
+import abc
+import copy
+import dataclasses
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from learn.attack_networks import (CodeDecoder, FlatClassifier, InceptionClassifier,
+                                   standardise_modules, top_k_hits)
+
+ATTACK_NAMES = ("inception", "mlp", "logistic", "knn", "reconstruct")
+
+
+# ----------------------------------------------------------------------------- data and budget
+@dataclasses.dataclass
+class AttackData:
+    """What an attacker may train on: encoded train and validation sets (never the test set).
+
+    Attributes
+    ----------
+    train_x, val_x : torch.Tensor
+        float32 [N, C, H, W] camera outputs (codes 0..15 or images).
+    train_y, val_y : torch.Tensor
+        int64 [N] class labels in ``0 .. num_classes - 1``.
+    num_classes : int
+        Number of classes K.
+    train_images, val_images : torch.Tensor or None
+        Clean float32 [N, 3, S, S] images aligned row by row with ``train_x`` / ``val_x``: the
+        attacker's simulated (image, code) pairs, needed by the reconstruction attack only.
+    augment : callable or None
+        ``augment(batch, generator) -> batch``, on-the-fly augmentation valid for these outputs
+        (used by the CNN); None where the encoded data must not be transformed.
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    num_classes: int
+    train_images: "torch.Tensor | None" = None
+    val_images: "torch.Tensor | None" = None
+    augment: "Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None" = None
+
+    def __post_init__(self) -> None:
+        for name in ("train", "val"):
+            x, y = getattr(self, f"{name}_x"), getattr(self, f"{name}_y")
+            if x.ndim != 4 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+                raise ValueError(f"{name}_x/{name}_y: shapes {tuple(x.shape)} / {tuple(y.shape)} "
+                                 "are not allowed; need [N, C, H, W] and [N] with N >= 1")
+            if int(y.min()) < 0 or int(y.max()) >= self.num_classes:
+                raise ValueError(f"{name}_y: labels span [{int(y.min())}, {int(y.max())}]; "
+                                 f"need [0, {self.num_classes - 1}]")
+        if self.train_x.shape[1:] != self.val_x.shape[1:]:
+            raise ValueError(f"val_x: shape {tuple(self.val_x.shape[1:])} per item differs from "
+                             f"train_x {tuple(self.train_x.shape[1:])}")
+
+    @property
+    def in_channels(self) -> int:
+        """Channels C of the encoded data."""
+        return int(self.train_x.shape[1])
+
+    @property
+    def input_size(self) -> int:
+        """Height H (= width) of the encoded data, in pixels."""
+        return int(self.train_x.shape[2])
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackBudget:
+    """Training budget of the suite (epochs are maxima: the best validation epoch is kept).
+
+    Attributes
+    ----------
+    cnn_epochs : int
+        Epochs of the Inception-style classifier (and of the clean recogniser).
+    flat_epochs : int
+        Epochs of the MLP and of each logistic-regression fit.
+    decoder_epochs : int
+        Epochs of the reconstruction decoder.
+    patience : int
+        Stop after this many epochs without a better validation score.
+    batch_size : int
+        Minibatch size.
+    cnn_width : int
+        Channels per inception branch (capacity of the CNNs).
+    """
+
+    cnn_epochs: int = 60
+    flat_epochs: int = 150
+    decoder_epochs: int = 40
+    patience: int = 15
+    batch_size: int = 64
+    cnn_width: int = 16
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"AttackBudget.{field.name}: {value!r} is not allowed; "
+                                 "need an integer >= 1")
+
+
+QUICK_BUDGET = AttackBudget(cnn_epochs=3, flat_epochs=10, decoder_epochs=2, patience=3,
+                            cnn_width=8)
+
+
+# ----------------------------------------------------------------------------- augmentation
+def augment_images(images: torch.Tensor, generator: torch.Generator, max_shift: float = 4.0,
+                   jitter: float = 0.2, clamp: bool = True) -> torch.Tensor:
+    """Random horizontal flips, small shifts and colour jitter, batched (no per-image loop).
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        float32 [N, 3, H, W] linear RGB in [0, 1].
+    generator : torch.Generator
+        Source of every random draw.
+    max_shift : float
+        Largest shift, in pixels, along each axis (edges replicated).
+    jitter : float
+        Brightness, contrast and per-channel gain are drawn from [1 - jitter, 1 + jitter].
+    clamp : bool
+        Clip the result to [0, 1] (for images; off for other value ranges).
+
+    Returns
+    -------
+    torch.Tensor
+        float32 [N, 3, H, W] in [0, 1].
+    """
+    n, _, h, w = images.shape
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator) * 2.0 - 1.0
+
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = flip
+    theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = uniform(n) * 2.0 * max_shift / w
+    theta[:, 1, 2] = uniform(n) * 2.0 * max_shift / h
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    contrast = 1.0 + jitter * uniform(n, 1, 1, 1)
+    brightness = 1.0 + jitter * uniform(n, 1, 1, 1)
+    gain = 1.0 + 0.5 * jitter * uniform(n, 3, 1, 1)
+    out = ((out - mean) * contrast + mean) * brightness * gain
+    return out.clamp(0.0, 1.0) if clamp else out
+
+
+def augment_geometric(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flips and shifts only (no colour jitter, no clipping): for outputs that are not images."""
+    return augment_images(images, generator, jitter=0.0, clamp=False)
+
+
+# ----------------------------------------------------------------------------- training loop
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``model`` in eval mode on ``x`` [N, ...] in batches -> float32 [N, K]."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
+    """Fraction of rows whose label is among the top-``k`` logits."""
+    return float(top_k_hits(logits, labels, k).float().mean())
+
+
+@dataclasses.dataclass
+class FitRecord:
+    """What model selection chose: the best epoch and its validation accuracy (top-1)."""
+
+    best_epoch: int
+    val_top1: float
+    epochs_run: int
+
+
+def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor,
+                     val_y: torch.Tensor, epochs: int, patience: int, batch_size: int,
+                     seed: int, lr: float = 2e-3, weight_decay: float = 5e-4,
+                     augment: "Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None"
+                     = None) -> FitRecord:
+    """Train ``model`` with cross-entropy; keep the weights of the best validation epoch.
+
+    AdamW with a cosine learning-rate schedule; the input standardisation of ``model`` is fitted
+    on ``x``. Validation top-1 selects the epoch (ties: the lower validation loss); training stops
+    after ``patience`` epochs without improvement. ``model`` ends holding the best weights.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps [B, ...] to logits [B, K].
+    x, y : torch.Tensor
+        Training inputs [N, ...] and int64 labels [N].
+    val_x, val_y : torch.Tensor
+        Validation inputs and labels (model selection only).
+    epochs, patience, batch_size : int
+        Budget (see :class:`AttackBudget`).
+    seed : int
+        Seeds the weights, the shuffling, dropout and the augmentation.
+    lr, weight_decay : float
+        AdamW settings.
+    augment : callable, optional
+        ``augment(batch, generator) -> batch`` applied to each training batch.
+
+    Returns
+    -------
+    FitRecord
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    for module in standardise_modules(model):
+        module.fit(x)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(x.shape[0] / batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
+    best = (-1.0, -math.inf)
+    best_state, best_epoch, epoch = copy.deepcopy(model.state_dict()), 0, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(x.shape[0], generator=generator)
+        for start in range(0, x.shape[0], batch_size):
+            index = order[start:start + batch_size]
+            if index.numel() < 2:  # BatchNorm needs two samples
+                continue
+            batch = x[index] if augment is None else augment(x[index], generator)
+            loss = F.cross_entropy(model(batch), y[index])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+        logits = predict_logits(model, val_x)
+        score = (accuracy(logits, val_y), -float(F.cross_entropy(logits, val_y)))
+        if score > best:
+            best, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitRecord(best_epoch=best_epoch, val_top1=best[0], epochs_run=epoch)
+
+
+# ----------------------------------------------------------------------------- attacks
+class Attack(abc.ABC):
+    """An attacker: ``fit`` on :class:`AttackData` (train + val), then ``scores`` on new data."""
+
+    name: str = "attack"
+
+    def __init__(self, budget: AttackBudget = AttackBudget()):
+        self.budget = budget
+        self.record: "FitRecord | None" = None
+
+    @abc.abstractmethod
+    def fit(self, data: AttackData, seed: int) -> "Attack":
+        """Train from scratch on ``data`` with ``seed``; select on its validation part."""
+
+    @abc.abstractmethod
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores [N, K] (higher = more likely) for encoded inputs ``x`` [N, C, H, W]."""
+
+    def _require_fit(self) -> None:
+        if self.record is None:
+            raise RuntimeError(f"attack {self.name!r}: call fit() before scores()")
+
+
+class NetworkAttack(Attack):
+    """An attack that is one classifier network trained by :func:`train_classifier`."""
+
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+
+    def __init__(self, budget: AttackBudget = AttackBudget()):
+        super().__init__(budget)
+        self.model: "nn.Module | None" = None
+
+    @abc.abstractmethod
+    def build(self, data: AttackData) -> nn.Module:
+        """A freshly initialised network for ``data``'s shape and classes."""
+
+    uses_augmentation: bool = False
+
+    def epochs(self) -> int:
+        return self.budget.flat_epochs
+
+    def fit(self, data: AttackData, seed: int) -> "NetworkAttack":
+        torch.manual_seed(seed)
+        self.model = self.build(data)
+        augment = data.augment if self.uses_augmentation else None
+        self.record = train_classifier(self.model, data.train_x, data.train_y, data.val_x,
+                                       data.val_y, self.epochs(), self.budget.patience,
+                                       self.budget.batch_size, seed, self.lr, self.weight_decay,
+                                       augment=augment)
+        return self
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_fit()
+        return predict_logits(self.model, x)
+
+
+class InceptionAttack(NetworkAttack):
+    """The paper's adversary: a GoogLeNet-style CNN trained on the encoded data."""
+
+    name = "inception"
+    uses_augmentation = True
+
+    def build(self, data: AttackData) -> nn.Module:
+        return InceptionClassifier(data.in_channels, data.num_classes, data.input_size,
+                                   width=self.budget.cnn_width)
+
+    def epochs(self) -> int:
+        return self.budget.cnn_epochs
+
+
+class MLPAttack(NetworkAttack):
+    """A perceptron with two hidden layers (512, 256) on the flattened code."""
+
+    name = "mlp"
+    weight_decay = 1e-2
+
+    def build(self, data: AttackData) -> nn.Module:
+        return FlatClassifier(data.in_channels, data.num_classes, data.input_size,
+                              hidden=(512, 256), dropout=0.3)
+
+
+class LogisticAttack(Attack):
+    """Multinomial logistic regression; the L2 weight is chosen on validation from a grid."""
+
+    name = "logistic"
+
+    def __init__(self, budget: AttackBudget = AttackBudget(),
+                 weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1)):
+        super().__init__(budget)
+        self.weight_decays = tuple(weight_decays)
+        self.model: "nn.Module | None" = None
+        self.weight_decay: "float | None" = None
+
+    def fit(self, data: AttackData, seed: int) -> "LogisticAttack":
+        best = None
+        for weight_decay in self.weight_decays:
+            torch.manual_seed(seed)
+            model = FlatClassifier(data.in_channels, data.num_classes, data.input_size)
+            record = train_classifier(model, data.train_x, data.train_y, data.val_x, data.val_y,
+                                      self.budget.flat_epochs, self.budget.patience,
+                                      self.budget.batch_size, seed, lr=5e-3,
+                                      weight_decay=weight_decay)
+            if best is None or record.val_top1 > best[0].val_top1:
+                best = (record, model, weight_decay)
+        self.record, self.model, self.weight_decay = best
+        return self
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_fit()
+        return predict_logits(self.model, x)
+
+
+class KNNAttack(Attack):
+    """k nearest neighbours on standardised flattened codes; k chosen on validation.
+
+    Scores are neighbour votes, with ties (and the classes no neighbour voted for) ranked by the
+    distance to each class's nearest training sample, so top-5 is well defined.
+    """
+
+    name = "knn"
+
+    def __init__(self, budget: AttackBudget = AttackBudget(),
+                 ks: Sequence[int] = (1, 3, 5, 9, 15)):
+        super().__init__(budget)
+        self.ks = tuple(ks)
+        self.k: "int | None" = None
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.reshape(x.shape[0], -1) - self.mean) / self.std).float()
+
+    def _scores_for_k(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        distances = torch.cdist(self._features(x), self.train_features)       # [N, M]
+        k = min(k, distances.shape[1])
+        nearest = distances.topk(k, dim=1, largest=False).indices
+        votes = torch.zeros(x.shape[0], self.num_classes)
+        votes.scatter_add_(1, self.train_y[nearest], torch.ones(nearest.shape))
+        per_class = torch.full((x.shape[0], self.num_classes), math.inf)
+        per_class.scatter_reduce_(1, self.train_y.expand(x.shape[0], -1), distances, "amin")
+        closeness = 1.0 / (1.0 + per_class)                                 # in (0, 1]
+        return votes + 0.5 * closeness
+
+    def fit(self, data: AttackData, seed: int) -> "KNNAttack":
+        flat = data.train_x.reshape(data.train_x.shape[0], -1)
+        self.mean, self.std = flat.mean(dim=0), flat.std(dim=0).clamp_min(1e-6)
+        self.train_features = self._features(data.train_x)
+        self.train_y, self.num_classes = data.train_y, data.num_classes
+        results = [(accuracy(self._scores_for_k(data.val_x, k), data.val_y), -k) for k in self.ks]
+        val_top1, neg_k = max(results)
+        self.k = -neg_k
+        self.record = FitRecord(best_epoch=0, val_top1=val_top1, epochs_run=0)
+        return self
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_fit()
+        return self._scores_for_k(x, self.k)
+
+
+def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
+                  val_codes: torch.Tensor, val_images: torch.Tensor, epochs: int, patience: int,
+                  batch_size: int, seed: int, lr: float = 2e-3) -> float:
+    """Fit ``decoder`` (codes -> images) with an L1 loss; keep the best validation epoch.
+
+    Returns
+    -------
+    float
+        The best validation mean absolute error (image units, [0, 1] scale).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    for module in standardise_modules(decoder):
+        module.fit(codes)
+    optimiser = torch.optim.AdamW(decoder.parameters(), lr=lr, weight_decay=1e-4)
+    best, best_epoch = math.inf, 0
+    best_state = copy.deepcopy(decoder.state_dict())
+    for epoch in range(1, epochs + 1):
+        decoder.train()
+        order = torch.randperm(codes.shape[0], generator=generator)
+        for start in range(0, codes.shape[0], batch_size):
+            index = order[start:start + batch_size]
+            if index.numel() < 2:
+                continue
+            loss = F.l1_loss(decoder(codes[index]), images[index])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        error = float(F.l1_loss(predict_logits(decoder, val_codes), val_images))
+        if error < best:
+            best, best_epoch, best_state = error, epoch, copy.deepcopy(decoder.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    decoder.load_state_dict(best_state)
+    decoder.eval()
+    return best
+
+
+class ReconstructionAttack(Attack):
+    """Decode the code back to an image, then recognise it with a clean-image recogniser.
+
+    Parameters
+    ----------
+    budget : AttackBudget
+    recognisers : dict, optional
+        Cache ``{seed: trained clean recogniser}`` shared between attacks on the SAME split (the
+        clean recogniser depends only on the clean images and the seed). Give each split its own.
+    """
+
+    name = "reconstruct"
+
+    def __init__(self, budget: AttackBudget = AttackBudget(),
+                 recognisers: "dict[int, nn.Module] | None" = None):
+        super().__init__(budget)
+        self.recognisers = {} if recognisers is None else recognisers
+        self.decoder: "nn.Module | None" = None
+        self.recogniser: "nn.Module | None" = None
+        self.decoder_val_l1: "float | None" = None
+
+    def _clean_recogniser(self, data: AttackData, seed: int) -> nn.Module:
+        if seed not in self.recognisers:
+            torch.manual_seed(seed)
+            model = InceptionClassifier(3, data.num_classes, data.train_images.shape[-1],
+                                        width=self.budget.cnn_width)
+            train_classifier(model, data.train_images, data.train_y, data.val_images, data.val_y,
+                             self.budget.cnn_epochs, self.budget.patience,
+                             self.budget.batch_size, seed, augment=augment_images)
+            self.recognisers[seed] = model
+        return self.recognisers[seed]
+
+    def fit(self, data: AttackData, seed: int) -> "ReconstructionAttack":
+        if data.train_images is None or data.val_images is None:
+            raise ValueError("reconstruct: AttackData.train_images/val_images are None; the "
+                             "reconstruction attack needs the clean (image, code) pairs")
+        self.recogniser = self._clean_recogniser(data, seed)
+        torch.manual_seed(seed)
+        self.decoder = CodeDecoder(data.in_channels, data.input_size,
+                                   data.train_images.shape[-1])
+        self.decoder_val_l1 = train_decoder(
+            self.decoder, data.train_x, data.train_images, data.val_x, data.val_images,
+            self.budget.decoder_epochs, self.budget.patience, self.budget.batch_size, seed)
+        val_top1 = accuracy(self.scores_unchecked(data.val_x), data.val_y)
+        self.record = FitRecord(best_epoch=0, val_top1=val_top1, epochs_run=0)
+        return self
+
+    def scores_unchecked(self, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(self.recogniser, predict_logits(self.decoder, x))
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_fit()
+        return self.scores_unchecked(x)
+
+
+ATTACK_CLASSES = {cls.name: cls for cls in (InceptionAttack, MLPAttack, LogisticAttack,
+                                            KNNAttack, ReconstructionAttack)}
+
+
+def make_attack(name: str, budget: AttackBudget = AttackBudget(),
+                recognisers: "dict[int, nn.Module] | None" = None) -> Attack:
+    """A fresh attack by name (one of :data:`ATTACK_NAMES`)."""
+    if name not in ATTACK_CLASSES:
+        raise ValueError(f"attack: {name!r} is not allowed; choose from {ATTACK_NAMES}")
+    if name == "reconstruct":
+        return ReconstructionAttack(budget, recognisers)
+    return ATTACK_CLASSES[name](budget)

@@ -1,0 +1,341 @@
+"""The evaluation protocol: privacy (identity attacks) and utility (face vs no-face) of an encoder.
+
+Protocol (see docs/evaluation.md)
+---------------------------------
+1. The encoder is the camera in ``mode="hard"`` (hardware quantiser, noise sampled from a
+   generator seeded per evaluation seed), applied to identities the encoder never saw.
+2. For each seed, every attack of the suite and the face vs no-face detector train FROM SCRATCH
+   on the encoded train part (plus ``n_augment`` encoded augmented copies: flips, shifts, colour
+   jitter applied to the scene before the camera) and select their epoch / hyper-parameters on
+   the encoded validation part.
+3. Only after every model of every seed is fixed is the test part read -- once -- encoded per
+   seed, and scored: top-1 and top-5 identity accuracy per attack, face vs no-face accuracy.
+4. Reported: mean and spread (sample standard deviation) over seeds; chance levels; the privacy
+   figure = the strongest attack's mean test top-1 (the maximum over attacks: a conservative,
+   attacker-favouring choice).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from learn.attack_networks import InceptionClassifier, top_k_hits
+from learn.attacks import (ATTACK_NAMES, AttackBudget, AttackData, augment_geometric,
+                           augment_images, make_attack, predict_logits, train_classifier)
+
+#: ``encoder(images [N, 3, H, W] linear RGB, generator) -> outputs [N, C, h, w]``.
+Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class LabelledPart(Protocol):
+    """One split part: ``images`` float32 [N, 3, H, W] linear RGB in [0, 1], ``labels`` int64 [N]."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+@dataclasses.dataclass
+class Part:
+    """A concrete :class:`LabelledPart`."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+@dataclasses.dataclass
+class EvaluationData:
+    """Identity and detection parts. Identities here must be disjoint from the encoder's.
+
+    Attributes
+    ----------
+    id_train, id_val, id_test : LabelledPart
+        Faces of the evaluation identities, labels ``0 .. num_classes - 1``.
+    det_train, det_val, det_test : LabelledPart
+        Faces (label 1) and no-face images (label 0) for the utility task.
+    num_classes : int
+        Number of evaluation identities K.
+    """
+
+    id_train: LabelledPart
+    id_val: LabelledPart
+    id_test: LabelledPart
+    det_train: LabelledPart
+    det_val: LabelledPart
+    det_test: LabelledPart
+    num_classes: int
+
+
+def data_from_splits(splits, max_per_part: "int | None" = None) -> EvaluationData:
+    """Build :class:`EvaluationData` from ``learn.datasets.Splits`` (evaluation parts only).
+
+    Parameters
+    ----------
+    splits : learn.datasets.Splits
+    max_per_part : int, optional
+        Keep at most this many images of each face and no-face part (first ones; for quick runs).
+    """
+    from learn.datasets import to_tensor
+
+    def faces(part) -> Part:
+        count = len(part) if max_per_part is None else min(len(part), max_per_part)
+        return Part(to_tensor(part.images[:count]), torch.as_tensor(np.array(part.labels[:count])))
+
+    def detection(face_part, nonface_part) -> Part:
+        count = len(face_part) if max_per_part is None else min(len(face_part), max_per_part)
+        other = len(nonface_part) if max_per_part is None else min(len(nonface_part), max_per_part)
+        images = torch.cat([to_tensor(face_part.images[:count]),
+                            to_tensor(nonface_part.images[:other])])
+        labels = torch.cat([torch.ones(count, dtype=torch.int64),
+                            torch.zeros(other, dtype=torch.int64)])
+        return Part(images, labels)
+
+    return EvaluationData(
+        id_train=faces(splits.eval_train), id_val=faces(splits.eval_val),
+        id_test=faces(splits.eval_test),
+        det_train=detection(splits.eval_train, splits.nonfaces_train),
+        det_val=detection(splits.eval_val, splits.nonfaces_val),
+        det_test=detection(splits.eval_test, splits.nonfaces_test),
+        num_classes=splits.eval_train.num_classes)
+
+
+# ----------------------------------------------------------------------------- results
+@dataclasses.dataclass
+class Spread:
+    """Mean and sample standard deviation (0 for one value) of per-seed values, in [0, 1]."""
+
+    mean: float
+    std: float
+    values: "tuple[float, ...]"
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Spread":
+        values = tuple(float(v) for v in values)
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return cls(statistics.fmean(values), std, values)
+
+
+@dataclasses.dataclass
+class AttackScore:
+    """One attack, one seed: validation top-1 (selection) and test top-1 / top-5."""
+
+    attack: str
+    seed: int
+    val_top1: float
+    test_top1: float
+    test_top5: float
+
+
+@dataclasses.dataclass
+class PrivacyResult:
+    """Identity accuracies of the suite over seeds."""
+
+    scores: "list[AttackScore]"
+    num_classes: int
+
+    @property
+    def seeds(self) -> "list[int]":
+        """The evaluation seeds, in order."""
+        return list(dict.fromkeys(score.seed for score in self.scores))
+
+    @property
+    def chance_top1(self) -> float:
+        return 1.0 / self.num_classes
+
+    @property
+    def chance_top5(self) -> float:
+        return min(1.0, 5.0 / self.num_classes)
+
+    def per_attack(self) -> "dict[str, dict[str, Spread]]":
+        """``{attack: {"test_top1": Spread, "test_top5": Spread, "val_top1": Spread}}``."""
+        names = list(dict.fromkeys(score.attack for score in self.scores))
+        return {name: {key: Spread.of([getattr(s, key) for s in self.scores if s.attack == name])
+                       for key in ("test_top1", "test_top5", "val_top1")} for name in names}
+
+    @property
+    def strongest(self) -> str:
+        """Name of the attack with the highest mean test top-1 (ties: the first in the suite)."""
+        table = self.per_attack()
+        return max(table, key=lambda name: table[name]["test_top1"].mean)
+
+    @property
+    def top1(self) -> Spread:
+        """The privacy figure: the strongest attack's test top-1 over seeds."""
+        return self.per_attack()[self.strongest]["test_top1"]
+
+    @property
+    def top5(self) -> Spread:
+        """The strongest attack's test top-5 over seeds."""
+        return self.per_attack()[self.strongest]["test_top5"]
+
+
+@dataclasses.dataclass
+class UtilityResult:
+    """Face vs no-face accuracy of the detector over seeds, with the majority-class chance."""
+
+    val_accuracy: Spread
+    test_accuracy: Spread
+    chance: float
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """Privacy and utility of one encoder."""
+
+    privacy: PrivacyResult
+    utility: "UtilityResult | None"
+
+
+# ----------------------------------------------------------------------------- protocol
+@torch.no_grad()
+def encode(encoder: Encoder, images: torch.Tensor, generator: torch.Generator,
+           batch_size: int = 256) -> torch.Tensor:
+    """Apply ``encoder`` in batches (no gradients) -> float32 outputs [N, ...]."""
+    return torch.cat([encoder(images[i:i + batch_size], generator).float()
+                      for i in range(0, images.shape[0], batch_size)])
+
+
+def encoded_training_set(encoder: Encoder, part: LabelledPart, n_augment: int, seed: int
+                         ) -> "tuple[torch.Tensor, torch.Tensor, torch.Tensor]":
+    """(codes, labels, scenes) of ``part`` plus ``n_augment`` augmented copies, all encoded.
+
+    The attacker may run the camera on any scene, so augmenting the scene and encoding it is a
+    legitimate way to enlarge the encoded training set.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    scenes = [part.images] + [augment_images(part.images, generator) for _ in range(n_augment)]
+    scenes = torch.cat(scenes)
+    labels = part.labels.repeat(n_augment + 1)
+    return encode(encoder, scenes, generator), labels, scenes
+
+
+def online_augmentation(codes: torch.Tensor, scenes: torch.Tensor):
+    """The on-the-fly augmentation valid for an encoder's outputs, or None.
+
+    Outputs with the scene's shape and range (clean, blurred images) get flips, shifts and colour
+    jitter; full-size outputs in another range (quantised images) flips and shifts only; pooled
+    codes none (a one-pixel shift of an 8x8 code is an 8-pixel shift of the scene; the encoded
+    augmented copies of :func:`encoded_training_set` cover them).
+    """
+    if codes.shape[1:] != scenes.shape[1:]:
+        return None
+    if float(codes.min()) >= 0.0 and float(codes.max()) <= 1.0:
+        return augment_images
+    return augment_geometric
+
+
+def _seed_list(seeds: Sequence[int]) -> "list[int]":
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds: {seeds} is not allowed; need at least one, all different")
+    return seeds
+
+
+def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int] = (0, 1, 2),
+                     attacks: Sequence[str] = ATTACK_NAMES, budget: AttackBudget = AttackBudget(),
+                     n_augment: int = 1, utility: bool = True, desc: str = "encoder",
+                     recognisers: "dict | None" = None) -> EvaluationResult:
+    """Run the protocol (module docstring) for one encoder.
+
+    Parameters
+    ----------
+    encoder : Encoder
+        ``encoder(images, generator) -> outputs``; the camera in hard mode, a baseline, or the
+        identity for clean images.
+    data : EvaluationData
+    seeds : sequence of int
+        Evaluation seeds (>= 3 for a report; attack weights, shuffling, augmentation and the
+        camera's per-frame noise all follow the seed).
+    attacks : sequence of str
+        Names from :data:`learn.attacks.ATTACK_NAMES`.
+    budget : AttackBudget
+    n_augment : int
+        Encoded augmented copies of each training image (>= 0).
+    utility : bool
+        Also train and score the face vs no-face detector.
+    desc : str
+        Label of the progress bar.
+    recognisers : dict, optional
+        Cache of clean recognisers per seed for the reconstruction attack; share it between
+        encoders evaluated on the same ``data`` only.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    seeds = _seed_list(seeds)
+    if not isinstance(n_augment, int) or n_augment < 0:
+        raise ValueError(f"n_augment: {n_augment!r} is not allowed; need an integer >= 0")
+    recognisers = {} if recognisers is None else recognisers
+    fitted: "list[tuple[int, list]]" = []
+    detectors: "list[tuple[int, torch.nn.Module, float]]" = []
+    steps = len(seeds) * (len(attacks) + int(utility))
+    with tqdm(total=steps, desc=desc, leave=False) as progress:
+        # -- model selection: train + validation only ------------------------------------
+        for seed in seeds:
+            codes, labels, scenes = encoded_training_set(encoder, data.id_train, n_augment, seed)
+            val_generator = torch.Generator().manual_seed(10_000 + seed)
+            val_codes = encode(encoder, data.id_val.images, val_generator)
+            attack_data = AttackData(codes, labels, val_codes, data.id_val.labels,
+                                     data.num_classes, scenes, data.id_val.images,
+                                     augment=online_augmentation(codes, scenes))
+            suite = []
+            for name in attacks:
+                progress.set_postfix_str(f"seed {seed} {name}")
+                suite.append(make_attack(name, budget, recognisers).fit(attack_data, seed))
+                progress.update()
+            fitted.append((seed, suite))
+            if utility:
+                progress.set_postfix_str(f"seed {seed} detector")
+                detectors.append(_fit_detector(encoder, data, seed, budget, n_augment))
+                progress.update()
+        # -- the test part, read once, after every model is fixed --------------------------
+        id_test_images, id_test_labels = data.id_test.images, data.id_test.labels
+        det_test_images = det_test_labels = None
+        if utility:
+            det_test_images, det_test_labels = data.det_test.images, data.det_test.labels
+    scores = []
+    for seed, suite in fitted:
+        test_codes = encode(encoder, id_test_images, torch.Generator().manual_seed(20_000 + seed))
+        for attack in suite:
+            logits = attack.scores(test_codes)
+            scores.append(AttackScore(attack.name, seed, attack.record.val_top1,
+                                      float(top_k_hits(logits, id_test_labels, 1).float().mean()),
+                                      float(top_k_hits(logits, id_test_labels, 5).float().mean())))
+    privacy = PrivacyResult(scores, data.num_classes)
+    utility_result = None
+    if utility:
+        test_accuracy = []
+        for seed, detector, _ in detectors:
+            det_codes = encode(encoder, det_test_images,
+                               torch.Generator().manual_seed(30_000 + seed))
+            hits = top_k_hits(predict_logits(detector, det_codes), det_test_labels, 1)
+            test_accuracy.append(float(hits.float().mean()))
+        majority = float(det_test_labels.float().mean())
+        utility_result = UtilityResult(Spread.of([d[2] for d in detectors]),
+                                       Spread.of(test_accuracy), max(majority, 1.0 - majority))
+    return EvaluationResult(privacy, utility_result)
+
+
+def _fit_detector(encoder: Encoder, data: EvaluationData, seed: int, budget: AttackBudget,
+                  n_augment: int) -> "tuple[int, torch.nn.Module, float]":
+    """Train the face vs no-face detector (Inception-style, as the paper's GoogLeNet) on codes."""
+    codes, labels, scenes = encoded_training_set(encoder, data.det_train, n_augment, seed)
+    val_codes = encode(encoder, data.det_val.images, torch.Generator().manual_seed(40_000 + seed))
+    torch.manual_seed(seed)
+    detector = InceptionClassifier(codes.shape[1], 2, codes.shape[-1], width=budget.cnn_width)
+    record = train_classifier(detector, codes, labels, val_codes, data.det_val.labels,
+                              budget.cnn_epochs, budget.patience, budget.batch_size, seed,
+                              augment=online_augmentation(codes, scenes))
+    return seed, detector, record.val_top1
+
+
+def relative_privacy(encoded: PrivacyResult, clean: PrivacyResult) -> float:
+    """The strongest attack's mean top-1 as a fraction of the suite's mean top-1 on clean images."""
+    reference = clean.top1.mean
+    return math.nan if reference <= 0 else encoded.top1.mean / reference

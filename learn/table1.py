@@ -1,0 +1,414 @@
+"""The paper's Table 1 on the bundled data: every configuration, evaluated by one protocol.
+
+Rows (:data:`ROWS`): clean, Gaussian blur, pixelation; each CAnOPIC configuration unlearned
+(initial kernels, uniform thresholds k + 0.5) and learned for the paper's alpha values. A learned
+configuration appears twice where the paper published its encoder: ``learned`` (trained here by
+``learn.alternating`` on the encoder identities) and ``published`` (the authors' parameters,
+``data/reference_encoders``). Encoders that quantise are also evaluated through the *physical*
+camera (:data:`PHYSICAL_CAMERA`: sensor noise at a stated illumination, comparator offsets, ADC
+mismatch) beside their ideal numbers.
+
+Every encoder runs in ``mode="hard"`` (the hardware quantiser) and is scored by
+:func:`learn.evaluation.evaluate_encoder` on identities it never saw.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from learn.attacks import ATTACK_NAMES, QUICK_BUDGET, AttackBudget
+from learn.evaluation import (EvaluationData, EvaluationResult, data_from_splits, evaluate_encoder,
+                              relative_privacy)
+
+#: The physical camera of the "physical" columns (SI units; stated in every output).
+#: Illumination: 2000 mean photons per pixel per exposure for a white scene (dim indoor light);
+#: sensor: EMVA 1288 parameters of ``sensor.SensorParams`` (QE 0.6, 6 e- read noise, DSNU 2 e-,
+#: PRNU 1 %); comparator offsets 5 mV and noise 1 mV (Pelgrom range 2-10 mV); ADC threshold
+#: mismatch 0.1 LSB and input noise 0.05 LSB.
+PHYSICAL_CAMERA = dict(sensor=dict(photon_scale=2000.0, quantum_efficiency=0.6, dark_noise=6.0,
+                                   dsnu=2.0, prnu=0.01, conversion_gain=50e-6),
+                       comparator_offset_sigma=5e-3, comparator_noise_sigma=1e-3,
+                       adc_mismatch_sigma=0.1, adc_noise_sigma=0.05)
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One configuration of Table 1.
+
+    Attributes
+    ----------
+    key : str
+        Identifier used in file names and the CSV.
+    label : str
+        The paper's row label.
+    kind : {"baseline", "unlearned", "learned", "published"}
+    camera : dict or None
+        ``sensor.CameraConfig`` fields (conv, maxpool, quantize) for CAnOPIC rows.
+    alpha : float or None
+        Privacy weight of learned and published rows.
+    published : str or None
+        Name of the published encoder (``sensor.published``).
+    paper_id, paper_face : float or None
+        The paper's Table 1 numbers (ID classification, face vs no-face), in percent.
+    """
+
+    key: str
+    label: str
+    kind: str
+    camera: Optional[dict] = None
+    alpha: Optional[float] = None
+    published: Optional[str] = None
+    paper_id: Optional[float] = None
+    paper_face: Optional[float] = None
+
+    @property
+    def quantises(self) -> bool:
+        return bool(self.camera and self.camera.get("quantize"))
+
+
+def _configs() -> "list[tuple]":
+    """(key, label, camera fields, unlearned paper numbers, [(alpha, paper, published name)])."""
+    c1mq = dict(conv="conv1", maxpool=True, quantize=True)
+    c4mq = dict(conv="conv4", maxpool=True, quantize=True)
+    return [
+        ("conv1_mp_q", "Conv(1) + MP + Quantize", c1mq, (36.70, 93.51),
+         [(1.0, (33.73, 94.66), "Learned_Conv1_Maxpool_Quantize_alpha1"),
+          (50.0, (19.13, 91.87), "Learned_Conv1_Maxpool_Quantize_alpha50"),
+          (300.0, (5.2, 74.81), "Learned_Conv1_Maxpool_Quantize_alpha300")]),
+        ("conv4_mp_q", "Conv(4) + MP + Quantize", c4mq, (72.13, 96.94),
+         [(1.0, (66.50, 98.44), "Learned_Conv4_Maxpool_Quantize_alpha1"),
+          (50.0, (17.87, 87.75), "Learned_Conv4_Maxpool_Quantize_alpha50")]),
+        ("conv1", "Conv(1)", dict(conv="conv1", maxpool=False, quantize=False), (73.50, 96.61),
+         [(300.0, (56.17, 97.03), "Learned_Conv1_alpha300")]),
+        ("mp", "MP", dict(conv="none", maxpool=True, quantize=False), (60.40, 96.88), []),
+        ("q", "Quantize", dict(conv="none", maxpool=False, quantize=True), (97.13, 99.81),
+         [(300.0, (8.63, 78.03), None)]),
+        ("conv1_mp", "Conv(1) + MP", dict(conv="conv1", maxpool=True, quantize=False),
+         (54.40, 94.49), [(300.0, (24.17, 92.50), "Learned_Conv1_Maxpool_alpha300")]),
+        ("conv1_q", "Conv(1) + Quantize", dict(conv="conv1", maxpool=False, quantize=True),
+         (59.43, 95.36), [(300.0, (12.07, 84.47), None)]),
+        ("mp_q", "MP + Quantize", dict(conv="none", maxpool=True, quantize=True), (51.57, 96.01),
+         [(300.0, (6.73, 74.56), None)]),
+    ]
+
+
+def _build_rows() -> "tuple[Row, ...]":
+    rows = [Row("clean", "Clean (no encoding)", "baseline", paper_id=97.60, paper_face=99.81),
+            Row("blur", "Gaussian Blur", "baseline", paper_id=73.50, paper_face=96.61),
+            Row("pixelate", "Pixelate (average pool)", "baseline", paper_id=75.73,
+                paper_face=97.73)]
+    for key, label, camera, unlearned, learned in _configs():
+        rows.append(Row(f"{key}_unlearned", label, "unlearned", camera, None, None, *unlearned))
+        for alpha, paper, published in learned:
+            tag = f"{key}_a{alpha:g}"
+            rows.append(Row(f"{tag}_learned", f"{label} (alpha = {alpha:g})", "learned", camera,
+                            alpha, None, *paper))
+            if published:
+                rows.append(Row(f"{tag}_published", f"{label} (alpha = {alpha:g})", "published",
+                                camera, alpha, published, *paper))
+    return tuple(rows)
+
+
+ROWS: "tuple[Row, ...]" = _build_rows()
+
+#: Columns of table1.csv, in order.
+CSV_COLUMNS = ("key", "label", "kind", "alpha", "status", "id_top1_mean", "id_top1_std",
+               "id_top5_mean", "id_top5_std", "strongest_attack", "id_fraction_of_clean",
+               "id_chance", "face_acc_mean", "face_acc_std", "face_chance", "paper_id",
+               "paper_face", "phys_id_top1_mean", "phys_id_top1_std", "phys_face_acc_mean",
+               "phys_face_acc_std", "seeds", "per_attack_top1", "seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How hard Table 1 works.
+
+    Attributes
+    ----------
+    budget : AttackBudget
+        Attackers' and detector's training budget.
+    n_augment : int
+        Encoded augmented copies per training image.
+    max_per_part : int or None
+        Cap on images per split part (None: all).
+    blur_sigmas_px, pixelate_blocks : tuple
+        Strength sweep of the baselines for the privacy-utility plot (pixels).
+    alternating : dict
+        ``learn.alternating.AlternatingSettings`` fields for the learned rows (alpha set per row).
+    physical : bool
+        Evaluate quantising encoders through :data:`PHYSICAL_CAMERA` too.
+    """
+
+    budget: AttackBudget
+    n_augment: int
+    max_per_part: Optional[int]
+    blur_sigmas_px: "tuple[float, ...]"
+    pixelate_blocks: "tuple[int, ...]"
+    alternating: dict
+    physical: bool = True
+
+
+QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=60, blur_sigmas_px=(4.0, 8.0),
+                pixelate_blocks=(4, 8),
+                alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1,
+                                 detector_epochs=1, steps_per_epoch=2, recogniser_width=8,
+                                 detector_width=8))
+FULL = Profile(budget=AttackBudget(), n_augment=1, max_per_part=None,
+               blur_sigmas_px=(2.0, 4.0, 8.0, 12.0, 16.0), pixelate_blocks=(2, 4, 8, 16),
+               alternating=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8,
+                                recogniser_patience=3, detector_epochs=2))
+
+
+# ----------------------------------------------------------------------------- encoders
+def camera_encoder(camera: torch.nn.Module) -> Callable:
+    """Wrap a ``sensor.Camera`` as an evaluation encoder (hard mode, noise from ``generator``)."""
+    camera.eval()
+
+    def encoder(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return camera(images, mode="hard", generator=generator)
+
+    return encoder
+
+
+def baseline_encoder(name: str, strength: float) -> Callable:
+    """Gaussian blur (``strength`` = sigma, px) or pixelation (block, px) from sensor.baselines."""
+    from sensor.baselines import gaussian_blur, pixelate
+
+    if name == "blur":
+        return lambda images, generator: gaussian_blur(images, sigma_px=float(strength))
+    if name == "pixelate":
+        return lambda images, generator: pixelate(images, block=int(strength))
+    if name == "clean":
+        return lambda images, generator: images
+    raise ValueError(f"baseline: {name!r} is not allowed; choose clean, blur or pixelate")
+
+
+def learn_camera(row: Row, splits, settings: dict, seed: int = 0) -> torch.nn.Module:
+    """Train ``row``'s camera with ``learn.alternating`` on the encoder identities of ``splits``."""
+    from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData
+    from sensor import Camera, CameraConfig
+
+    camera = Camera(CameraConfig(**row.camera, seed=seed))
+    trainer = AlternatingTrainer(camera, TrainingData.from_splits(splits),
+                                 AlternatingSettings(alpha=row.alpha, **settings), seed=seed)
+    for alternation in range(trainer.settings.alternations):
+        trainer.run_alternation(alternation)
+    return trainer.camera
+
+
+def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
+               learned: "dict | None" = None) -> torch.nn.Module:
+    """The camera of a CAnOPIC row (ideal, or physical with :data:`PHYSICAL_CAMERA`)."""
+    from sensor import Camera, CameraConfig
+
+    extra = PHYSICAL_CAMERA if physical else {}
+    if row.kind == "published":
+        return Camera.from_published(row.published, exact=not physical, **extra)
+    if row.kind == "unlearned":
+        return Camera(CameraConfig(**row.camera, **extra))
+    learned = {} if learned is None else learned
+    if row.key not in learned:
+        learned[row.key] = learn_camera(row, splits, profile.alternating)
+    trained = learned[row.key]
+    if not physical:
+        return trained
+    camera = Camera(CameraConfig(**{**trained.config.to_dict(), **extra}),
+                    psf_source=trained.optics)
+    if camera.adc is not None:
+        camera.set_thresholds(trained.thresholds)
+    return camera
+
+
+# ----------------------------------------------------------------------------- the table
+@dataclasses.dataclass
+class RowResult:
+    """One evaluated row (``result`` None when it could not run; ``status`` says why)."""
+
+    row: Row
+    status: str
+    result: Optional[EvaluationResult] = None
+    physical: Optional[EvaluationResult] = None
+    seconds: float = 0.0
+    camera: Optional[torch.nn.Module] = None
+
+
+def parameter_cameras(results: "Sequence[RowResult]", config: str = "conv1_mp_q"
+                      ) -> "list[tuple[str, torch.nn.Module]]":
+    """(title, camera) of ``config``'s unlearned, learned and published rows, for Fig. 3."""
+    return [(f"{item.row.kind}" + ("" if item.row.alpha is None else f" alpha={item.row.alpha:g}"),
+             item.camera) for item in results
+            if item.camera is not None and item.row.key.startswith(config + "_")]
+
+
+def _percent(value: float) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{100.0 * value:.2f}"
+
+
+def csv_record(item: RowResult, clean: Optional[EvaluationResult]) -> dict:
+    """One CSV row (percentages with two decimals; empty where not measured)."""
+    row, result = item.row, item.result
+    record = {column: "" for column in CSV_COLUMNS}
+    record.update(key=row.key, label=row.label, kind=row.kind, status=item.status,
+                  alpha="" if row.alpha is None else f"{row.alpha:g}",
+                  paper_id="" if row.paper_id is None else f"{row.paper_id:.2f}",
+                  paper_face="" if row.paper_face is None else f"{row.paper_face:.2f}",
+                  seconds=f"{item.seconds:.1f}")
+    if result is not None:
+        privacy = result.privacy
+        record.update(id_top1_mean=_percent(privacy.top1.mean), id_top1_std=_percent(privacy.top1.std),
+                      id_top5_mean=_percent(privacy.top5.mean), id_top5_std=_percent(privacy.top5.std),
+                      strongest_attack=privacy.strongest, id_chance=_percent(privacy.chance_top1),
+                      seeds=" ".join(str(s) for s in privacy.seeds),
+                      per_attack_top1=" ".join(f"{name}={100 * v['test_top1'].mean:.2f}"
+                                               for name, v in privacy.per_attack().items()))
+        if clean is not None:
+            record["id_fraction_of_clean"] = f"{relative_privacy(privacy, clean.privacy):.3f}"
+        if result.utility is not None:
+            record.update(face_acc_mean=_percent(result.utility.test_accuracy.mean),
+                          face_acc_std=_percent(result.utility.test_accuracy.std),
+                          face_chance=_percent(result.utility.chance))
+    if item.physical is not None:
+        record.update(phys_id_top1_mean=_percent(item.physical.privacy.top1.mean),
+                      phys_id_top1_std=_percent(item.physical.privacy.top1.std))
+        if item.physical.utility is not None:
+            record.update(phys_face_acc_mean=_percent(item.physical.utility.test_accuracy.mean),
+                          phys_face_acc_std=_percent(item.physical.utility.test_accuracy.std))
+    return record
+
+
+def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
+               attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
+               progress: bool = True) -> "tuple[list[RowResult], dict]":
+    """Evaluate every row (and the baseline sweeps) on ``splits``.
+
+    Parameters
+    ----------
+    splits : learn.datasets.Splits
+        Encoder identities learn the cameras; evaluation identities score them.
+    profile : Profile
+        :data:`QUICK` or :data:`FULL` (or your own).
+    seeds : sequence of int
+        Evaluation seeds.
+    attacks : sequence of str
+        The attack suite.
+    rows : sequence of Row, optional
+        Defaults to :data:`ROWS`.
+    progress : bool
+        Show a progress bar over rows.
+
+    Returns
+    -------
+    results : list of RowResult
+        In the order of ``rows``.
+    sweeps : dict
+        ``{"blur": [(sigma_px, EvaluationResult)], "pixelate": [(block_px, EvaluationResult)]}``.
+    """
+    from tqdm.auto import tqdm
+
+    rows = ROWS if rows is None else tuple(rows)
+    data = data_from_splits(splits, profile.max_per_part)
+    recognisers: dict = {}
+    learned: dict = {}
+
+    def evaluate(encoder, desc: str) -> EvaluationResult:
+        return evaluate_encoder(encoder, data, seeds=seeds, attacks=attacks,
+                                budget=profile.budget, n_augment=profile.n_augment, desc=desc,
+                                recognisers=recognisers)
+
+    results: "list[RowResult]" = []
+    baseline_strength = {"blur": 8.0, "pixelate": 8}
+    for row in tqdm(rows, desc="table1", disable=not progress):
+        start = time.perf_counter()
+        try:
+            if row.kind == "baseline":
+                encoder = baseline_encoder(row.key, baseline_strength.get(row.key, 0))
+                item = RowResult(row, "ok", evaluate(encoder, row.key))
+            else:
+                camera = row_camera(row, splits, profile, learned=learned)
+                item = RowResult(row, "ok", evaluate(camera_encoder(camera), row.key),
+                                 camera=camera)
+                if profile.physical and row.quantises:
+                    physical = row_camera(row, splits, profile, physical=True, learned=learned)
+                    item.physical = evaluate(camera_encoder(physical), f"{row.key} physical")
+        except ImportError as error:  # a package another engineer has not delivered yet
+            item = RowResult(row, f"not run: {error}")
+        item.seconds = time.perf_counter() - start
+        results.append(item)
+
+    by_key = {item.row.key: item.result for item in results}
+    sweeps: dict = {"blur": [], "pixelate": []}
+    for name, strengths in (("blur", profile.blur_sigmas_px), ("pixelate", profile.pixelate_blocks)):
+        for strength in strengths:
+            if strength == baseline_strength[name] and by_key.get(name) is not None:
+                sweeps[name].append((strength, by_key[name]))
+            else:
+                sweeps[name].append((strength, evaluate(baseline_encoder(name, strength),
+                                                        f"{name} {strength:g}")))
+    return results, sweeps
+
+
+def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = None,
+                 meta: "dict | None" = None) -> "dict[str, str]":
+    """Write ``table1.csv``, ``table1.md`` and ``table1.json`` (sweeps, settings) into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        ``{"csv": path, "md": path, "json": path}``.
+    """
+    import csv
+    import io
+    import os
+
+    from canopic.files import write_json, write_text
+
+    clean = next((r.result for r in results if r.row.key == "clean"), None)
+    records = [csv_record(item, clean) for item in results]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    paths = {"csv": os.path.join(out_dir, "table1.csv"), "md": os.path.join(out_dir, "table1.md"),
+             "json": os.path.join(out_dir, "table1.json")}
+    write_text(paths["csv"], buffer.getvalue())
+    write_text(paths["md"], markdown_table(records, meta or {}))
+    sweep_json = {name: [{"strength_px": s, "id_top1_mean": r.privacy.top1.mean,
+                          "id_top1_std": r.privacy.top1.std,
+                          "face_acc_mean": r.utility.test_accuracy.mean if r.utility else None,
+                          "face_acc_std": r.utility.test_accuracy.std if r.utility else None}
+                         for s, r in points] for name, points in (sweeps or {}).items()}
+    write_json(paths["json"], {"schema": 1, "meta": meta or {}, "rows": records,
+                               "sweeps": sweep_json, "physical_camera": PHYSICAL_CAMERA})
+    return paths
+
+
+def markdown_table(records: "list[dict]", meta: dict) -> str:
+    """Table 1 in Markdown: ours (mean +- std over seeds) beside the paper's numbers."""
+    def cell(record: dict, mean: str, std: str) -> str:
+        return "-" if not record[mean] else f"{record[mean]} +- {record[std]}"
+
+    lines = ["# Table 1 (ours vs the paper)", "",
+             "Identity: top-1 accuracy (%) of the strongest attack of the suite on the test split "
+             "(mean +- std over seeds); face: face vs no-face accuracy (%). Hard quantiser. "
+             "Physical: the same encoder through the physical camera (see table1.json).", ""]
+    for key, value in meta.items():
+        lines.append(f"- {key}: {value}")
+    lines += ["", "| configuration | kind | ID (ours) | strongest | ID / clean | face (ours) | "
+              "ID (paper) | face (paper) | ID physical | face physical | status |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['label']} | {r['kind']} | {cell(r, 'id_top1_mean', 'id_top1_std')} | "
+                     f"{r['strongest_attack'] or '-'} | {r['id_fraction_of_clean'] or '-'} | "
+                     f"{cell(r, 'face_acc_mean', 'face_acc_std')} | {r['paper_id'] or '-'} | "
+                     f"{r['paper_face'] or '-'} | "
+                     f"{cell(r, 'phys_id_top1_mean', 'phys_id_top1_std')} | "
+                     f"{cell(r, 'phys_face_acc_mean', 'phys_face_acc_std')} | {r['status']} |")
+    chance = next((r["id_chance"] for r in records if r["id_chance"]), "")
+    lines += ["", f"Chance: identity top-1 {chance or '-'} %; face vs no-face: the majority class "
+              "(column face_chance of table1.csv).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Learnable and fixed PSFs on the sensor grid, as the camera's optics stage uses them.
+
+A PSF source is any ``torch.nn.Module`` whose ``forward()`` returns PSFs [F, C, k, k] (C = 1 for
+the same PSF on every colour, 3 for one per colour as a physical mask gives). This module has
+the paper's initial kernels and three parameterisations of a learnable kernel:
+
+- ``"free"``: any real taps (the paper's ideal, signed kernels; not realisable as one PSF);
+- ``"nonnegative"``: taps = softplus(raw), normalised to sum 1 (a realisable intensity PSF: a
+  passive mask cannot add light);
+- ``"two_mask"``: K = P+ - P-, two non-negative PSFs whose captures are subtracted in the analog
+  domain (``signed_parts()`` exposes them so the camera can capture each through the sensor);
+  both are scaled together so that the brighter one sums to 1.
+
+Physical kernels use softplus rather than a square so that taps that start at zero still get a
+gradient (a squared parameterisation is stuck at zero).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KERNEL_MODES = ("free", "nonnegative", "two_mask")
+
+
+def gaussian_psf(size: int = 63, sigma_px: float = 8.0) -> torch.Tensor:
+    """Centred Gaussian PSF [size, size] with standard deviation ``sigma_px`` (pixels), sum 1."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size: must be a positive odd number of pixels, got {size}")
+    if not (sigma_px > 0 and math.isfinite(sigma_px)):
+        raise ValueError(f"sigma_px: must be a positive number of pixels, got {sigma_px}")
+    r = torch.arange(size, dtype=torch.float64) - size // 2
+    g = torch.exp(-0.5 * (r / sigma_px) ** 2)
+    psf = g[:, None] * g[None, :]
+    return (psf / psf.sum()).float()
+
+
+def half_plane_bars(size: int = 11) -> torch.Tensor:
+    """The paper's Conv(4) initial kernels as PSFs, [4, size, size].
+
+    The authors' kernels (applied as cross-correlation) are ones on the upper, left, lower and
+    right half (the middle row/column excluded) respectively; as true-convolution PSFs they are
+    the same kernels rotated by 180 degrees: lower, right, upper, left halves.
+    """
+    if size < 3 or size % 2 == 0:
+        raise ValueError(f"size: must be an odd number of pixels >= 3, got {size}")
+    half = size // 2
+    bars = torch.zeros(4, size, size)
+    bars[0, :half, :] = 1.0      # upper (authors' orientation)
+    bars[1, :, :half] = 1.0      # left
+    bars[2, half + 1:, :] = 1.0  # lower
+    bars[3, :, half + 1:] = 1.0  # right
+    return bars.flip(-1, -2)
+
+
+def _inverse_softplus(values: torch.Tensor) -> torch.Tensor:
+    """x such that softplus(x) = values (values > 0), stable for large values."""
+    return values + torch.log(-torch.expm1(-values))
+
+
+def _validate_kernel(kernel: torch.Tensor, name: str) -> torch.Tensor:
+    kernel = torch.as_tensor(kernel, dtype=torch.float32)
+    if kernel.ndim == 2:
+        kernel = kernel[None]
+    if kernel.ndim == 4 and kernel.shape[1] == 1:
+        kernel = kernel[:, 0]
+    if kernel.ndim != 3 or kernel.shape[-1] != kernel.shape[-2] or kernel.shape[-1] % 2 == 0:
+        raise ValueError(f"{name}: expected [F, k, k] with k odd, got shape {tuple(kernel.shape)}")
+    if not torch.isfinite(kernel).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    if not (kernel.abs().amax(dim=(-1, -2)) > 0).all():
+        raise ValueError(f"{name}: a kernel is all zeros")
+    return kernel
+
+
+class KernelPSF(nn.Module):
+    """Learnable PSFs [F, k, k], the same on every colour channel.
+
+    Parameters
+    ----------
+    init : torch.Tensor
+        Initial kernels, [F, k, k] (or [k, k], or [F, 1, k, k]), PSF convention.
+    mode : {"free", "nonnegative", "two_mask"}
+        Parameterisation (see the module docstring). ``"nonnegative"`` keeps the positive part of
+        a signed ``init``; ``"two_mask"`` splits ``init`` into its positive and negative parts.
+    learnable : bool
+        Whether the taps are trainable parameters.
+    """
+
+    def __init__(self, init: torch.Tensor, mode: str = "free", learnable: bool = True):
+        super().__init__()
+        if mode not in KERNEL_MODES:
+            raise ValueError(f"mode: {mode!r} is not one of {KERNEL_MODES}")
+        kernel = _validate_kernel(init, "init")
+        self.mode = mode
+        floor = 1e-4 * float(kernel.abs().max())
+        if mode == "free":
+            raw = {"taps": kernel}
+        elif mode == "nonnegative":
+            raw = {"raw_taps": _inverse_softplus(kernel.clamp(min=floor))}
+        else:
+            raw = {"raw_plus": _inverse_softplus(kernel.clamp(min=floor)),
+                   "raw_minus": _inverse_softplus((-kernel).clamp(min=floor))}
+        for name, value in raw.items():
+            if learnable:
+                self.register_parameter(name, nn.Parameter(value.clone()))
+            else:
+                self.register_buffer(name, value.clone())
+
+    @property
+    def is_two_mask(self) -> bool:
+        """True when the kernel is realised as two masks (``signed_parts()`` available)."""
+        return self.mode == "two_mask"
+
+    def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
+        """(P+, P-), each non-negative [F, 1, k, k], with forward() = P+ - P- ("two_mask" only)."""
+        if self.mode != "two_mask":
+            raise ValueError(f"signed_parts: only for mode 'two_mask', this kernel is {self.mode!r}")
+        plus = F.softplus(self.raw_plus)
+        minus = F.softplus(self.raw_minus)
+        scale = torch.maximum(plus.sum(dim=(-1, -2)), minus.sum(dim=(-1, -2)))[:, None, None]
+        return (plus / scale).unsqueeze(1), (minus / scale).unsqueeze(1)
+
+    def forward(self) -> torch.Tensor:
+        """PSFs [F, 1, k, k]."""
+        if self.mode == "free":
+            return self.taps.unsqueeze(1)
+        if self.mode == "nonnegative":
+            taps = F.softplus(self.raw_taps)
+            return (taps / taps.sum(dim=(-1, -2), keepdim=True)).unsqueeze(1)
+        plus, minus = self.signed_parts()
+        return plus - minus
