@@ -66,7 +66,8 @@ def main() -> None:
         hard_fast = median_seconds(lambda: fast(photons, mode="hard", generator=generator),
                                    args.repeats)
     soft_bw = median_seconds(soft_backward, args.repeats)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch} x 3 x 64 x 64")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch} x 3 x 64 x 64")
     for name, seconds in (("hard forward", hard), ("hard, gaussian >1000 e-", hard_fast),
                           ("soft forward", soft),
                           ("soft forward+backward", soft_bw)):

@@ -64,7 +64,7 @@ class BoardConfig:
     mask_width: int = 1024
     mask_height: int = 1024
     mask_levels: int = 256
-    max_body: int = 16384 + 64
+    max_body: int = p.DEFAULT_MAX_BODY
     max_artifact: int = 4 << 20
     bauds: tuple = (115200, 230400, 460800, 921600, 1000000, 2000000, 3000000)
     seed: int = 1

@@ -76,6 +76,7 @@ class BoardClient:
         self._srtt: Optional[float] = None
         self._rttvar = 0.0
         self._cleanup: list = []
+        self.last_budget = 0.0
         if hasattr(port, "reset_input_buffer"):
             port.reset_input_buffer()
 
@@ -189,16 +190,17 @@ class BoardClient:
         wait = self._adaptive(timeout) if adaptive else timeout
         last_problem = "no answer"
         for attempt in range(self.retries + 1):
-            if deadline is not None and self.clock() > deadline:
+            if deadline is not None and self.clock() >= deadline:
                 raise p.BoardTimeout(f"Failed to {what}: the transfer's time budget ran out "
                                      f"(last problem: {last_problem})")
             if attempt:
                 self.resends += 1
             sent_at = self.clock()
+            until = sent_at + wait if deadline is None else min(sent_at + wait, deadline)
             try:
                 self.port.write(frame)
                 self.bytes_written += len(frame)
-                answer = self._await(self.seq, sent_at + wait)
+                answer = self._await(self.seq, until)
             except (serial.SerialException, OSError) as error:
                 raise p.ProtocolError(f"Failed to {what}: serial port error: {error}") from None
             if answer is None:
@@ -271,33 +273,44 @@ class BoardClient:
         except p.ProtocolError as error:
             raise p.ProtocolError(f"Failed to {what}: no HELLO at the new rate ({error})") from None
 
-    def status(self, kind: p.Kind) -> p.SlotStatus:
+    def status(self, kind: p.Kind, deadline: Optional[float] = None) -> p.SlotStatus:
         """The board's active slot for ``kind``."""
         body = self._command(p.Op.STATUS, bytes([kind]), f"read the {kind.name.lower()} status",
-                             self.request_timeout(8, 64))
+                             self.request_timeout(8, 64), deadline=deadline)
         return p.SlotStatus.unpack(body)
 
     def _chunk_size(self) -> int:
         room = self._caps().max_body - p.OFFSET.size
         return room // 256 * 256 if room >= 256 else room
 
-    def upload(self, kind: p.Kind, data: bytes, label: Optional[str] = None) -> bytes:
+    def transfer_budget(self, length: int, verify: bool = True) -> float:
+        """Time budget of flashing ``length`` bytes (upload, commit, readback), s.
+
+        Each chunk may take ``6`` times its clean round trip plus ``10 * min_timeout`` (lost
+        frames, resends), both ways when verifying; the fixed requests ``4 * base_timeout``
+        each; plus the board's hashing and flash writes.
+        """
+        chunk = self._chunk_size()
+        n_chunks = -(-length // chunk) * (2 if verify else 1)
+        per_chunk = 6 * self.wire_time(chunk + 96) + 10 * self.min_timeout
+        return (24 * self.base_timeout + n_chunks * per_chunk + self._end_work(length)
+                + self._commit_work(length))
+
+    def upload(self, kind: p.Kind, data: bytes, label: Optional[str] = None,
+               deadline: Optional[float] = None) -> bytes:
         """BEGIN, DATA..., END: stage ``data`` on the board (resuming where it stopped).
 
         Returns the SHA-256 the board verified. Raises ``ProtocolError`` naming the operation.
+        ``deadline`` (on ``self.clock``) defaults to now + ``transfer_budget(len(data),
+        verify=False)``.
         """
         data = bytes(data)
         label = label or kind.name.lower()
         sha = hashlib.sha256(data).digest()
         chunk = self._chunk_size()
-        n_chunks = -(-len(data) // chunk)
-        frame_bytes = chunk + 64
-        data_timeout = self.request_timeout(frame_bytes, 32)
-        # budget: every chunk a few round trips, plus the fixed requests
-        budget = (10 * self.base_timeout + 4 * n_chunks * self.wire_time(frame_bytes)
-                  + n_chunks * 8 * self.min_timeout + self._end_work(len(data)))
-        start = self.clock()
-        deadline = start + budget
+        data_timeout = self.request_timeout(chunk + 64, 32)
+        if deadline is None:
+            deadline = self.clock() + self.transfer_budget(len(data), verify=False)
         restarts = 0
         bar = self._bar(len(data), f"flash {label}")
         try:
@@ -328,8 +341,15 @@ class BoardClient:
         finally:
             bar.close()
 
-    def _end_work(self, length: int) -> float:
+    @staticmethod
+    def _end_work(length: int) -> float:
+        """Allowance for the board hashing ``length`` bytes, s."""
         return 0.5 + length / 20e6
+
+    @staticmethod
+    def _commit_work(length: int) -> float:
+        """Allowance for the board validating and writing ``length`` bytes to flash, s."""
+        return 1.0 + length / 5e6
 
     def _offset(self, answer: bytes, kind: p.Kind, length: int, what: str) -> int:
         got_kind, offset = p.unpack(p.OFFSET, answer, what)
@@ -350,23 +370,27 @@ class BoardClient:
             bar.n = offset
             bar.refresh()
 
-    def commit(self, kind: p.Kind, sha: bytes, label: Optional[str] = None) -> p.SlotStatus:
-        """COMMIT the verified transfer with SHA-256 ``sha`` to the inactive slot and flip."""
+    def commit(self, kind: p.Kind, sha: bytes, label: Optional[str] = None,
+               length: Optional[int] = None, deadline: Optional[float] = None) -> p.SlotStatus:
+        """COMMIT the verified transfer with SHA-256 ``sha`` (``length`` bytes; default the
+        board's largest) to the inactive slot and flip the active one."""
         label = label or kind.name.lower()
         what = f"commit {label}"
-        length = self._caps().max_artifact
+        length = self._caps().max_artifact if length is None else length
         body = self._command(p.Op.COMMIT, p.KIND_SHA.pack(kind, sha), what,
-                             self.request_timeout(40, 64, 1.0 + length / 5e6))
+                             self.request_timeout(40, 64, self._commit_work(length)),
+                             deadline=deadline)
         status = p.SlotStatus.unpack(body)
         if not status.has_active or status.sha256 != sha:
             raise p.ProtocolError(f"Failed to {what}: the active slot holds SHA-256 "
                                   f"{status.sha256.hex()[:16]}..., not {sha.hex()[:16]}...")
         return status
 
-    def readback(self, kind: p.Kind, label: Optional[str] = None) -> bytes:
+    def readback(self, kind: p.Kind, label: Optional[str] = None,
+                 deadline: Optional[float] = None) -> bytes:
         """The bytes of the board's active slot for ``kind``."""
         label = label or kind.name.lower()
-        status = self.status(kind)
+        status = self.status(kind, deadline)
         if not status.has_active:
             raise p.BoardError(f"Failed to read back {label}: nothing committed",
                                p.ErrorCode.NOTHING_ACTIVE)
@@ -380,7 +404,7 @@ class BoardClient:
                 what = f"read back {label} at byte {offset} of {status.length}"
                 size = min(chunk, status.length - offset)
                 answer = self._command(p.Op.READBACK, p.READBACK.pack(kind, offset, size), what,
-                                       timeout, adaptive=True)
+                                       timeout, adaptive=True, deadline=deadline)
                 got_kind, got_offset = p.unpack(p.OFFSET, answer, what, exact=False)
                 piece = answer[p.OFFSET.size:]
                 if got_kind != kind or got_offset != offset or len(piece) != size:
@@ -397,12 +421,15 @@ class BoardClient:
 
     def flash(self, kind: p.Kind, data: bytes, verify: bool = True,
               label: Optional[str] = None) -> p.SlotStatus:
-        """Upload, commit and (by default) read back ``data`` byte for byte."""
+        """Upload, commit and (by default) read back ``data`` byte for byte, all within
+        ``transfer_budget(len(data))`` seconds (kept in ``last_budget``)."""
         label = label or kind.name.lower()
-        sha = self.upload(kind, data, label)
-        status = self.commit(kind, sha, label)
+        self.last_budget = self.transfer_budget(len(data), verify)
+        deadline = self.clock() + self.last_budget
+        sha = self.upload(kind, data, label, deadline)
+        status = self.commit(kind, sha, label, len(data), deadline)
         if verify:
-            back = self.readback(kind, label)
+            back = self.readback(kind, label, deadline)
             if back != data:
                 first = next(i for i, (a, b) in enumerate(zip(back, data)) if a != b) \
                     if len(back) == len(data) else min(len(back), len(data))

@@ -18,12 +18,10 @@ import tty
 from typing import TYPE_CHECKING, List, Optional
 
 from hil.faults import FaultRates, FrameFaults
+from hil.protocol import DEFAULT_MAX_BODY
 
 if TYPE_CHECKING:  # the board (numpy, torch on capture) loads only when serving
     from hil.board import Board, BoardConfig
-
-#: Largest frame body by default (mirrors ``hil.board.BoardConfig.max_body``).
-DEFAULT_MAX_BODY = 16384 + 64
 
 
 def default_flash_dir() -> str:

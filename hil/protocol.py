@@ -11,6 +11,8 @@ import struct
 from dataclasses import asdict, dataclass
 from typing import Any, Dict
 
+#: Largest frame body a board accepts unless configured otherwise (16 KiB of data + headers).
+DEFAULT_MAX_BODY = 16384 + 64
 #: Bit set in the type of every answer.
 RESPONSE_BIT = 0x80
 

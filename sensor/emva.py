@@ -38,14 +38,16 @@ class CharacterisationADC:
     v_max: float = 1.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= 32:
+        bits = self.bits
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
             raise ValueError(f"bits: {self.bits!r} is outside the allowed range [1, 32] (integer)")
         for name in ("v_min", "v_max"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name}: {value!r} V must be a finite number")
         if not self.v_min < self.v_max:
-            raise ValueError(f"v_max: {self.v_max!r} V must be greater than v_min = {self.v_min!r} V")
+            raise ValueError(f"v_max: {self.v_max!r} V must be greater than "
+                             f"v_min = {self.v_min!r} V")
 
     @classmethod
     def for_system_gain(cls, params: SensorParams, system_gain: float, bits: int = 12,

@@ -71,7 +71,8 @@ def _check_range(name: str, value: float, low: float, high: float, unit: str,
     if below or above or math.isnan(value):
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        raise ValueError(f"{name}: {value!r} {unit} is outside the allowed range {lo}{low}, {high}{hi}")
+        raise ValueError(f"{name}: {value!r} {unit} is outside the allowed range "
+                         f"{lo}{low}, {high}{hi}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +159,7 @@ class SensorParams:
 
     @classmethod
     def ideal(cls, **overrides: Any) -> "SensorParams":
-        """A noise-free pixel: QE 1, no shot noise, dark current, read noise, DSNU, PRNU or full well.
+        """A noise-free pixel: QE 1; no shot noise, dark current, read noise, DSNU, PRNU, full well.
 
         Its output is exactly ``conversion_gain * photons`` volts.
         """
@@ -195,7 +196,8 @@ class SensorParams:
         if isinstance(qe, tuple):
             if len(qe) != channels:
                 raise ValueError(f"quantum_efficiency: {len(qe)} per-channel values but the "
-                                 f"frames have C = {channels} channels; give one value or {channels}")
+                                 f"frames have C = {channels} channels; give one value or "
+                                 f"{channels}")
             values = torch.tensor(qe, dtype=dtype, device=device)
         else:
             values = torch.full((channels,), qe, dtype=dtype, device=device)
@@ -301,24 +303,32 @@ class PixelArray(nn.Module):
 
     # ------------------------------------------------------------------------------ forward
     def _sample_shot(self, mean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Electron counts for per-pixel means ``mean`` (Poisson, or its normal limit above
-        ``gaussian_shot_above``)."""
+        """Electron counts (new tensor) for per-pixel means ``mean`` (Poisson, or its normal
+        limit above ``gaussian_shot_above``)."""
         threshold = self.gaussian_shot_above
         if threshold is None:
             return torch.poisson(mean, generator=generator)
-        z = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        electrons = torch.round(mean + torch.sqrt(mean) * z).clamp_min_(0.0)
-        small = mean <= threshold
-        if bool(small.any()):
-            electrons[small] = torch.poisson(mean[small], generator=generator)
+        electrons = torch.randn(mean.shape, generator=generator, device=mean.device,
+                                dtype=mean.dtype)
+        electrons.mul_(mean.sqrt()).add_(mean).round_().clamp_min_(0.0)
+        flat_mean, flat_electrons = mean.reshape(-1), electrons.view(-1)
+        small = torch.nonzero(flat_mean <= threshold).squeeze(1)
+        if small.numel():
+            flat_electrons[small] = torch.poisson(flat_mean[small], generator=generator)
         return electrons
+
+    def responsivity(self, shape: Sequence[int], device: Any = None,
+                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Electrons per photon of every pixel, QE x PRNU gain, [1, C, H, W]."""
+        c, h, w = (int(s) for s in shape)
+        qe = self.params.qe_tensor(c, device, dtype)
+        if not self.params.prnu:
+            return qe
+        return qe * self.prnu_gain((c, h, w), device, dtype).unsqueeze(0)
 
     def mean_electrons(self, photons: torch.Tensor) -> torch.Tensor:
         """Photo-electron mean QE * PRNU gain * photons, NCHW electrons (no dark signal)."""
-        _, c, h, w = photons.shape
-        qe = self.params.qe_tensor(c, photons.device, photons.dtype)
-        gain = self.prnu_gain((c, h, w), photons.device, photons.dtype) if self.params.prnu else 1.0
-        return photons * qe * gain
+        return photons * self.responsivity(photons.shape[1:], photons.device, photons.dtype)
 
     def forward(self, photons: torch.Tensor, mode: str = "hard",
                 generator: Optional[torch.Generator] = None, noise: bool = True,
@@ -357,34 +367,57 @@ class PixelArray(nn.Module):
         _check_range("exposure_time", t_exp, 0.0, math.inf, "s", False, True)
         if generator is None:
             generator = self._noise_generator(photons.device)
-        _, c, h, w = photons.shape
+        if mode == "hard" and noise and p.shot_noise:
+            with torch.no_grad():  # sampled charge carries no gradient: fuse in place
+                return self._hard_frame(photons, t_exp, generator)
+        return self._mean_or_soft_frame(photons, t_exp, generator, hard_clip=mode == "hard",
+                                        shot=noise and p.shot_noise, read_noise=noise)
 
-        signal = self.mean_electrons(photons)
-        dark_mean = p.dark_current * t_exp
-        shot = noise and p.shot_noise
-        if shot and mode == "hard":
-            # Poisson(signal) + Poisson(dark) = Poisson(signal + dark): one draw per pixel.
-            electrons = self._sample_shot(signal.detach() + dark_mean, generator)
-        elif shot:
-            mean = signal + dark_mean
+    def _readout(self, electrons: torch.Tensor, generator: torch.Generator, read_noise: bool,
+                 inplace: bool) -> torch.Tensor:
+        """Add DSNU and read noise to the (clipped) charge and convert to volts."""
+        p = self.params
+        if p.dsnu:
+            dsnu = self.dsnu_pattern(electrons.shape[1:], electrons.device, electrons.dtype)
+            electrons = electrons.add_(dsnu) if inplace else electrons + dsnu
+        if read_noise and p.dark_noise:
+            z = torch.randn(electrons.shape, generator=generator, device=electrons.device,
+                            dtype=electrons.dtype)
+            electrons = (electrons.add_(z, alpha=p.dark_noise) if inplace
+                         else electrons + p.dark_noise * z)
+        return electrons.mul_(p.conversion_gain) if inplace else electrons * p.conversion_gain
+
+    def _hard_frame(self, photons: torch.Tensor, t_exp: float,
+                    generator: torch.Generator) -> torch.Tensor:
+        mean = self.mean_electrons(photons)
+        dark_mean = self.params.dark_current * t_exp
+        if dark_mean:
+            mean.add_(dark_mean)
+        # Poisson(signal) + Poisson(dark) = Poisson(signal + dark): one draw per pixel.
+        electrons = self._sample_shot(mean, generator)
+        if math.isfinite(self.params.saturation_capacity):
+            electrons.clamp_max_(self.params.saturation_capacity)
+        return self._readout(electrons, generator, read_noise=True, inplace=True)
+
+    def _mean_or_soft_frame(self, photons: torch.Tensor, t_exp: float,
+                            generator: torch.Generator, hard_clip: bool, shot: bool,
+                            read_noise: bool) -> torch.Tensor:
+        """Differentiable path: noise-free mean (any mode) or soft mode with noise; hard mode
+        keeps the hard full-well clip, soft mode smooths it."""
+        p = self.params
+        mean = self.mean_electrons(photons) + p.dark_current * t_exp
+        if shot:  # soft mode: Gaussian with the Poisson mean and variance, reparameterised
             z = torch.randn(mean.shape, generator=generator, device=mean.device,
                             dtype=mean.dtype)
             electrons = mean + torch.sqrt(mean + _SOFT_SHOT_VARIANCE_FLOOR) * z
         else:
-            electrons = signal + dark_mean
-
+            electrons = mean
         full_well = p.saturation_capacity
         if math.isfinite(full_well):
-            if mode == "hard":
+            if hard_clip:
                 electrons = electrons.clamp_max(full_well)
             else:
                 width = self.soft_clip_width
-                electrons = full_well - width * nn.functional.softplus((full_well - electrons) / width)
-
-        if p.dsnu:
-            electrons = electrons + self.dsnu_pattern((c, h, w), photons.device, photons.dtype)
-        if noise and p.dark_noise:
-            electrons = electrons + p.dark_noise * torch.randn(
-                electrons.shape, generator=generator, device=electrons.device,
-                dtype=electrons.dtype)
-        return electrons * p.conversion_gain
+                electrons = full_well - width * nn.functional.softplus(
+                    (full_well - electrons) / width)
+        return self._readout(electrons, generator, read_noise, inplace=False)

@@ -54,16 +54,16 @@ def test_parameterisation_guarantees_order_spacing_and_range(min_spacing):
 
 def test_training_cannot_collapse_thresholds():
     adc = analog.FlashADC(min_spacing=0.2)
-    optimiser = torch.optim.SGD(adc.parameters(), lr=50.0)
-    x = torch.full((64,), 7.0)
-    for _ in range(50):                     # pull every threshold onto 7.0
-        optimiser.zero_grad()
+    for _ in range(100):                    # plain gradient steps pulling every threshold to 7
+        adc.logits.grad = None
         ((adc.thresholds - 7.0) ** 2).sum().backward()
-        optimiser.step()
+        with torch.no_grad():               # (torch.optim's first import costs seconds)
+            adc.logits -= 0.5 * adc.logits.grad
         t = adc.thresholds.detach()
         assert bool((torch.diff(t) >= 0.2 * (1 - 1e-9)).all())
         assert t.min() >= 0 and t.max() <= 15
-    assert adc(x).shape == x.shape
+    assert float(t[-1] - t[0]) < 14 * 0.2 + 1e-6        # pushed against the spacing floor
+    assert len(adc(torch.linspace(-1.0, 16.0, 5000)).unique()) == 16   # all codes reachable
 
 
 @pytest.mark.parametrize("thresholds, message", [

@@ -106,4 +106,5 @@ def test_emva1288_recovers_configured_parameters(characterisation, name, toleran
     recovered, configured, _ = characterisation
     error = _relative_error(recovered, configured, name)
     assert error <= tolerance, (f"{name}: recovered {recovered[name]:.5g}, configured "
-                                f"{configured[name]:.5g} ({100 * error:.2f} % > {100 * tolerance} %)")
+                                f"{configured[name]:.5g} ({100 * error:.2f} % > "
+                                f"{100 * tolerance} %)")

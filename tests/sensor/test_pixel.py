@@ -121,16 +121,13 @@ def test_fixed_patterns_are_fixed_per_seed_and_shape():
     # Sample std of n iid normals: relative standard error 1/sqrt(2n).
     assert abs(dsnu.std().item() / 3.0 - 1) < 5 / math.sqrt(2 * n)
     assert abs((gain - 1).std().item() / 0.02 - 1) < 5 / math.sqrt(2 * n)
-    assert abs(torch.corrcoef(torch.stack([dsnu.flatten(), gain.flatten()]))[0, 1]) < 5 / math.sqrt(n)
+    correlation = torch.corrcoef(torch.stack([dsnu.flatten(), gain.flatten()]))[0, 1]
+    assert abs(correlation) < 5 / math.sqrt(n)
     # Noise-free frames show exactly the pattern, the same for every image of a batch.
     frames = pixels(torch.full((2,) + shape, 1000.0, dtype=torch.float64), noise=False,
                     exposure_time=0.0)
-    expected = CG_OF(params) * (1000.0 * params.quantum_efficiency * gain + dsnu)
+    expected = params.conversion_gain * (1000.0 * params.quantum_efficiency * gain + dsnu)
     torch.testing.assert_close(frames, expected.expand_as(frames), rtol=1e-12, atol=0)
-
-
-def CG_OF(params):
-    return params.conversion_gain
 
 
 # ------------------------------------------------------------------------------- statistics
@@ -203,7 +200,8 @@ def test_ideal_preset_is_linear_and_noise_free():
 def test_hard_mode_clips_at_full_well():
     params = _temporal_params(saturation_capacity=3000.0, dark_noise=0.0)
     photons = torch.tensor([100.0, 1e4, 1e5, 1e6], dtype=torch.float64).view(1, 1, 1, 4)
-    electrons = PixelArray(params)(photons.expand(64, 1, 1, 4).contiguous()) / params.conversion_gain
+    volts = PixelArray(params)(photons.expand(64, 1, 1, 4).contiguous())
+    electrons = volts / params.conversion_gain
     assert electrons[..., 0].max() < 3000.0
     assert torch.all(electrons[..., 1:] == 3000.0)
 
