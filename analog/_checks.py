@@ -6,23 +6,31 @@ import math
 import torch
 
 
-def check_finite_tensor(x: torch.Tensor, name: str) -> None:
-    """Raise ValueError unless ``x`` is a floating-point tensor without NaN or inf."""
+def check_finite_tensor(x: torch.Tensor, name: str) -> "tuple[float, float]":
+    """Raise ValueError unless ``x`` is a floating-point tensor without NaN or inf.
+
+    Returns the (minimum, maximum) of ``x`` ((0.0, 0.0) when empty): one fused reduction, which
+    propagates NaN and so doubles as the finiteness test.
+    """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not torch.is_floating_point(x):
         raise ValueError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
+    if x.numel() == 0:
+        return 0.0, 0.0
+    low, high = (float(v) for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(low) and math.isfinite(high)):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name}: {bad} value(s) are NaN or inf; allowed: finite values only")
+    return low, high
 
 
-def check_nchw(x: torch.Tensor, name: str) -> None:
-    """Raise ValueError unless ``x`` is a finite floating-point NCHW tensor."""
-    check_finite_tensor(x, name)
-    if x.dim() != 4:
+def check_nchw(x: torch.Tensor, name: str) -> "tuple[float, float]":
+    """Raise ValueError unless ``x`` is a finite floating-point NCHW tensor; return (min, max)."""
+    if isinstance(x, torch.Tensor) and x.dim() != 4:
         raise ValueError(f"{name}: expected an NCHW tensor (4 dimensions), got shape "
                          f"{tuple(x.shape)}")
+    return check_finite_tensor(x, name)
 
 
 def check_nonnegative(value: float, name: str) -> float:

@@ -141,6 +141,11 @@ def dnl_inl(thresholds, reference=None) -> "tuple[np.ndarray, np.ndarray]":
     return np.diff(measured) / ref_widths - 1.0, (measured - ref) / lsb
 
 
+def _ratio_db(signal: float, noise: float) -> float:
+    """10 log10(signal / noise); +inf when the noise power rounds to zero or below."""
+    return math.inf if noise <= 0.0 else 10.0 * math.log10(signal / noise)
+
+
 @dataclass(frozen=True)
 class SineMetrics:
     """Results of the FFT test of a coherently sampled sine (all powers in dB re the tone)."""
@@ -194,8 +199,8 @@ def sine_metrics(samples, n_cycles: "int | None" = None, n_harmonics: int = 5,
     noise_and_distortion = power[1:].sum() - signal
     distortion = float(sum(power[k] for k in harmonic_bins))
     noise = noise_and_distortion - distortion
-    sinad = 10.0 * math.log10(signal / noise_and_distortion)
-    snr = 10.0 * math.log10(signal / noise)
+    sinad = _ratio_db(signal, noise_and_distortion)
+    snr = _ratio_db(signal, noise)
     thd = 10.0 * math.log10(distortion / signal) if distortion > 0 else -math.inf
     amplitude = math.sqrt(2.0 * signal)
     enob = (sinad - 10.0 * math.log10(1.5)) / (20.0 * math.log10(2.0))

@@ -92,8 +92,11 @@ def decide(plus: torch.Tensor, minus: torch.Tensor, offset: "torch.Tensor | floa
     ``plus``, ``minus`` and ``offset`` broadcast together; noise N(0, noise_sigma^2) is drawn
     afresh for every element of the broadcast shape. Returns a bool tensor.
     """
+    ideal_offset = isinstance(offset, float) and offset == 0.0
+    if ideal_offset and noise_sigma == 0.0:
+        return plus > minus          # the same as plus - minus > 0 for finite inputs
     difference = plus - minus
-    if not isinstance(offset, float) or offset != 0.0:
+    if not ideal_offset:
         difference = difference + offset
     if noise_sigma > 0.0:
         difference = difference + noise_sigma * standard_normal(tuple(difference.shape),

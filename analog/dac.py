@@ -125,8 +125,8 @@ def dac_codes_to_thresholds(codes, dac_bits: int, v_ref_low, v_ref_high,
     top = 2 ** bits - 1
     for i, value in enumerate(values):
         if not np.isfinite(value) or value != np.rint(value) or value < 0 or value > top:
-            raise ValueError(f"codes[{i}] = {raw[i].item()!r}; allowed range: integers 0..{top} for "
-                             f"dac_bits={bits}")
+            raise ValueError(f"codes[{i}] = {raw[i].item()!r}; allowed range: integers "
+                             f"0..{top} for dac_bits={bits}")
     _check_strictly_increasing_codes(values, "codes")
     lsb = (v_hi - v_lo) / 2 ** bits
     volts = v_lo + values * lsb

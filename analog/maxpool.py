@@ -1,13 +1,14 @@
 """Comparator-tree max-pooling: each block's maximum picked by a binary tree of comparators.
 
-A block of ``block x block`` pixels (raster order inside the block) is reduced by
-``block**2 - 1`` compare-and-select cells: level 0 compares pixels (0, 1), (2, 3), ...; each
-cell passes on the input its comparator judged larger; an odd element out is passed up
-unchanged. For 8x8 blocks that is 32 + 16 + 8 + 4 + 2 + 1 = 63 comparators in 6 levels.
+A ``block x block`` block is reduced by ``block**2 - 1`` compare-and-select cells: first a
+binary tree along each block row (pairs of neighbouring columns (0, 1), (2, 3), ...; an odd
+element out passes up unchanged), then a binary tree over the row winners along the columns.
+Each cell passes on the input its comparator judged larger. For 8x8 blocks that is 6 levels:
+32 + 16 + 8 cells along the rows, 4 + 2 + 1 along the column, 63 in all.
 
 Ideal comparators make the tree exactly ``max_pool2d``. With offsets and noise the tree can pick
 a smaller input, so its output is always one of the block's inputs and never above the true max.
-All tree levels are tensor operations over batch, channels and blocks.
+All tree levels are tensor operations over batch, channels and blocks, in the image layout.
 """
 from __future__ import annotations
 
@@ -30,48 +31,68 @@ def comparator_count(block: int) -> int:
     return _check_block(block) ** 2 - 1
 
 
-def to_blocks(x: torch.Tensor, block: int) -> torch.Tensor:
-    """Rearrange NCHW into [N, C, H/block, W/block, block*block] (raster order in each block)."""
-    n, c, h, w = x.shape
-    if h % block or w % block:
-        raise ValueError(f"x: spatial size {h}x{w} is not a multiple of block={block}; "
-                         f"allowed: H and W divisible by block")
-    blocks = x.reshape(n, c, h // block, block, w // block, block)
-    return blocks.permute(0, 1, 2, 4, 3, 5).reshape(n, c, h // block, w // block, block * block)
-
-
-def _reduce_tree(values: torch.Tensor, select) -> torch.Tensor:
-    """Reduce the last dimension pairwise, level by level, with ``select(a, b, first, count)``.
-
-    ``first`` is the index of the level's first comparator in the block's comparator list (so
-    callers can slice per-comparator offsets); returns the tensor with the last dimension gone.
+def _reduce_last_dim(values: torch.Tensor, select) -> torch.Tensor:
+    """Reduce the last dimension pairwise, level by level: (0, 1), (2, 3), ...; an odd last
+    element passes up unchanged. ``select(a, b)`` returns the winners of one level.
     """
-    first = 0
     while values.shape[-1] > 1:
         pairs = values.shape[-1] // 2
-        a = values[..., 0:2 * pairs:2]
-        b = values[..., 1:2 * pairs:2]
-        winners = select(a, b, first, pairs)
-        first += pairs
+        winners = select(values[..., 0:2 * pairs:2], values[..., 1:2 * pairs:2])
         if values.shape[-1] % 2:
             winners = torch.cat([winners, values[..., -1:]], dim=-1)
         values = winners
     return values[..., 0]
 
 
+def _check_range(extremes: "tuple[float, float]", dtype: torch.dtype) -> None:
+    """Keep ``a - b`` finite: |x| at most half the dtype's largest value."""
+    bound = torch.finfo(dtype).max / 2
+    if max(abs(extremes[0]), abs(extremes[1])) > bound:
+        raise ValueError(f"x: values beyond +-{bound:.3g}; allowed range: |x| <= {bound:.3g} "
+                         f"(half the largest {dtype})")
+
+
 def _tree(x: torch.Tensor, block: int, offsets: "torch.Tensor | None", noise_sigma: float,
           generator: "torch.Generator | None", slope: "float | None", soft: bool) -> torch.Tensor:
-    """Run the comparator tree on NCHW ``x``; offsets [C, H/b, W/b, b*b-1] or None."""
-    values = to_blocks(x, block)
+    """Run the comparator tree on NCHW ``x``; offsets [C, H/b, W/b, b*b - 1] or None.
 
-    def select(a, b, first, count):
-        offset = 0.0 if offsets is None else offsets[..., first:first + count]
+    The tree works in place in the image layout (no block copy): first each block row is
+    reduced by a tree along W (block * (block - 1) comparators), then the block's row winners
+    by a tree along H (block - 1 comparators), together block**2 - 1 compare-and-select cells.
+    Each comparator takes the next unused offset of its block, in this order. A cell outputs
+    ``lerp(b, a, w)`` with w in {0, 1} (hard; exactly a or b) or a probability (soft).
+    """
+    n, c, h, w = x.shape
+    rows, cols = h // block, w // block
+    used = 0
+
+    def take(count: int) -> "torch.Tensor | float":
+        """The next ``count`` offsets of every block, [C, rows, cols, count] (0.0 when ideal)."""
+        nonlocal used
+        used += count
+        return 0.0 if offsets is None else offsets[..., used - count:used]
+
+    def select(a: torch.Tensor, b: torch.Tensor, offset) -> torch.Tensor:
         if soft:
-            p = soft_decide(a, b, offset, slope)
-            return p * a + (1.0 - p) * b
-        return torch.where(decide(a, b, offset, noise_sigma, generator), a, b)
+            weight = soft_decide(a, b, offset, slope)
+        else:
+            weight = decide(a, b, offset, noise_sigma, generator).to(a.dtype)
+        return torch.lerp(b, a, weight)
 
-    return _reduce_tree(values, select)
+    def along_w(a, b):
+        pairs = a.shape[-1]
+        offset = take(block * pairs)
+        if not isinstance(offset, float):   # [C, rows, cols, block*pairs] -> [C, H, cols, pairs]
+            offset = (offset.reshape(c, rows, cols, block, pairs).permute(0, 1, 3, 2, 4)
+                      .reshape(c, h, cols, pairs))
+        return select(a, b, offset)
+
+    def along_h(a, b):
+        return select(a, b, take(a.shape[-1]))
+
+    row_winners = _reduce_last_dim(x.reshape(n, c, h, cols, block), along_w)   # [N, C, H, cols]
+    by_column = row_winners.reshape(n, c, rows, block, cols).movedim(3, -1)
+    return _reduce_last_dim(by_column, along_h)
 
 
 def comparator_tree_max(x: torch.Tensor, block: int = 8, offset_sigma: float = 0.0,
@@ -99,13 +120,17 @@ def comparator_tree_max(x: torch.Tensor, block: int = 8, offset_sigma: float = 0
         [N, C, H/block, W/block]; exactly ``max_pool2d(x, block)`` when both sigmas are 0,
         otherwise always one of each block's inputs.
     """
-    check_nchw(x, "x")
+    extremes = check_nchw(x, "x")
     block = _check_block(block)
     offset_sigma = check_nonnegative(offset_sigma, "offset_sigma")
     noise_sigma = check_nonnegative(noise_sigma, "noise_sigma")
+    n, c, h, w = x.shape
+    if h % block or w % block:
+        raise ValueError(f"x: spatial size {h}x{w} is not a multiple of block={block}; "
+                         f"allowed: H and W divisible by block")
+    _check_range(extremes, x.dtype)
     offsets = None
     if offset_sigma > 0.0:
-        n, c, h, w = x.shape
         shape = (c, h // block, w // block, comparator_count(block))
         offsets = offset_sigma * standard_normal(shape, x, generator)
     return _tree(x, block, offsets, noise_sigma, generator, slope=None, soft=False)
@@ -161,7 +186,7 @@ class ComparatorTreeMaxPool(nn.Module):
         ``p a + (1 - p) b`` with ``p = sigmoid(T_eff (a - b + offset))`` where T_eff folds in the
         noise (the expected selection of a noisy comparator as T grows).
         """
-        check_nchw(x, "x")
+        extremes = check_nchw(x, "x")
         check_mode(mode)
         n, c, h, w = x.shape
         if h % self.block or w % self.block:
@@ -169,6 +194,7 @@ class ComparatorTreeMaxPool(nn.Module):
                              f"allowed: H and W divisible by block")
         if mode == "soft" and hardness is None:
             return F.max_pool2d(x, self.block)
+        _check_range(extremes, x.dtype)
         offsets = self.offsets(c, h // self.block, w // self.block, x.dtype, x.device)
         if mode == "hard":
             return _tree(x, self.block, offsets, self.noise_sigma, generator, None, soft=False)

@@ -116,8 +116,9 @@ class ThresholdTable:
             full_scale=self.full_scale), dtype=np.float64)
 
     def check_against(self, dac_bits: int, count: int, v_ref_low: float, v_ref_high: float,
-                      full_scale: float) -> None:
-        """Raise ``ValueError`` unless this table fits a board with these properties."""
+                      full_scale: float, min_spacing: float = 0.0) -> None:
+        """Raise ``ValueError`` unless this table fits a board with these properties
+        (``min_spacing``: the ADC's smallest gap between thresholds, ADC input units)."""
         if self.count != count:
             raise ValueError(f"count: the table has {self.count} thresholds; the board's ADC "
                              f"needs exactly {count}")
@@ -131,6 +132,15 @@ class ThresholdTable:
         if self.full_scale != float(full_scale):
             raise ValueError(f"full_scale: the table's {self.full_scale} differs from the "
                              f"board's {full_scale}")
+        if min_spacing > 0:
+            thresholds = self.thresholds()
+            gaps = np.diff(thresholds)
+            close = np.flatnonzero(gaps < min_spacing - 1e-9)
+            if close.size:
+                i = close[0]
+                raise ValueError(f"codes: thresholds {i} and {i + 1} ({thresholds[i]:.4g}, "
+                                 f"{thresholds[i + 1]:.4g}) are {gaps[i]:.4g} apart; the "
+                                 f"board's ADC needs at least {min_spacing:.4g}")
 
     # -- binary
     def to_bytes(self) -> bytes:
@@ -260,7 +270,7 @@ class MaskPattern:
     levels : numpy.ndarray
         Integer [height, width], each in 0..level_count-1.
     level_count : int
-        Number of phase (or height) levels, 2..65536.
+        Number of phase (or height) levels, 2..65535.
     kind : str
         ``"phase"`` (level k shows phase ``k / level_count * top_value`` rad) or ``"height"``
         (level k is the relief height ``k / level_count * top_value`` m).
@@ -287,8 +297,8 @@ class MaskPattern:
             raise ValueError(f"levels: shape {levels.shape} exceeds {MAX_MASK_SIDE} pixels a side")
         if not np.issubdtype(levels.dtype, np.integer):
             raise ValueError(f"levels: expected integers, got dtype {levels.dtype}")
-        if not 2 <= int(self.level_count) <= 65536:
-            raise ValueError(f"level_count: {self.level_count} is outside 2..65536")
+        if not 2 <= int(self.level_count) <= 65535:
+            raise ValueError(f"level_count: {self.level_count} is outside 2..65535")
         low, high = int(levels.min()), int(levels.max())
         if low < 0 or high >= self.level_count:
             raise ValueError(f"levels: values span {low}..{high}; allowed 0.."

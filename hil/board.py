@@ -77,7 +77,13 @@ class BoardConfig:
         return p.Capabilities(PROTOCOL_VERSION, self.board_id, self.max_body, self.dac_bits,
                               self.threshold_count, self.v_ref_low, self.v_ref_high,
                               self.full_scale, self.mask_width, self.mask_height,
-                              self.mask_levels, self.max_artifact, tuple(self.bauds))
+                              self.mask_levels, self.max_artifact, tuple(self.bauds),
+                              self.min_threshold_spacing)
+
+    @property
+    def min_threshold_spacing(self) -> float:
+        """The camera ADC's smallest threshold gap (``CameraConfig.min_threshold_spacing``)."""
+        return float(self.camera.get("min_threshold_spacing", 0.05))
 
 
 def build_camera(config: BoardConfig):
@@ -94,7 +100,7 @@ def validate_artifact(kind: p.Kind, data: bytes, config: BoardConfig) -> None:
     if kind == p.Kind.THRESHOLDS:
         ThresholdTable.from_bytes(data).check_against(
             config.dac_bits, config.threshold_count, config.v_ref_low, config.v_ref_high,
-            config.full_scale)
+            config.full_scale, config.min_threshold_spacing)
     else:
         MaskPattern.from_bytes(data).check_against(config.mask_width, config.mask_height,
                                                    config.mask_levels)

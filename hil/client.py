@@ -441,7 +441,7 @@ class BoardClient:
         """Check ``table`` against the board (ValueError if it does not fit), then flash it."""
         caps = self._caps()
         table.check_against(caps.dac_bits, caps.threshold_count, caps.v_ref_low,
-                            caps.v_ref_high, caps.full_scale)
+                            caps.v_ref_high, caps.full_scale, caps.min_threshold_spacing)
         return self.flash(p.Kind.THRESHOLDS, table.to_bytes(), verify, "thresholds")
 
     def flash_mask(self, mask: MaskPattern, verify: bool = True) -> p.SlotStatus:

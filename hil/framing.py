@@ -10,9 +10,10 @@ Layout of one frame before encoding (all integers little-endian)::
     8      n    body
     8+n    4    CRC-32 (ISO-HDLC, as ``zlib.crc32``) over bytes 0 .. 8+n-1
 
-The encoded frame is ``cobs.encode(raw) + b"\\x00"``: COBS removes every zero byte from the
-frame, so the single 0x00 marks its end and a receiver resynchronises after any garbage at the
-next delimiter (the role SLIP's 0xC0 plays in esptool).
+The encoded frame is ``b"\\x00" + cobs.encode(raw) + b"\\x00"``: COBS removes every zero byte
+from the frame, so a 0x00 can only be a delimiter. The leading one ends whatever garbage the
+receiver had buffered (line noise, a half frame from before a reset), the trailing one ends the
+frame; empty frames between two delimiters are ignored (as SLIP's 0xC0 does in esptool).
 """
 from __future__ import annotations
 
@@ -93,11 +94,11 @@ def encode_frame(op: int, seq: int, body: bytes = b"", version: int = PROTOCOL_V
         raise ValueError(f"seq: {seq} is outside 0..65535")
     raw = HEADER.pack(version, op, seq, len(body)) + bytes(body)
     raw += struct.pack("<I", crc32(raw))
-    return cobs.encode(raw) + DELIMITER
+    return DELIMITER + cobs.encode(raw) + DELIMITER
 
 
 def decode_frame(encoded: bytes, max_body: int) -> Frame:
-    """Decode one frame (without its delimiter); raise ``FrameError`` if it is not valid.
+    """Decode one frame (without delimiters); raise ``FrameError`` if it is not valid.
 
     The version is returned as found, not checked: answering a wrong version with an error is
     the receiver's job. A frame whose CRC holds but whose length field is wrong or over

@@ -139,6 +139,8 @@ class Capabilities:
         Largest artifact the board stores, bytes.
     bauds : tuple of int
         Baud rates SET_BAUD accepts.
+    min_threshold_spacing : float
+        Smallest gap the ADC allows between neighbouring thresholds, ADC input units.
     """
 
     protocol_version: int
@@ -154,6 +156,7 @@ class Capabilities:
     mask_levels: int
     max_artifact: int
     bauds: tuple
+    min_threshold_spacing: float = 0.0
 
     def to_json(self) -> bytes:
         """Encode as the HELLO answer's body (UTF-8 JSON)."""

@@ -188,9 +188,9 @@ class TrainingData:
         train_nonfaces = nonfaces.images[count_val:][nonface_shard]
         return cls(
             faces=datasets.to_tensor(splits.encoder_train.images[face_shard], device),
-            face_labels=torch.as_tensor(splits.encoder_train.labels[face_shard], device=device),
+            face_labels=torch.tensor(splits.encoder_train.labels[face_shard], device=device),
             faces_val=datasets.to_tensor(splits.encoder_val.images, device),
-            face_labels_val=torch.as_tensor(splits.encoder_val.labels, device=device),
+            face_labels_val=torch.tensor(splits.encoder_val.labels, device=device),
             nonfaces=datasets.to_tensor(train_nonfaces, device),
             nonfaces_val=datasets.to_tensor(nonfaces.images[:count_val], device),
             num_identities=splits.encoder_train.num_classes)
@@ -216,6 +216,20 @@ def average_gradients(parameters) -> None:
 
 
 # --------------------------------------------------------------------------- the trainer
+def _check_state_matches(module: nn.Module, state: dict, name: str) -> None:
+    """ValueError unless ``state`` has exactly ``module``'s entries with the same shapes."""
+    own = module.state_dict()
+    if not isinstance(state, dict) or set(state) != set(own):
+        keys = set(state) if isinstance(state, dict) else set()
+        raise ValueError(f"checkpoint: its {name} does not match this run's config (missing "
+                         f"{sorted(set(own) - keys)[:5]}, unexpected {sorted(keys - set(own))[:5]})")
+    for key, value in own.items():
+        if not isinstance(state[key], torch.Tensor) or state[key].shape != value.shape:
+            got = getattr(state[key], "shape", type(state[key]).__name__)
+            raise ValueError(f"checkpoint: its {name} does not match this run's config ({key}: "
+                             f"shape {tuple(got)} in the checkpoint, {tuple(value.shape)} here)")
+
+
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(dim=-1) == labels).float().mean()) if len(labels) else float("nan")
 
@@ -303,7 +317,8 @@ class AlternatingTrainer:
         detection = F.cross_entropy(self.detector(codes), targets)
         face_entropy = entropy(self.recogniser(codes[:len(faces)])).mean()
         loss = detection - self.settings.alpha * face_entropy / 100.0
-        return loss, {"detection_ce": float(detection), "identity_entropy": float(face_entropy)}
+        return loss, {"detection_ce": float(detection.detach()),
+                      "identity_entropy": float(face_entropy.detach())}
 
     def encoder_step(self, alternation: int, progress=None) -> dict:
         """Train the camera's parameters with R and D frozen; returns mean losses per epoch."""
@@ -329,7 +344,7 @@ class AlternatingTrainer:
                 loss.backward()
                 average_gradients(parameters)
                 optimiser.step()
-                total, count = total + float(loss), count + 1
+                total, count = total + float(loss.detach()), count + 1
                 last_parts = parts
                 if progress is not None:
                     progress.update(len(face_index) + len(nonface_index))
@@ -479,13 +494,10 @@ class AlternatingTrainer:
         missing = {"camera", "recogniser", "detector", "generator", "torch_rng"} - set(state)
         if missing:
             raise ValueError(f"checkpoint: missing entries {sorted(missing)}")
-        for name in ("camera", "recogniser", "detector"):
-            try:
-                getattr(self, name).load_state_dict(state[name])
-            except RuntimeError as error:
-                first = str(error).strip().splitlines()
-                raise ValueError(f"checkpoint: its {name} does not match this run's config "
-                                 f"({first[0] if first else error}); was it written by another "
-                                 f"config?") from None
+        modules = {name: getattr(self, name) for name in ("camera", "recogniser", "detector")}
+        for name, module in modules.items():  # check everything before changing anything
+            _check_state_matches(module, state[name], name)
+        for name, module in modules.items():
+            module.load_state_dict(state[name])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])

@@ -161,6 +161,20 @@ class RunConfig:
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
+def smoke_config(conv: str = "conv4", **training: Any) -> RunConfig:
+    """A seconds-long run on a sliver of the bundled data (smoke tests, CI, trying the CLI).
+
+    ``training`` overrides AlternatingSettings fields.
+    """
+    settings = {"alternations": 2, "encoder_epochs": 1, "recogniser_epochs": 2,
+                "recogniser_patience": 1, "detector_epochs": 1, "steps_per_epoch": 2,
+                "batch_size": 8, "recogniser_width": 4, "detector_width": 4} | training
+    return RunConfig.from_dict({"camera": {"conv": conv}, "training": settings,
+                                "data": {"cap_per_identity": 4, "max_faces": 24,
+                                         "max_nonfaces": 24},
+                                "device": "cpu"})
+
+
 def load_run_config(path) -> RunConfig:
     """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError)."""
     path = Path(path)

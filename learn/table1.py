@@ -200,27 +200,50 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0) -> torch.nn.Mo
     return trainer.camera
 
 
+def physical_twin(camera: torch.nn.Module) -> torch.nn.Module:
+    """The same design through the physical camera (:data:`PHYSICAL_CAMERA`).
+
+    The kernel becomes a two-mask PSF pair (``optics.kernels.KernelPSF(mode="two_mask")``: its
+    positive and negative parts captured separately and subtracted), the only way a signed
+    kernel is realisable; non-negative kernels keep a negligible negative part (1e-4 of the
+    peak). Thresholds are copied, spread apart to the ADC's minimum spacing where they collapsed
+    (``sensor.published.spread_thresholds``).
+    """
+    from optics.kernels import KernelPSF
+    from sensor import Camera, CameraConfig
+    from sensor.published import spread_thresholds
+
+    config = CameraConfig(**{**camera.config.to_dict(), **PHYSICAL_CAMERA})
+    psf = camera.psf
+    source = None if psf is None else KernelPSF(psf[:, 0], mode="two_mask", learnable=False)
+    if camera.adc is not None:
+        spacing = max(config.min_threshold_spacing, CameraConfig.min_threshold_spacing)
+        config.min_threshold_spacing = spacing
+        config.thresholds = spread_thresholds(camera.thresholds.numpy().astype("float64"),
+                                              spacing, float(config.levels - 1)).tolist()
+    twin = Camera(config, psf_source=source)
+    return twin
+
+
 def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
                learned: "dict | None" = None) -> torch.nn.Module:
-    """The camera of a CAnOPIC row (ideal, or physical with :data:`PHYSICAL_CAMERA`)."""
+    """The camera of a CAnOPIC row: ideal, or its :func:`physical_twin`.
+
+    Published encoders are loaded exactly (repeated thresholds kept) for the ideal columns and
+    with realisable, spread thresholds (``exact=False``) for the physical ones.
+    """
     from sensor import Camera, CameraConfig
 
-    extra = PHYSICAL_CAMERA if physical else {}
     if row.kind == "published":
-        return Camera.from_published(row.published, exact=not physical, **extra)
-    if row.kind == "unlearned":
-        return Camera(CameraConfig(**row.camera, **extra))
-    learned = {} if learned is None else learned
-    if row.key not in learned:
-        learned[row.key] = learn_camera(row, splits, profile.alternating)
-    trained = learned[row.key]
-    if not physical:
-        return trained
-    camera = Camera(CameraConfig(**{**trained.config.to_dict(), **extra}),
-                    psf_source=trained.optics)
-    if camera.adc is not None:
-        camera.set_thresholds(trained.thresholds)
-    return camera
+        camera = Camera.from_published(row.published, exact=not physical)
+    elif row.kind == "unlearned":
+        camera = Camera(CameraConfig(**row.camera))
+    else:
+        learned = {} if learned is None else learned
+        if row.key not in learned:
+            learned[row.key] = learn_camera(row, splits, profile.alternating)
+        camera = learned[row.key]
+    return physical_twin(camera) if physical else camera
 
 
 # ----------------------------------------------------------------------------- the table

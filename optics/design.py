@@ -27,7 +27,7 @@ relative L2 error ``||p - t|| / ||t||`` of kernels normalised to unit sum.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -252,16 +252,18 @@ class _SensorWindow:
 
 def window_efficiency(height: torch.Tensor, geometry: MaskGeometry, kernel_size: int,
                       wavelengths: "Sequence[float] | None" = None) -> torch.Tensor:
-    """Fraction [F, L] of the light through the (fully open) mask landing in the kernel window."""
+    """Fraction [F, L] of the light through the (fully open) mask landing in the kernel window.
+
+    Differentiable in ``height`` [F, N, N] (m). Light outside the window still reaches the
+    sensor in a real camera (it widens the PSF), so a good design keeps this fraction high.
+    """
     wavelengths = geometry.wavelengths if wavelengths is None else tuple(wavelengths)
-    window = _SensorWindow(geometry, kernel_size)
-    with torch.no_grad():
-        phase = phase_from_height(height.double(), list(wavelengths), geometry.material)
-        sensor = propagate(field_from_phase(phase, dtype=torch.complex128), geometry.mask_pitch,
-                           list(wavelengths), geometry.distance, "asm",
-                           geometry.propagation_pad(wavelengths))
-        inside = window.integrate(sensor.abs() ** 2).sum(dim=(-1, -2))
-    return (inside / geometry.mask_size ** 2).float()
+    window = _SensorWindow(geometry, kernel_size, torch.float32)
+    phase = phase_from_height(height.float(), list(wavelengths), geometry.material)
+    sensor = propagate(field_from_phase(phase), geometry.mask_pitch, list(wavelengths),
+                       geometry.distance, "asm", geometry.propagation_pad(wavelengths))
+    inside = window.integrate(sensor.real ** 2 + sensor.imag ** 2).sum(dim=(-1, -2))
+    return inside / geometry.mask_size ** 2
 
 
 def _progress(iterable, enabled: bool, description: str):
@@ -324,7 +326,8 @@ def gerchberg_saxton(target: torch.Tensor, geometry: MaskGeometry, iterations: i
 def gradient_descent(target: torch.Tensor, geometry: MaskGeometry, init_height=None,
                      iterations: int = 200, learning_rate: float = 0.02,
                      wavelength_weights: "Sequence[float] | None" = None, seed: int = 0,
-                     progress: bool = True) -> "tuple[torch.Tensor, list]":
+                     progress: bool = True, efficiency_weight: float = 0.05
+                     ) -> "tuple[torch.Tensor, list]":
     """Optimise heights so the PSFs match ``target`` at every wavelength of ``geometry``.
 
     Parameters
@@ -344,6 +347,9 @@ def gradient_descent(target: torch.Tensor, geometry: MaskGeometry, init_height=N
         Seed of the random initial heights.
     progress : bool
         Show a tqdm progress bar.
+    efficiency_weight : float
+        Weight of ``1 - window efficiency`` at the design wavelength in the loss (keeps the light
+        inside the kernel window; 0 turns it off).
 
     Returns
     -------
@@ -357,6 +363,8 @@ def gradient_descent(target: torch.Tensor, geometry: MaskGeometry, init_height=N
     geometry.check_kernel_fits(k)
     if int(iterations) < 0:
         raise ValueError(f"iterations: must be >= 0, got {iterations}")
+    if not (math.isfinite(efficiency_weight) and efficiency_weight >= 0):
+        raise ValueError(f"efficiency_weight: must be >= 0, got {efficiency_weight!r}")
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate: must be positive, got {learning_rate!r}")
     levels = len(geometry.wavelengths)
@@ -386,6 +394,9 @@ def gradient_descent(target: torch.Tensor, geometry: MaskGeometry, init_height=N
         psf = design_psf(height, geometry, k)                               # [F, L, k, k]
         error = ((psf - goal) ** 2).sum(dim=(-1, -2)) / goal_norm2          # [F, L]
         per_mask = (error * weights).sum(dim=-1) / weights.sum()
+        if efficiency_weight:
+            efficiency = window_efficiency(height, geometry, k, [geometry.design_wavelength])
+            per_mask = per_mask + efficiency_weight * (1.0 - efficiency[:, 0])
         per_mask.sum().backward()
         optimiser.step()
         history.append(float(per_mask.detach().max()))
@@ -396,7 +407,7 @@ def gradient_descent(target: torch.Tensor, geometry: MaskGeometry, init_height=N
 def design_mask(kernel, geometry: MaskGeometry = MaskGeometry(), method: str = "gs+gd",
                 gs_iterations: int = 50, gd_iterations: int = 200, learning_rate: float = 0.02,
                 wavelength_weights: "Sequence[float] | None" = None, seed: int = 0,
-                progress: bool = True) -> MaskDesign:
+                progress: bool = True, efficiency_weight: float = 0.05) -> MaskDesign:
     """Design one phase mask per non-negative target PSF and report its fidelity.
 
     Parameters
@@ -417,6 +428,8 @@ def design_mask(kernel, geometry: MaskGeometry = MaskGeometry(), method: str = "
         Seed of the random starts.
     progress : bool
         Progress bars.
+    efficiency_weight : float
+        GD weight of the light lost outside the kernel window (see :func:`gradient_descent`).
 
     Returns
     -------
@@ -439,7 +452,8 @@ def design_mask(kernel, geometry: MaskGeometry = MaskGeometry(), method: str = "
         height, history = gerchberg_saxton(target, geometry, gs_iterations, seed, progress)
     if "gd" in method.split("+"):
         height, history = gradient_descent(target, geometry, height, gd_iterations, learning_rate,
-                                           wavelength_weights, seed, progress)
+                                           wavelength_weights, seed, progress,
+                                           efficiency_weight)
     return evaluate_design(height, target, geometry, method, history)
 
 
@@ -453,12 +467,8 @@ def evaluate_design(height: torch.Tensor, target, geometry: MaskGeometry, method
     k = target.shape[-1]
     with torch.no_grad():
         psf = design_psf(height.float(), geometry, k).double()
-    efficiency = window_efficiency(height, geometry, k).tolist()
+    with torch.no_grad():
+        efficiency = window_efficiency(height, geometry, k).tolist()
     return MaskDesign(height=height, target=normalize_sum(target), psf=psf, geometry=geometry,
                       method=method, fidelity=fidelity(psf, target, geometry.wavelengths),
                       efficiency=efficiency, history=list(history or []))
-
-
-def with_geometry(geometry: MaskGeometry, **changes) -> MaskGeometry:
-    """A copy of ``geometry`` with some fields changed (validated)."""
-    return replace(geometry, **changes)

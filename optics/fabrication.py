@@ -23,7 +23,7 @@ import datetime
 import math
 import os
 import shutil
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -294,7 +294,8 @@ def write_preview_png(path: "str | os.PathLike[str]", height: np.ndarray,
             raise RuntimeError(f"{path}: OpenCV could not write the PNG")
 
 
-def _prepare_output_folder(out_dir: str, overwrite: bool) -> str:
+def prepare_output_folder(out_dir: str, overwrite: bool) -> str:
+    """Check ``out_dir`` may be written and return a fresh staging folder ``<out_dir>.part``."""
     if os.path.exists(out_dir) and not overwrite:
         raise ValueError(f"out_dir: {out_dir!r} exists; choose a new folder or pass overwrite")
     staging = f"{out_dir.rstrip(os.sep)}.part"
@@ -322,70 +323,90 @@ def file_entry(folder: str, name: str, role: str, **extra: Any) -> dict:
             "sha256": files.sha256_file(path), **extra}
 
 
-def export_mask(out_dir: "str | os.PathLike[str]", height: np.ndarray, *, levels: int = 16,
-                mask_pitch: float = 2e-6, distance: float = 1.869e-3,
-                design_wavelength: float = 532e-9,
-                wavelengths: Sequence[float] = (640e-9, 532e-9, 450e-9),
-                material: str = "fused_silica", name: str = "mask",
-                extra_manifest: "Mapping[str, Any] | None" = None,
-                overwrite: bool = False) -> dict:
-    """Write the fabrication files of one phase mask into ``out_dir`` and return the manifest.
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise ValueError(f"name: {name!r} must be letters, digits, '_' or '-'")
+    return name
 
-    Files: ``<name>.gds`` (etch layers), ``<name>_height.tif`` (16-bit heights, 0.1 nm counts),
-    ``<name>_preview.png``, ``<name>_levels.npz`` (level indices and heights, for tools) and
-    ``manifest.json``. Everything is validated first, written into ``<out_dir>.part`` and moved
-    onto ``out_dir`` at the end, so a failure leaves nothing half-written.
+
+def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.ndarray]", *,
+                 levels: int = 16, mask_pitch: float = 2e-6, distance: float = 1.869e-3,
+                 design_wavelength: float = 532e-9,
+                 wavelengths: Sequence[float] = (640e-9, 532e-9, 450e-9),
+                 material: str = "fused_silica",
+                 extra_manifest: "Mapping[str, Any] | None" = None,
+                 overwrite: bool = False) -> dict:
+    """Write the fabrication files of one or more phase masks into ``out_dir``; return the manifest.
+
+    Files per mask ``<name>``: ``<name>.gds`` (etch layers), ``<name>_height.tif`` (16-bit
+    heights, 0.1 nm counts), ``<name>_preview.png`` and ``<name>_levels.npz`` (level indices and
+    heights, for tools); then ``manifest.json`` with the sha256 of every file. Everything is
+    validated first, written into ``<out_dir>.part`` and moved onto ``out_dir`` at the end, so a
+    failure leaves nothing half-written.
 
     Parameters
     ----------
     out_dir : str or os.PathLike
         Output folder (must not exist unless ``overwrite``).
-    height : np.ndarray
-        Designed (continuous) heights (m), [rows, cols].
+    heights : mapping of str to np.ndarray
+        Mask name (letters, digits, ``_``, ``-``) -> designed heights (m), [rows, cols].
     levels : int
-        Number of height levels, 2^k for k etch steps.
+        Number of height levels, 2^k for k binary etch steps.
     mask_pitch, distance, design_wavelength : float
-        Mask pixel pitch (m), mask-to-sensor distance (m), wavelength (m) that defines the 2 pi
-        height.
+        Mask pixel pitch (m; a whole number of nm), mask-to-sensor distance (m), wavelength (m)
+        that defines the 2 pi height.
     wavelengths : sequence of float
-        Wavelengths (m) the mask is used at (recorded with their refractive indices).
+        Wavelengths (m) the masks are used at (recorded with their refractive indices).
     material : str
         Mask material, as ``optics.materials.refractive_index`` names it.
-    name : str
-        Stem of the file names (letters, digits, ``_`` and ``-``).
     extra_manifest : mapping, optional
-        More JSON-able entries for the manifest (e.g. the PSF fidelity report).
+        More JSON-able entries for the manifest (e.g. the PSF after quantisation).
     overwrite : bool
         Replace an existing ``out_dir``.
     """
     from optics.materials import refractive_index, two_pi_height
 
     out_dir = os.fspath(out_dir)
-    height = _check_height_map(height)
+    if not heights:
+        raise ValueError("heights: no mask to export")
+    heights = {_check_name(name): _check_height_map(h, f"height of {name!r}")
+               for name, h in heights.items()}
     levels = _check_levels(levels)
     mask_pitch = _check_positive(mask_pitch, "mask_pitch")
     _check_pitch_on_grid(mask_pitch)
     distance = _check_positive(distance, "distance")
-    wavelengths = [_check_positive(w, "wavelengths") for w in wavelengths]
-    if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
-        raise ValueError(f"name: {name!r} must be letters, digits, '_' or '-'")
     design_wavelength = _check_positive(design_wavelength, "design_wavelength")
+    wavelengths = [_check_positive(w, "wavelengths") for w in wavelengths]
     full_height = two_pi_height(material, design_wavelength)
     indices = {w: float(np.asarray(refractive_index(material, w))) for w in wavelengths}
-    level_index, quantized = quantize_heights(height, levels, full_height)
-    if quantized.max() > 65535 * TIFF_HEIGHT_UNIT:
+    if full_height * (levels - 1) / levels > 65535 * TIFF_HEIGHT_UNIT:
         raise ValueError(f"design_wavelength: the 2 pi height {full_height:.4g} m exceeds the "
                          f"TIFF range (6.5535e-06 m)")
 
-    staging = _prepare_output_folder(out_dir, overwrite)
+    staging = prepare_output_folder(out_dir, overwrite)
     try:
-        gds_name, tif_name = f"{name}.gds", f"{name}_height.tif"
-        png_name, npz_name = f"{name}_preview.png", f"{name}_levels.npz"
-        polygons = write_gdsii(os.path.join(staging, gds_name), level_index, levels, mask_pitch)
-        write_height_tiff(os.path.join(staging, tif_name), quantized)
-        write_preview_png(os.path.join(staging, png_name), quantized, full_height)
-        files.save_npz(os.path.join(staging, npz_name), level_index=level_index,
-                       height=quantized.astype(np.float64), design_height=height)
+        entries = []
+        for name, height in heights.items():
+            level_index, quantized = quantize_heights(height, levels, full_height)
+            names = {"gds": f"{name}.gds", "tif": f"{name}_height.tif",
+                     "png": f"{name}_preview.png", "npz": f"{name}_levels.npz"}
+            polygons = write_gdsii(os.path.join(staging, names["gds"]), level_index, levels,
+                                   mask_pitch, cell_name=name.upper())
+            write_height_tiff(os.path.join(staging, names["tif"]), quantized)
+            write_preview_png(os.path.join(staging, names["png"]), quantized, full_height)
+            files.save_npz(os.path.join(staging, names["npz"]), level_index=level_index,
+                           height=quantized, design_height=height)
+            entries.append({
+                "name": name, "shape": list(height.shape),
+                "size": [height.shape[1] * mask_pitch, height.shape[0] * mask_pitch],
+                "gds_cell": name.upper(), "gds_polygons": polygons,
+                "level_histogram": np.bincount(level_index.ravel(), minlength=levels).tolist(),
+                "files": [
+                    file_entry(staging, names["gds"], "GDSII etch layers, one per etch step"),
+                    file_entry(staging, names["tif"], "16-bit height map", count=TIFF_HEIGHT_UNIT),
+                    file_entry(staging, names["png"], "8-bit preview (white = 2 pi height)"),
+                    file_entry(staging, names["npz"], "level indices and heights (m)"),
+                ]})
         depths = etch_depths(levels, full_height)
         manifest = {
             "schema": MANIFEST_SCHEMA,
@@ -398,8 +419,6 @@ def export_mask(out_dir: "str | os.PathLike[str]", height: np.ndarray, *, levels
             "wavelengths": wavelengths,
             "two_pi_height": full_height,
             "mask_pitch": mask_pitch,
-            "mask_shape": list(height.shape),
-            "mask_size": [height.shape[1] * mask_pitch, height.shape[0] * mask_pitch],
             "mask_sensor_distance": distance,
             "levels": levels,
             "level_heights": (np.arange(levels) * full_height / levels).tolist(),
@@ -407,13 +426,8 @@ def export_mask(out_dir: "str | os.PathLike[str]", height: np.ndarray, *, levels
                            for j, d in enumerate(depths)],
             "orientation": "row 0 of the arrays is the top edge (largest y) in the GDSII file; "
                            "the top surface is the highest level (nothing etched)",
-            "gds_polygons": polygons,
-            "files": [
-                file_entry(staging, gds_name, "GDSII etch layers, one per binary etch step"),
-                file_entry(staging, tif_name, "16-bit height map", count=TIFF_HEIGHT_UNIT),
-                file_entry(staging, png_name, "8-bit preview (white = 2 pi height)"),
-                file_entry(staging, npz_name, "level indices and heights (m)"),
-            ],
+            "masks": entries,
+            "files": [entry for mask in entries for entry in mask["files"]],
         }
         if extra_manifest:
             manifest.update(dict(extra_manifest))
@@ -423,6 +437,12 @@ def export_mask(out_dir: "str | os.PathLike[str]", height: np.ndarray, *, levels
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def export_mask(out_dir: "str | os.PathLike[str]", height: np.ndarray, *, name: str = "mask",
+                **options: Any) -> dict:
+    """:func:`export_masks` for a single mask called ``name``; same options."""
+    return export_masks(out_dir, {name: height}, **options)
 
 
 def _index_model_name(material: str) -> str:
@@ -456,7 +476,3 @@ def verify_manifest(folder: "str | os.PathLike[str]") -> "list[str]":
             problems.append(f"{entry['path']}: sha256 differs from the manifest")
     return problems
 
-
-def iter_levels(values: Iterable[int]) -> "list[int]":
-    """Validate a list of level counts (e.g. from the CLI)."""
-    return [_check_levels(v) for v in values]

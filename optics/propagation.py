@@ -60,6 +60,14 @@ def resolve_dtype(dtype, like: torch.Tensor | None = None) -> torch.dtype:
     raise ValueError(f"dtype must be complex64 or complex128 (torch, numpy or string), got {dtype!r}")
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """True if every entry is finite; one reduction (a full check only if the sum overflows)."""
+    values = torch.view_as_real(tensor) if tensor.is_complex() else tensor
+    if not values.is_floating_point():
+        return True
+    return bool(torch.isfinite(values.sum())) or bool(torch.isfinite(values).all())
+
+
 def as_field(field, dtype=None, name: str = "field") -> Tuple[torch.Tensor, bool]:
     """Return ``(tensor, was_numpy)``: ``field`` as a complex tensor of at least 2 dims.
 
@@ -70,7 +78,7 @@ def as_field(field, dtype=None, name: str = "field") -> Tuple[torch.Tensor, bool
     if tensor.ndim < 2 or tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise ValueError(f"{name} must have shape [..., H, W] with H, W >= 1, got {tuple(tensor.shape)}")
     target = resolve_dtype(dtype, tensor)
-    if not bool(torch.isfinite(tensor.detach()).all()):
+    if not all_finite(tensor.detach()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return tensor.to(target), was_numpy
 

@@ -10,8 +10,8 @@ Zhou et al., "Objects as Points" (2019): a network predicts, on a grid of stride
 Decoding keeps heat-map peaks (3x3 max-pooling) and turns each into a box.
 
 The same head serves every input: a CAnOPIC code ``[N, 3F, H/8, W/8]`` (values 0..15) goes
-through a stride-1 stem; a full-resolution image ``[N, 3, H, W]`` (clean, blurred, pixelated)
-through a stride-8 stem of three stride-2 convolutions; both then share the body and heads.
+through a stride-1 stem; a full-resolution image ``[N, 3, H, W]`` (clean, blurred)
+through a stride-8 stem (a 4x4 patchifying convolution, then a stride-2 convolution); both then share the body and heads.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class CenterNetDetector(nn.Module):
         The input is divided by this first (15 for 4-bit codes, 1 for images in [0, 1]).
     """
 
-    def __init__(self, in_channels: int, input_stride: int = 8, width: int = 64,
+    def __init__(self, in_channels: int, input_stride: int = 8, width: int = 32,
                  input_scale: float = 1.0) -> None:
         super().__init__()
         if input_stride not in (1, STRIDE):
@@ -70,17 +70,18 @@ class CenterNetDetector(nn.Module):
         self.input_stride = input_stride
         self.input_scale = float(input_scale)
         if input_stride == 1:
-            self.stem = nn.Sequential(_conv(in_channels, width // 4, stride=2),
-                                      _conv(width // 4, width // 2, stride=2),
-                                      _conv(width // 2, width, stride=2))
+            # patchify 4x4 then a stride-2 convolution: cheap on CPU at full resolution
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, width // 2, 4, stride=4, bias=False),
+                nn.BatchNorm2d(width // 2), nn.ReLU(inplace=True),
+                _conv(width // 2, width, stride=2))
         else:
             self.stem = nn.Sequential(_conv(in_channels, width), _conv(width, width))
-        self.body = nn.Sequential(_Residual(width, 1), _Residual(width, 2), _Residual(width, 4),
-                                  _Residual(width, 1))
-        self.heatmap = nn.Sequential(_conv(width, width), nn.Conv2d(width, 1, 1))
-        self.regression = nn.Sequential(_conv(width, width), nn.Conv2d(width, 4, 1))
+        self.body = nn.Sequential(_Residual(width, 1), _Residual(width, 2))
+        self.heatmap = nn.Conv2d(width, 1, 1)
+        self.regression = nn.Conv2d(width, 4, 1)
         # CenterNet's prior: start with a low face probability everywhere
-        nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - 0.01) / 0.01))
+        nn.init.constant_(self.heatmap.bias, -math.log((1 - 0.01) / 0.01))
 
     def forward(self, x: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
         """Return (heat-map logits [N, 1, h, w], regression [N, 4, h, w]) on the stride-8 grid.
@@ -206,7 +207,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
-    width: int = 64
+    width: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -276,7 +277,7 @@ def train_detector(inputs: torch.Tensor, boxes: "list[np.ndarray]", input_stride
             loss.backward()
             optimiser.step()
             schedule.step()
-        bar.set_postfix(loss=float(loss))
+        bar.set_postfix(loss=float(loss.detach()))
     model.eval()
     return model
 

@@ -157,11 +157,13 @@ def _paste(canvas: np.ndarray, face: np.ndarray, side: float, origin: np.ndarray
                             else cv2.INTER_LINEAR).astype(np.float32)
     scale = patch / face.shape[0]
     face_box = np.array(WIDE_FACE_BOX) * scale
-    top_left = np.round(origin - face_box[:2]).astype(int)   # patch position in the scene
+    size = canvas.shape[0]
+    # patch position in the scene, whole pixels, keeping the face box inside the scene
+    top_left = np.clip(np.round(origin - face_box[:2]), np.ceil(-face_box[:2]),
+                       np.floor(size - face_box[2:])).astype(int)
     box = np.concatenate([top_left + face_box[:2], top_left + face_box[2:]])
     alpha = _alpha(patch, ((face_box[0] + face_box[2]) / 2, (face_box[1] + face_box[3]) / 2),
                    face_box[2] - face_box[0], config)[..., None]
-    size = canvas.shape[0]
     x0, y0 = max(top_left[0], 0), max(top_left[1], 0)
     x1, y1 = min(top_left[0] + patch, size), min(top_left[1] + patch, size)
     sub = (slice(y0 - top_left[1], y1 - top_left[1]), slice(x0 - top_left[0], x1 - top_left[0]))

@@ -141,3 +141,10 @@ def test_bad_parameters():
         analog.comparator_tree_max(x, block=0)
     with pytest.raises(ValueError, match="mode"):
         analog.ComparatorTreeMaxPool()(x, mode="fuzzy")
+
+
+def test_values_too_large_for_a_finite_difference_are_rejected():
+    x = torch.zeros((1, 1, 8, 8))
+    x[0, 0, 0, 0] = 3e38
+    with pytest.raises(ValueError, match="allowed range"):
+        analog.comparator_tree_max(x)

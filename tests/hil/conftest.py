@@ -13,10 +13,12 @@ def small_board() -> BoardConfig:
 
 
 def table(seed: int, dac_bits: int = 12) -> ThresholdTable:
-    """A valid random 15-entry table for a 0..1 V, ``dac_bits`` DAC."""
+    """A valid random 15-entry table for a 0..1 V, ``dac_bits`` DAC (thresholds k + 0.5
+    jittered by up to +-0.2 LSB of the ADC, so neighbours stay >= 0.6 apart)."""
     rng = np.random.default_rng(seed)
-    codes = np.sort(rng.choice(1 << dac_bits, size=15, replace=False))
-    return ThresholdTable(codes, dac_bits, 0.0, 1.0)
+    top = (1 << dac_bits) - 1
+    thresholds = np.arange(15) + 0.5 + rng.uniform(-0.2, 0.2, 15)
+    return ThresholdTable(np.round(thresholds / 15.0 * top).astype(int), dac_bits, 0.0, 1.0)
 
 
 def mask(seed: int, width: int = 24, height: int = 16, levels: int = 16) -> MaskPattern:

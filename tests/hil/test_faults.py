@@ -5,7 +5,6 @@ its time budget. Kills of a real emulator process over a pty are in test_pty.py.
 import hashlib
 import random
 
-import pytest
 
 from hil import protocol as p
 from hil.client import BoardClient

@@ -16,7 +16,7 @@ import pytest
 from optics import fabrication as fab
 from optics.materials import two_pi_height
 
-H532 = 532e-9 / (1.4607 - 1.0)   # fused silica 2 pi height at 532 nm (n from Malitson 1965)
+H532 = two_pi_height("fused_silica", 532e-9)   # 1155 nm (Malitson 1965 Sellmeier)
 
 
 @pytest.fixture
@@ -173,3 +173,16 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         fab.export_mask(tmp_path / "out", np.zeros((4, 4)))
     assert os.listdir(tmp_path) == []
+
+
+def test_two_masks_in_one_folder(tmp_path, rng):
+    heights = {"f0_plus": rng.random((12, 20)) * H532, "f0_minus": rng.random((12, 20)) * H532}
+    manifest = fab.export_masks(tmp_path / "pair", heights, levels=4)
+    assert [m["name"] for m in manifest["masks"]] == ["f0_plus", "f0_minus"]
+    assert len(manifest["files"]) == 8 and fab.verify_manifest(tmp_path / "pair") == []
+    for name, height in heights.items():
+        index, _ = fab.quantize_heights(height, 4, H532)
+        back = fab.read_gdsii_levels(tmp_path / "pair" / f"{name}.gds", index.shape, 2e-6, 4)
+        np.testing.assert_array_equal(back, index)
+        entry = next(m for m in manifest["masks"] if m["name"] == name)
+        assert entry["level_histogram"] == np.bincount(index.ravel(), minlength=4).tolist()

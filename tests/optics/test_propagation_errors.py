@@ -1,5 +1,6 @@
 """Bad input and violated sampling criteria give clear ValueErrors."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def test_transfer_function_criterion_names_numbers_and_padding():
     with pytest.raises(ValueError) as error:
         optics.propagate(FIELD, dx, wavelength, 1.5 * limit, method="fresnel_tf")
     text = str(error.value)
-    assert "z <= N dx^2 / lambda" in text and "pad >= 3" in text and f"{limit:.6g}" in text
+    assert "|z| <= N dx^2 / lambda" in text and "pad >= 3" in text and f"{limit:.6g}" in text
     # The proposed padding does satisfy the criterion.
     optics.propagate(FIELD, dx, wavelength, 1.5 * limit, method="fresnel_tf", pad=3)
 
@@ -65,7 +66,7 @@ def test_asm_band_limit_criterion_proposes_padding_that_works():
     z = 3 * 2 * n * dx ** 2 / wavelength
     with pytest.raises(ValueError, match=r"asm band limit.*use pad >= ([0-9.]+)") as error:
         optics.propagate(FIELD, dx, wavelength, z)
-    pad = float(error.match(r"use pad >= ([0-9.]+)").group(1))
+    pad = float(re.search(r"use pad >= ([0-9.]+)", str(error.value)).group(1))
     optics.propagate(FIELD, dx, wavelength, z, pad=pad)
     optics.propagate(FIELD, dx, wavelength, z, check=False)
 

@@ -1,0 +1,174 @@
+"""Signed kernels with intensity PSFs: two masks subtracted, or one mask on a non-negative target.
+
+An intensity PSF cannot be negative, but learned kernels are (31-55 % of the taps of the paper's
+published kernels). Two routes:
+
+- **Two masks** (``design_signed_masks``): ``K = K+ - K-`` with ``K+ = max(K, 0)``,
+  ``K- = max(-K, 0)``. One mask is designed for the unit-sum PSF ``P+ ~ K+ / sum K+``, another for
+  ``P- ~ K- / sum K-``. The camera takes both captures and subtracts them in the analog domain
+  with the minus capture weighted by ``r = sum K- / sum K+`` (a relative exposure time or gain),
+  so that the realised kernel is ``a (P+ - r P-)``; ``a`` (ideally ``sum K+``) is fitted by least
+  squares per wavelength and reported. A filter with no negative tap needs one mask (``r = 0``).
+- **One mask** (``design_nonnegative_mask``): the target is made non-negative either by
+  ``"clip"`` (``max(K, 0)``: the negative lobes are lost) or by ``"shift"`` (``K - min K``: the
+  shape is kept but a uniform pedestal is added, i.e. the capture gains a box-blurred copy of the
+  scene that the analog chain cannot remove). Fidelity is reported against the signed kernel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import torch
+
+from .design import (MaskDesign, MaskGeometry, design_mask, normalize_sum, normalized_correlation,
+                     relative_l2, validate_kernel)
+
+#: Ways to make a signed kernel non-negative for a single mask.
+NONNEGATIVE_MODES = ("clip", "shift")
+
+
+def split_signed(kernel) -> "tuple[torch.Tensor, torch.Tensor]":
+    """``(K+, K-)``, both non-negative [F, k, k], with ``K+ - K- = K``."""
+    kernel = validate_kernel(kernel, "kernel", signed=True)
+    return kernel.clamp(min=0.0), (-kernel).clamp(min=0.0)
+
+
+def nonnegative_target(kernel, mode: str = "clip") -> torch.Tensor:
+    """A non-negative target [F, k, k] for a single mask (``"clip"`` or ``"shift"``)."""
+    kernel = validate_kernel(kernel, "kernel", signed=True)
+    if mode == "clip":
+        target = kernel.clamp(min=0.0)
+    elif mode == "shift":
+        target = kernel - kernel.amin(dim=(-1, -2), keepdim=True)
+    else:
+        raise ValueError(f"mode: {mode!r} is not one of {NONNEGATIVE_MODES}")
+    if not bool((target.sum(dim=(-1, -2)) > 0).all()):
+        raise ValueError(f"kernel: a kernel has no positive part to {mode} (all taps <= 0); "
+                         f"negate it or use the two-mask route")
+    return target
+
+
+def signed_fidelity(realised: torch.Tensor, kernel: torch.Tensor,
+                    wavelengths) -> List[List[dict]]:
+    """Fidelity of realised kernels [F, L, k, k] (already scaled) to signed kernels [F, k, k]."""
+    kernel = kernel.double()[:, None].expand_as(realised)
+    nc = normalized_correlation(realised, kernel)
+    l2 = relative_l2(realised, kernel)
+    return [[{"wavelength": float(w), "correlation": float(nc[f, i]),
+              "relative_l2": float(l2[f, i])} for i, w in enumerate(wavelengths)]
+            for f in range(kernel.shape[0])]
+
+
+def least_squares_scale(difference: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``a`` [F, L] minimising ``||a D - K||`` for D [F, L, k, k] and K [F, k, k]."""
+    kernel = kernel.double()[:, None]
+    return (difference * kernel).sum(dim=(-1, -2)) / (difference ** 2).sum(dim=(-1, -2))
+
+
+@dataclass
+class SignedDesign:
+    """Two-mask realisation of signed kernels.
+
+    Attributes
+    ----------
+    kernel : torch.Tensor
+        The signed target kernels [F, k, k] (PSF convention, original scale).
+    plus : MaskDesign
+        Masks for the positive parts, one per filter.
+    minus : MaskDesign or None
+        Masks for the negative parts of the filters in ``minus_filters``.
+    minus_filters : list of int
+        Filters that have negative taps (and so a minus mask), in ``minus`` order.
+    minus_weight : torch.Tensor
+        r [F]: weight of the minus capture (``sum K- / sum K+``; 0 without a minus mask).
+    scale : torch.Tensor
+        a [F, L]: least-squares scale of ``P+ - r P-`` onto K per wavelength.
+    realised : torch.Tensor
+        ``a (P+ - r P-)`` [F, L, k, k].
+    fidelity : list
+        ``fidelity[f][l]``: correlation and relative L2 of ``realised`` to K.
+    """
+
+    kernel: torch.Tensor
+    plus: MaskDesign
+    minus: "MaskDesign | None"
+    minus_filters: list
+    minus_weight: torch.Tensor
+    scale: torch.Tensor
+    realised: torch.Tensor
+    fidelity: list
+
+    def worst_correlation(self, wavelength: "float | None" = None) -> float:
+        """Smallest correlation over filters (at one wavelength, or over all)."""
+        import math
+
+        return min(e["correlation"] for per in self.fidelity for e in per
+                   if wavelength is None or math.isclose(e["wavelength"], wavelength))
+
+
+def combine_signed(kernel: torch.Tensor, plus_psf: torch.Tensor, minus_psf: "torch.Tensor | None",
+                   minus_filters: list, wavelengths) -> "tuple[torch.Tensor, ...]":
+    """``(r, a, realised, fidelity)`` from unit-sum PSFs of the plus [F, L, k, k] and minus masks."""
+    kernel = kernel.double()
+    positive, negative = kernel.clamp(min=0.0), (-kernel).clamp(min=0.0)
+    weight = negative.sum(dim=(-1, -2)) / positive.sum(dim=(-1, -2)).clamp_min(1e-300)
+    difference = normalize_sum(plus_psf.double()).clone()
+    if minus_psf is not None and minus_filters:
+        index = torch.as_tensor(minus_filters)
+        difference[index] -= weight[index, None, None, None] * normalize_sum(minus_psf.double())
+    scale = least_squares_scale(difference, kernel)
+    realised = scale[..., None, None] * difference
+    return weight, scale, realised, signed_fidelity(realised, kernel, wavelengths)
+
+
+def design_signed_masks(kernel, geometry: MaskGeometry = MaskGeometry(), **design_options
+                        ) -> SignedDesign:
+    """Design the two-mask realisation ``K ~ a (P+ - r P-)`` of signed kernels.
+
+    Parameters
+    ----------
+    kernel : array-like
+        Signed kernels [k, k] or [F, k, k] (or [F, 1, k, k]) in the PSF (true convolution)
+        convention on the sensor grid. Every filter needs a positive tap.
+    geometry : MaskGeometry
+    **design_options
+        Passed to :func:`optics.design.design_mask` (method, iterations, seed, progress, ...).
+
+    Returns
+    -------
+    SignedDesign
+    """
+    kernel = validate_kernel(kernel, "kernel", signed=True)
+    positive, negative = split_signed(kernel)
+    if not bool((positive.sum(dim=(-1, -2)) > 0).all()):
+        raise ValueError("kernel: a filter has no positive tap; negate it (the sign is a global "
+                         "gain) or design it as a single mask")
+    minus_filters = [f for f in range(kernel.shape[0]) if float(negative[f].sum()) > 0]
+    plus = design_mask(positive, geometry, **design_options)
+    minus = design_mask(negative[minus_filters], geometry, **design_options) \
+        if minus_filters else None
+    weight, scale, realised, report = combine_signed(
+        kernel, plus.psf, None if minus is None else minus.psf, minus_filters,
+        geometry.wavelengths)
+    return SignedDesign(kernel=kernel, plus=plus, minus=minus, minus_filters=minus_filters,
+                        minus_weight=weight, scale=scale, realised=realised, fidelity=report)
+
+
+def design_nonnegative_mask(kernel, geometry: MaskGeometry = MaskGeometry(), mode: str = "clip",
+                            **design_options) -> "tuple[MaskDesign, list]":
+    """One mask per filter for the ``mode`` ("clip" or "shift") non-negative version of K.
+
+    Returns
+    -------
+    design : MaskDesign
+        Its ``fidelity`` is against the non-negative target.
+    signed_report : list
+        ``[f][l]`` correlation (scale-free) and relative L2 (least-squares scale) of the mask's
+        PSF to the signed kernel K.
+    """
+    kernel = validate_kernel(kernel, "kernel", signed=True)
+    design = design_mask(nonnegative_target(kernel, mode), geometry, **design_options)
+    psf = design.psf.double()
+    scale = least_squares_scale(psf, kernel)
+    return design, signed_fidelity(scale[..., None, None] * psf, kernel, geometry.wavelengths)

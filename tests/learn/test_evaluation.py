@@ -1,0 +1,123 @@
+"""The protocol: test split read once, after every model is selected; seeds reproduce numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import learn.evaluation as evaluation
+from learn.attacks import AttackBudget
+from learn.evaluation import (AttackScore, EvaluationData, Part, PrivacyResult, Spread,
+                              evaluate_encoder, relative_privacy)
+
+TINY = AttackBudget(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, batch_size=16,
+                    cnn_width=4)
+K = 3
+
+
+def part(count: int, seed: int, detection: bool = False) -> Part:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2 if detection else K, (count,), generator=generator)
+    images = 0.5 * torch.rand(count, 3, 16, 16, generator=generator) + 0.15 * labels[:, None, None, None]
+    return Part(images, labels)
+
+
+class SpyPart:
+    """A test part that logs every read of its images or labels into a shared event list."""
+
+    def __init__(self, inner: Part, log: list, name: str):
+        self._inner, self._log, self._name = inner, log, name
+
+    @property
+    def images(self) -> torch.Tensor:
+        self._log.append(f"read {self._name}")
+        return self._inner.images
+
+    @property
+    def labels(self) -> torch.Tensor:
+        self._log.append(f"read {self._name}")
+        return self._inner.labels
+
+
+def tiny_data(log: "list | None" = None) -> EvaluationData:
+    id_test, det_test = part(24, 3), part(24, 6, detection=True)
+    if log is not None:
+        id_test, det_test = SpyPart(id_test, log, "id_test"), SpyPart(det_test, log, "det_test")
+    return EvaluationData(part(30, 1), part(15, 2), id_test, part(30, 4, detection=True),
+                          part(15, 5, detection=True), det_test, K)
+
+
+def pooled_camera(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A stand-in camera: 4x4 max-pooling, per-frame gain and 16 levels, plus seeded noise."""
+    pooled = F.max_pool2d(images, 4) + 0.01 * torch.randn(images.shape[0], 3, 4, 4,
+                                                          generator=generator)
+    low = pooled.amin(dim=(1, 2, 3), keepdim=True)
+    high = pooled.amax(dim=(1, 2, 3), keepdim=True)
+    return torch.round(15 * (pooled - low) / (high - low))
+
+
+def test_test_split_is_read_once_after_model_selection(monkeypatch):
+    log: list = []
+    real_make_attack, real_fit_detector = evaluation.make_attack, evaluation._fit_detector
+
+    def spy_make_attack(name, budget, recognisers):
+        attack = real_make_attack(name, budget, recognisers)
+        fit = attack.fit
+
+        def logged_fit(data, seed):
+            log.append(f"fit {name} {seed}")
+            return fit(data, seed)
+
+        attack.fit = logged_fit
+        return attack
+
+    def spy_fit_detector(*args):
+        log.append("fit detector")
+        return real_fit_detector(*args)
+
+    monkeypatch.setattr(evaluation, "make_attack", spy_make_attack)
+    monkeypatch.setattr(evaluation, "_fit_detector", spy_fit_detector)
+    result = evaluate_encoder(pooled_camera, tiny_data(log), seeds=(0, 1), budget=TINY)
+    reads = [i for i, event in enumerate(log) if event.startswith("read")]
+    fits = [i for i, event in enumerate(log) if event.startswith("fit")]
+    assert len(fits) == 2 * (5 + 1)                 # 5 attacks + detector, per seed
+    assert reads and min(reads) > max(fits)          # nothing read before every model is fixed
+    assert log.count("read id_test") == 2            # images and labels, once
+    assert log.count("read det_test") == 2
+    assert len(result.privacy.scores) == 10
+
+
+def test_same_seeds_same_numbers_and_spread():
+    first = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY)
+    second = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY)
+    assert first.privacy.scores == second.privacy.scores
+    assert first.utility.test_accuracy == second.utility.test_accuracy
+    assert first.privacy.seeds == [0, 1]
+    spread = first.privacy.top1
+    assert len(spread.values) == 2
+    assert spread.std == pytest.approx(abs(spread.values[0] - spread.values[1]) / math.sqrt(2))
+
+
+def test_strongest_attack_and_relative_privacy():
+    scores = [AttackScore("a", 0, 0.5, 0.30, 0.6), AttackScore("a", 1, 0.5, 0.50, 0.7),
+              AttackScore("b", 0, 0.9, 0.35, 0.9), AttackScore("b", 1, 0.9, 0.35, 0.8)]
+    privacy = PrivacyResult(scores, num_classes=20)
+    assert privacy.strongest == "a"                  # mean 0.40 > 0.35
+    assert privacy.top1.mean == pytest.approx(0.40)
+    assert privacy.top5.mean == pytest.approx(0.65)
+    assert privacy.chance_top1 == pytest.approx(0.05)
+    assert privacy.chance_top5 == pytest.approx(0.25)
+    clean = PrivacyResult([AttackScore("a", 0, 1, 0.8, 1)], num_classes=20)
+    assert relative_privacy(privacy, clean) == pytest.approx(0.5)
+    assert Spread.of([0.2]).std == 0.0
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="seeds"):
+        evaluate_encoder(pooled_camera, tiny_data(), seeds=(), budget=TINY)
+    with pytest.raises(ValueError, match="seeds"):
+        evaluate_encoder(pooled_camera, tiny_data(), seeds=(1, 1), budget=TINY)
+    with pytest.raises(ValueError, match="n_augment"):
+        evaluate_encoder(pooled_camera, tiny_data(), seeds=(0,), budget=TINY, n_augment=-1)

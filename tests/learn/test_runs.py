@@ -1,0 +1,164 @@
+"""learn.runs, learn.design_bundle, learn.train_cli: configs, checkpoints, resume, bundles."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from learn import alternating, runs
+from learn.design_bundle import load_design_bundle
+
+
+def _camera_parameters(result) -> dict:
+    return {k: v.detach().clone() for k, v in result.camera.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    return runs.train(runs.smoke_config(), out, progress=False)
+
+
+def test_run_writes_checkpoint_log_and_bundle(uninterrupted):
+    out = uninterrupted.out_dir
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["alternation"] for m in lines] == [0, 1]
+    assert [m["hardness"] for m in lines] == [5.0, 10.0]  # T = 5 (a + 1)
+    assert runs.RunConfig.from_dict(json.loads((out / "config.json").read_text())) == runs.smoke_config()
+    state = runs.load_checkpoint(out / "checkpoint.pt", runs.smoke_config())
+    assert state["alternation"] == 1 and len(state["metrics"]) == 2
+
+
+def test_resumed_run_ends_with_the_same_parameters(uninterrupted, tmp_path, monkeypatch):
+    """Interrupted in alternation 2, resumed: the same camera, R and D as the uninterrupted run.
+
+    The interrupted and resumed runs run inside a torch.distributed process group of world size 1
+    (gloo), as under torchrun, so the gradient all-reduce path is exercised too and must not
+    change the result either.
+    """
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}",
+                                         rank=0, world_size=1)
+    try:
+        _interrupt_and_resume(uninterrupted, tmp_path / "run", monkeypatch)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _interrupt_and_resume(uninterrupted, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = alternating.AlternatingTrainer.detector_step
+
+    def interrupted(self, alternation, progress=None):
+        calls["n"] += 1
+        if calls["n"] == 2:  # in the middle of the second alternation
+            raise KeyboardInterrupt
+        return original(self, alternation, progress)
+
+    monkeypatch.setattr(alternating.AlternatingTrainer, "detector_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runs.train(runs.smoke_config(), tmp_path, progress=False)
+    monkeypatch.setattr(alternating.AlternatingTrainer, "detector_step", original)
+    assert runs.load_checkpoint(tmp_path / "checkpoint.pt")["alternation"] == 0
+    resumed = runs.train(runs.smoke_config(), tmp_path, resume=True, progress=False)
+    expected, got = _camera_parameters(uninterrupted), _camera_parameters(resumed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6)
+    for net in ("recogniser", "detector"):
+        for key, value in getattr(uninterrupted.trainer, net).state_dict().items():
+            torch.testing.assert_close(getattr(resumed.trainer, net).state_dict()[key], value,
+                                       rtol=1e-5, atol=1e-6)
+    log = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["alternation"] for line in log] == [0, 1]
+    # the training changed the camera (else the equality above would prove nothing)
+    from sensor import Camera
+    initial = Camera(runs.smoke_config().camera).state_dict()
+    assert any(not torch.allclose(initial[k], expected[k]) for k in expected)
+
+
+def test_bad_checkpoints_and_reuse_of_a_folder(uninterrupted, tmp_path):
+    out = uninterrupted.out_dir
+    with pytest.raises(ValueError, match="already holds a run"):
+        runs.train(runs.smoke_config(), out, progress=False)
+    with pytest.raises(ValueError, match="different config"):
+        runs.load_checkpoint(out / "checkpoint.pt", runs.smoke_config(alpha=3.0))
+    # more alternations may be asked for on resume
+    runs.load_checkpoint(out / "checkpoint.pt", runs.smoke_config(alternations=5))
+    corrupt = tmp_path / "checkpoint.pt"
+    corrupt.write_bytes((out / "checkpoint.pt").read_bytes()[:5000])
+    with pytest.raises(ValueError, match="corrupt"):
+        runs.load_checkpoint(corrupt)
+    with pytest.raises(ValueError, match="not found"):
+        runs.load_checkpoint(tmp_path / "missing.pt")
+    # a state of another architecture (Conv(1)) into this trainer
+    conv1 = runs.smoke_config("conv1")
+    other = alternating.AlternatingTrainer(
+        __import__("sensor").Camera(conv1.camera), uninterrupted.trainer.data, conv1.training)
+    before = _camera_parameters(uninterrupted)
+    with pytest.raises(ValueError, match="does not match"):
+        uninterrupted.trainer.load_state_dict(other.state_dict())
+    for key, value in _camera_parameters(uninterrupted).items():  # nothing half-loaded
+        assert torch.equal(value, before[key])
+
+
+def test_config_files_and_unknown_keys(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('seed = 3\n[camera]\nconv = "conv1"\n[training]\nalpha = 10.0\n')
+    config = runs.load_run_config(toml)
+    assert (config.seed, config.camera.conv, config.training.alpha) == (3, "conv1", 10.0)
+    assert config.training.hardness_slope == 5.0  # defaults: the authors' schedule
+    json_path = tmp_path / "run.json"
+    json_path.write_text(json.dumps(config.to_dict()))
+    assert runs.load_run_config(json_path) == config
+    for bad, name in (({"trainig": {}}, "trainig"), ({"training": {"alpah": 1}}, "alpah"),
+                      ({"camera": {"kernal": 3}}, "kernal"), ({"data": {"face": "x"}}, "face")):
+        with pytest.raises(ValueError, match=f"unknown keys.*{name}"):
+            runs.RunConfig.from_dict(bad)
+    with pytest.raises(ValueError, match="alpha"):
+        runs.RunConfig.from_dict({"training": {"alpha": -1.0}})
+    (tmp_path / "bad.toml").write_text("seed = = 3")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        runs.load_run_config(tmp_path / "bad.toml")
+    (tmp_path / "run.yaml").write_text("seed: 3")
+    with pytest.raises(ValueError, match="suffix"):
+        runs.load_run_config(tmp_path / "run.yaml")
+
+
+def test_design_bundle_round_trip_reproduces_the_camera(uninterrupted, tmp_path):
+    bundle = load_design_bundle(uninterrupted.out_dir / "design")
+    camera = uninterrupted.camera
+    assert bundle.psf.shape == (4, 3, 11, 11) and bundle.psf.dtype == np.float32
+    assert bundle.thresholds.shape == (15,) and np.all(np.diff(bundle.thresholds) > 0)
+    np.testing.assert_allclose(bundle.thresholds, camera.thresholds.numpy(), rtol=1e-6)
+    images = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    rebuilt = bundle.make_camera()
+    with torch.no_grad():
+        same = (rebuilt(images, mode="hard") == camera(images, mode="hard")).float().mean()
+    assert same > 0.999  # float32 storage of the thresholds may flip a rare tie
+    design = uninterrupted.out_dir / "design"
+    copy = tmp_path / "design"
+    copy.mkdir()
+    for item in design.iterdir():
+        (copy / item.name).write_bytes(item.read_bytes())
+    np.savez(copy / "thresholds.npz", thresholds=bundle.thresholds + 0.01)
+    with pytest.raises(ValueError, match="sha256"):
+        load_design_bundle(copy)
+    with pytest.raises(ValueError, match="no design.json"):
+        load_design_bundle(tmp_path)
+
+
+def test_cli_flags_override_the_config(tmp_path):
+    from learn import train_cli
+
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--out", str(tmp_path), "--profile", "quick", "--conv",
+                              "conv1", "--alpha", "10", "--seed", "4", "--device", "cpu"])
+    config = train_cli.build_config(args)
+    assert (config.camera.conv, config.training.alpha, config.seed, config.device) == (
+        "conv1", 10.0, 4, "cpu")
+    assert config.training.alternations == runs.PROFILES["quick"]["alternations"]
+    assert args.func is train_cli.run

@@ -1,0 +1,186 @@
+"""Mask design: the paper's initial kernels and the published signed kernels as real masks.
+
+The figure of merit follows the paper's protocol for its kernels (63x63 Gaussian sigma 8 px,
+four 11x11 half-plane bars, the published learned kernels flipped into PSFs) and the PSF is
+computed by optics.psf.mask_psf, an independent forward model (band-limited ASM). CI uses
+a 128-pixel mask and short iteration counts; the slow tests run every published kernel at all
+three colours (pytest -m slow).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from optics import design as D
+from optics import signed as S
+from optics.kernels import gaussian_psf, half_plane_bars
+from optics.psf import mask_psf
+
+GREEN = 532e-9
+CI_GEOMETRY = D.MaskGeometry(mask_size=128)
+
+
+def published(name: str) -> np.ndarray:
+    """A published encoder's kernels [F, k, k] as PSFs (flipped 180 degrees)."""
+    from canopic.paths import reference_encoder_dir
+
+    with np.load(reference_encoder_dir() / f"{name}.npz", allow_pickle=False) as data:
+        kernels = data["kernels"]
+    return kernels[:, 0, ::-1, ::-1].astype(np.float64)
+
+
+SIGNED = ["Learned_Conv1_Maxpool_Quantize_alpha1", "Learned_Conv1_Maxpool_Quantize_alpha50",
+          "Learned_Conv1_Maxpool_Quantize_alpha300", "Learned_Conv1_Maxpool_alpha300",
+          "Learned_Conv1_alpha300", "Learned_Conv4_Maxpool_Quantize_alpha1",
+          "Learned_Conv4_Maxpool_Quantize_alpha50"]
+
+
+# --------------------------------------------------------------------------- metrics
+def test_metrics_against_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2, 9, 9))
+    expected = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+    got = D.normalized_correlation(torch.as_tensor(a), torch.as_tensor(b))
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+    assert float(D.relative_l2(torch.as_tensor(a), torch.as_tensor(b))) == pytest.approx(
+        np.linalg.norm(a - b) / np.linalg.norm(b), rel=1e-12)
+
+
+def test_least_squares_scale_and_split():
+    rng = np.random.default_rng(1)
+    kernel = torch.as_tensor(rng.normal(size=(2, 7, 7)))
+    plus, minus = S.split_signed(kernel)
+    assert bool((plus >= 0).all() and (minus >= 0).all())
+    torch.testing.assert_close(plus - minus, kernel)
+    # the ideal PSFs give back K exactly with a = sum K+
+    weight, scale, realised, report = S.combine_signed(
+        kernel, D.normalize_sum(plus)[:, None], D.normalize_sum(minus)[:, None], [0, 1], [GREEN])
+    torch.testing.assert_close(scale[:, 0], plus.sum(dim=(-1, -2)))
+    torch.testing.assert_close(weight, minus.sum(dim=(-1, -2)) / plus.sum(dim=(-1, -2)))
+    torch.testing.assert_close(realised[:, 0], kernel)
+    assert all(r[0]["correlation"] == pytest.approx(1.0) for r in report)
+    shifted = S.nonnegative_target(kernel, "shift")
+    assert float(shifted.min()) == 0.0
+    torch.testing.assert_close(shifted - shifted.amin(dim=(-1, -2), keepdim=True),
+                               kernel - kernel.amin(dim=(-1, -2), keepdim=True))
+
+
+# --------------------------------------------------------------------------- design
+def test_gerchberg_saxton_gaussian_at_532nm():
+    target = gaussian_psf(63, 8.0)
+    height, history = D.gerchberg_saxton(target[None], CI_GEOMETRY, iterations=40,
+                                         progress=False)
+    assert history[-1] < history[0]
+    full = CI_GEOMETRY.two_pi_height
+    assert float(height.min()) >= 0 and float(height.max()) < full
+    # independent forward model: optics.psf.mask_psf at 532 nm
+    psf = mask_psf(height.float(), 2e-6, [GREEN], 1.869e-3, 4e-6, 63)[0, 0].double()
+    nc = float(D.normalized_correlation(psf, target.double()))
+    assert nc >= 0.95, nc
+
+
+def test_gaussian_all_colours():
+    design = D.design_mask(gaussian_psf(63, 8.0), CI_GEOMETRY, method="gs+gd",
+                           gs_iterations=30, gd_iterations=40, progress=False)
+    correlations = [e["correlation"] for e in design.fidelity[0]]
+    print("gaussian63 correlation R, G, B:", correlations, "efficiency:", design.efficiency[0])
+    assert design.worst_correlation(GREEN) >= 0.95
+    assert min(correlations) >= 0.90
+    assert min(design.efficiency[0]) > 0.5          # most light lands in the kernel window
+    # the report is what mask_psf says
+    psf = mask_psf(design.height.float(), 2e-6, list(CI_GEOMETRY.wavelengths), 1.869e-3, 4e-6,
+                   63)[0].double()
+    for index, entry in enumerate(design.fidelity[0]):
+        nc = float(D.normalized_correlation(psf[index], D.normalize_sum(gaussian_psf(63, 8.0)
+                                                                        .double())))
+        assert entry["correlation"] == pytest.approx(nc, abs=1e-4)
+
+
+def test_bars_at_532nm_with_gerchberg_saxton():
+    bars = half_plane_bars(11)
+    design = D.design_mask(bars, CI_GEOMETRY, method="gs", gs_iterations=40, progress=False)
+    print("bars11 GS correlation at 532 nm:",
+          [f[1]["correlation"] for f in design.fidelity])
+    assert design.worst_correlation(GREEN) >= 0.95
+
+
+def test_two_mask_realisation_of_a_published_kernel_at_532nm():
+    kernel = published("Learned_Conv1_Maxpool_Quantize_alpha1")
+    assert 0.31 <= float((kernel < 0).mean()) <= 0.55
+    result = S.design_signed_masks(kernel, CI_GEOMETRY, method="gs", gs_iterations=40,
+                                   progress=False)
+    print("Conv1 alpha1 two-mask correlation:", result.fidelity)
+    assert result.minus_filters == [0]
+    assert result.worst_correlation(GREEN) >= 0.90
+    assert float(result.scale[0, 1]) > 0
+
+
+def test_nonnegative_route_reports_against_the_signed_kernel():
+    kernel = published("Learned_Conv4_Maxpool_Quantize_alpha50")[:1]
+    design, report = S.design_nonnegative_mask(kernel, CI_GEOMETRY, mode="clip", method="gs",
+                                               gs_iterations=20, progress=False)
+    clipped = np.clip(kernel, 0, None)
+    psf = design.psf[0, 1]
+    assert float(D.normalized_correlation(psf, torch.as_tensor(clipped[0]))) == pytest.approx(
+        design.fidelity[0][1]["correlation"], abs=1e-6)
+    # a clipped kernel cannot match the signed one as well as its own target
+    assert report[0][1]["correlation"] < design.fidelity[0][1]["correlation"]
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kernel, message", [
+    (np.full((5, 5), np.nan), "NaN"),
+    (np.zeros((5, 5)), "all zeros"),
+    (np.ones((4, 4)), "k odd"),
+    (-np.ones((5, 5)), "negative"),
+])
+def test_bad_kernels_are_refused(kernel, message):
+    with pytest.raises(ValueError, match=message):
+        D.design_mask(kernel, CI_GEOMETRY, method="gs", gs_iterations=1, progress=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(distance=-1e-3), "distance"),
+    (dict(design_wavelength=-532e-9), "design_wavelength"),
+    (dict(wavelengths=(640e-9, -1.0)), "wavelengths"),
+    (dict(wavelengths=(532.0,)), "wavelengths"),
+    (dict(material="unobtainium"), "unobtainium"),
+    (dict(mask_size=0), "mask_size"),
+    (dict(sensor_pitch=float("nan")), "sensor_pitch"),
+])
+def test_bad_geometry_is_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        D.MaskGeometry(**change)
+
+
+def test_kernel_larger_than_mask_is_refused():
+    with pytest.raises(ValueError, match="mask_size"):
+        D.design_mask(gaussian_psf(63, 8.0), D.MaskGeometry(mask_size=64), method="gs",
+                      gs_iterations=1, progress=False)
+
+
+def test_signed_kernel_without_positive_part_is_refused():
+    with pytest.raises(ValueError, match="positive"):
+        S.design_signed_masks(-gaussian_psf(5, 1.0), CI_GEOMETRY, method="gs", gs_iterations=1,
+                              progress=False)
+
+
+# --------------------------------------------------------------------------- slow: full study
+@pytest.mark.slow
+def test_bars_all_colours():
+    design = D.design_mask(half_plane_bars(11), CI_GEOMETRY, method="gs+gd",
+                           gs_iterations=50, gd_iterations=60, progress=False)
+    print("bars11 correlation:", [[round(e["correlation"], 4) for e in f] for f in design.fidelity])
+    assert design.worst_correlation(GREEN) >= 0.95
+    assert design.worst_correlation() >= 0.90
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SIGNED)
+def test_every_published_kernel_two_masks(name):
+    result = S.design_signed_masks(published(name), CI_GEOMETRY, method="gs+gd",
+                                   gs_iterations=50, gd_iterations=60, progress=False)
+    print(name, [[round(e["correlation"], 4) for e in f] for f in result.fidelity])
+    assert result.worst_correlation(GREEN) >= 0.90
+    assert result.worst_correlation() >= 0.90          # R, G and B
