@@ -95,14 +95,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="optimiser steps per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 is much faster on a shared, loaded machine)")
     parser.add_argument("--quick-profile", action="store_true",
                         help="also time a full quick-profile run of Conv(1) and Conv(4)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch 32, {args.steps} steps, median of {args.repeats}")
     for conv in ("conv1", "conv4"):
         rates = step_throughput(conv, args.steps, args.repeats, args.device)
-        print(f"{conv}: " + ", ".join(f"{k} step {v:,.0f} img/s" for k, v in rates.items()))
+        print(f"{conv}: " + ", ".join(f"{k} {v:,.0f} img/s" for k, v in rates.items()))
     if args.quick_profile:
         for conv in ("conv1", "conv4"):
             print(f"quick profile {conv}: {quick_profile_seconds(conv, args.device):.1f} s wall")

@@ -54,6 +54,8 @@ def register(subparsers) -> None:
     parser.add_argument("--nonfaces", help="no-face images: bundled name, .npz, or folder")
     parser.add_argument("--seed", type=int, help="seed of the networks, batch order and noise")
     parser.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
+                                                    "1 is faster on a shared, loaded machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary lines")
     parser.set_defaults(func=run)
 
@@ -77,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     from learn.runs import summary_line, train
 
     config = build_config(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads: {args.threads} is not allowed; need an integer >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     if result.metrics:
         print(summary_line(result.metrics[-1], config.training.alternations))

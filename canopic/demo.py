@@ -1,0 +1,333 @@
+"""``canopic demo``: the main job, from bundled data to fabrication files, a flashed board and a report.
+
+Stages (each writes into the run folder, atomically; a finished stage records its result in
+``stages/<name>.json`` and is skipped when the demo runs again with the same settings, so an
+interrupted demo resumes where it stopped; training resumes from its last checkpoint):
+
+1. ``train_conv1``, ``train_conv4``: learn a Conv(1)+MP+Quantize and a Conv(4)+MP+Quantize camera
+   in physical mode (two-mask signed PSFs) by alternating optimisation (``learn.runs``).
+2. ``masks_conv1``, ``masks_conv4``: design the phase masks of each learned PSF (two masks per
+   signed kernel) and export fabrication files (``canopic design-mask`` / ``export-mask``).
+3. ``tables``: the ADC threshold tables as DAC codes, in binary, JSON and Intel HEX, read back.
+4. ``board``: flash the Conv(4) table and a mask pattern to a board (an emulator unless
+   ``--port`` names a real one), read them back, capture frames, compare with the simulation.
+5. ``evaluate``: privacy (strongest attack) and utility of both designs against Gaussian blur
+   and pixelation, on identities the encoder never saw.
+6. ``report``: ``report.html`` (one file, figures embedded) and ``summary.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+SCHEMA_VERSION = 1
+CONVS = ("conv1", "conv4")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoProfile:
+    """How much work each stage does.
+
+    Attributes
+    ----------
+    name : str
+    training : dict
+        ``learn.alternating.AlternatingSettings`` overrides.
+    data : dict
+        ``learn.runs.DataSettings`` overrides.
+    mask : dict
+        ``canopic design-mask`` options (mask size, iterations).
+    levels : int
+        Fabrication height levels.
+    evaluation : str
+        ``learn.table1`` profile name ("QUICK" or "FULL") for budgets and data caps.
+    seeds : tuple of int
+        Evaluation seeds.
+    captures : int
+        Frames captured from the board.
+    """
+
+    name: str
+    training: dict
+    data: dict
+    mask: dict
+    levels: int
+    evaluation: str
+    seeds: tuple
+    captures: int
+
+
+QUICK = DemoProfile(
+    name="quick",
+    training=dict(alternations=3, encoder_epochs=1, recogniser_epochs=6, recogniser_patience=3,
+                  detector_epochs=1, steps_per_epoch=15, order="networks_first",
+                  hardness_slope=10.0),
+    data=dict(),
+    mask=dict(mask_size=160, gs_iterations=25, gd_iterations=40),
+    levels=16, evaluation="QUICK", seeds=(0,), captures=8)
+FULL = DemoProfile(
+    name="full",
+    training=dict(alternations=8, encoder_epochs=2, recogniser_epochs=20, recogniser_patience=4,
+                  detector_epochs=2, order="networks_first", hardness_slope=5.0),
+    data=dict(),
+    mask=dict(mask_size=256, gs_iterations=50, gd_iterations=200),
+    levels=16, evaluation="FULL", seeds=(0, 1, 2), captures=32)
+
+
+# ----------------------------------------------------------------------------- the run folder
+class DemoRun:
+    """A run folder whose stages are cached by a fingerprint of their settings."""
+
+    def __init__(self, out: Path, settings: dict):
+        self.out = Path(out)
+        self.settings = settings
+        self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        (self.out / "stages").mkdir(parents=True, exist_ok=True)
+
+    def stage(self, name: str, work: Callable[[], dict]) -> dict:
+        """Run ``work`` unless ``stages/<name>.json`` holds a result for these settings."""
+        from canopic import files
+
+        record = self.out / "stages" / f"{name}.json"
+        if record.is_file():
+            try:
+                saved = json.loads(record.read_text())
+                if saved.get("fingerprint") == self.fingerprint:
+                    print(f"[demo] {name}: done earlier, kept ({record})")
+                    return saved["result"]
+            except (OSError, ValueError, KeyError):
+                pass
+        print(f"[demo] {name} ...", flush=True)
+        start = time.perf_counter()
+        result = work()
+        result["seconds"] = round(time.perf_counter() - start, 2)
+        files.write_json(record, {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint,
+                                  "result": result})
+        print(f"[demo] {name}: {result['seconds']:.1f} s", flush=True)
+        return result
+
+
+# ----------------------------------------------------------------------------- stages
+def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, alpha: float,
+                kernel_mode: str) -> dict:
+    """Learn one camera (resuming from its checkpoint) and return its last metrics."""
+    from learn.runs import RunConfig, train
+
+    folder = run.out / conv
+    config = RunConfig.from_dict({
+        "seed": seed, "device": "auto",
+        "camera": {"conv": conv, "kernel_mode": kernel_mode},
+        "training": {"alpha": alpha, **profile.training},
+        "data": dict(profile.data)})
+    resume = (folder / "checkpoint.pt").is_file()
+    result = train(config, folder, resume=resume, progress=True)
+    last = result.metrics[-1] if result.metrics else {}
+    return {"design": str(folder / "design"), "alternations": len(result.metrics),
+            "metrics": {k: v for k, v in last.items() if isinstance(v, (int, float, str))}}
+
+
+def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict:
+    """Design the phase masks of a learned camera and export its fabrication files."""
+    from canopic.cli import main as canopic_main
+
+    folder = run.out / conv
+    design = folder / "mask_design"
+    fabrication = folder / "fabrication"
+    args = ["design-mask", str(folder / "design" / "psf.npz"), "--out", str(design), "--overwrite",
+            "--mask-size", str(profile.mask["mask_size"]),
+            "--gs-iterations", str(profile.mask["gs_iterations"]),
+            "--gd-iterations", str(profile.mask["gd_iterations"]), "--seed", str(seed)]
+    if canopic_main(args) != 0:
+        raise RuntimeError(f"designing the {conv} masks failed (see above)")
+    if canopic_main(["export-mask", str(design), "--out", str(fabrication), "--overwrite",
+                     "--levels", str(profile.levels)]) != 0:
+        raise RuntimeError(f"exporting the {conv} fabrication files failed (see above)")
+    fidelity = json.loads((design / "fidelity.json").read_text())
+    manifest = json.loads((fabrication / "manifest.json").read_text())
+    return {"design": str(design), "fabrication": str(fabrication), "fidelity": fidelity,
+            "files": [entry["path"] for entry in manifest.get("files", [])]}
+
+
+def tables_stage(run: DemoRun) -> dict:
+    """Threshold tables of both designs as DAC codes in every format, each read back."""
+    from hil.artifacts import ThresholdTable
+    from learn.design_bundle import load_design_bundle
+
+    result = {}
+    for conv in CONVS:
+        bundle = load_design_bundle(run.out / conv / "design")
+        table = ThresholdTable.from_thresholds(bundle.thresholds, dac_bits=12, v_ref_low=0.0,
+                                               v_ref_high=1.0)
+        paths = {}
+        for suffix in ("bin", "json", "hex"):
+            path = run.out / conv / f"thresholds.{suffix}"
+            table.save(str(path))
+            again = ThresholdTable.load(str(path))
+            if list(again.codes) != list(table.codes):
+                raise RuntimeError(f"{path}: the table does not read back identically")
+            paths[suffix] = str(path)
+        result[conv] = {"files": paths, "codes": [int(c) for c in table.codes],
+                        "thresholds": [float(t) for t in table.thresholds()]}
+    return result
+
+
+def _mask_pattern_file(run: DemoRun) -> Path:
+    """The first Conv(4) mask's quantised heights as a mask-pattern artifact (SLM height levels)."""
+    import numpy as np
+
+    from hil.artifacts import MaskPattern
+
+    fabrication = run.out / "conv4" / "fabrication"
+    levels_file = sorted(fabrication.glob("*_levels.npz"))[0]
+    with np.load(levels_file, allow_pickle=False) as data:
+        level_index = np.asarray(data["level_index"])
+        count = int(data["levels"]) if "levels" in data.files else int(level_index.max()) + 1
+    pattern = MaskPattern(levels=level_index.astype(np.uint8), level_count=count, kind="height",
+                          pixel_pitch=2e-6, wavelength=532e-9, top_value=0.0)
+    path = run.out / "conv4" / "mask_pattern.bin"
+    pattern.save(str(path))
+    return path
+
+
+def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, seed: int) -> dict:
+    """Flash the Conv(4) table and a mask, read back, capture, compare with the simulation."""
+    import numpy as np
+    import torch
+
+    import hil
+    from hil.artifacts import ThresholdTable
+    from hil.board import BoardConfig, build_camera
+    from learn import datasets
+
+    design = run.out / "conv4" / "design"
+    table_file = run.out / "conv4" / "thresholds.bin"
+    mask_file = _mask_pattern_file(run)
+    emulator = port == "emulator"
+    camera_settings = {"comparator_offset_sigma": 0.002, "adc_mismatch_sigma": 0.05}
+    emulator_args = ["--flash-dir", str(run.out / "board_flash"), "--seed", str(board_seed),
+                     "--camera", str(design), "--mask-size", "256x256"] if emulator else None
+    status = hil.flash_and_verify(port, thresholds_file=str(table_file), mask_file=str(mask_file),
+                                  emulator_args=emulator_args, progress=True)
+    faces = datasets.load_faces()
+    nonfaces = datasets.load_nonfaces()
+    count = profile.captures
+    scenes = np.concatenate([faces.images[: count // 2], nonfaces.images[: count - count // 2]])
+    captured = hil.capture(port, scenes, noise_seed=seed, emulator_args=emulator_args)
+    result = {"port": port, "flashed": {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else str(v)
+                                        for k, v in status.items()},
+              "captured_frames": int(len(captured))}
+    np.savez_compressed(run.out / "board_capture.npz", codes=captured, scenes=scenes)
+    if emulator:
+        board = BoardConfig(seed=board_seed, camera=camera_settings, published=str(design))
+        camera = build_camera(board)
+        table = ThresholdTable.load(str(table_file))
+        camera.set_thresholds(table.thresholds())
+        from sensor.colour import images_to_scenes
+        simulated = []
+        with torch.no_grad():
+            for index, scene in enumerate(scenes):
+                images = images_to_scenes(scene[None])
+                codes = camera(images, generator=torch.Generator().manual_seed(seed + index))[0]
+                simulated.append(codes.round().to(torch.uint8).numpy())
+        simulated = np.stack(simulated)
+        np.savez_compressed(run.out / "board_simulated.npz", codes=simulated)
+        result["simulation_match_fraction"] = float((simulated == captured).mean())
+        result["simulation_max_code_difference"] = int(np.abs(simulated.astype(int) - captured).max())
+    return result
+
+
+def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
+    """Strongest-attack identity accuracy and face vs no-face accuracy of every encoder."""
+    from learn import datasets, table1
+    from learn.design_bundle import load_design_bundle
+    from learn.evaluation import data_from_splits, evaluate_encoder, relative_privacy
+
+    evaluation = getattr(table1, profile.evaluation)
+    splits = datasets.make_splits(datasets.load_faces(), datasets.load_nonfaces(), seed=seed)
+    data = data_from_splits(splits, evaluation.max_per_part)
+    recognisers: dict = {}
+    encoders = {"clean": table1.baseline_encoder("clean", 0),
+                "blur": table1.baseline_encoder("blur", 8.0),
+                "pixelate": table1.baseline_encoder("pixelate", 8)}
+    for conv in CONVS:
+        camera = load_design_bundle(run.out / conv / "design").make_camera()
+        encoders[f"learned_{conv}"] = table1.camera_encoder(camera)
+    results, rows = {}, {}
+    for name, encoder in encoders.items():
+        results[name] = evaluate_encoder(encoder, data, seeds=profile.seeds, budget=evaluation.budget,
+                                         n_augment=evaluation.n_augment, desc=name,
+                                         recognisers=recognisers)
+    clean = results["clean"].privacy
+    for name, res in results.items():
+        rows[name] = {"id_top1": res.privacy.top1.mean, "id_top1_std": res.privacy.top1.std,
+                      "id_top5": res.privacy.top5.mean, "strongest_attack": res.privacy.strongest,
+                      "id_chance": res.privacy.chance_top1,
+                      "id_fraction_of_clean": relative_privacy(res.privacy, clean),
+                      "face_acc": res.utility.test_accuracy.mean if res.utility else None,
+                      "face_acc_std": res.utility.test_accuracy.std if res.utility else None}
+    return {"rows": rows, "seeds": list(profile.seeds), "profile": profile.evaluation}
+
+
+# ----------------------------------------------------------------------------- the demo
+def run_demo(out: str, full: bool = False, port: str = "emulator", seed: int = 0,
+             alpha: float = 1.0, kernel_mode: str = "two_mask", board_seed: int = 7,
+             fresh: bool = False) -> dict:
+    """Run every stage into ``out`` and return the summary (also ``out/summary.json``)."""
+    from canopic import files
+    from canopic.demo_report import write_report
+
+    profile = FULL if full else QUICK
+    out_path = Path(out)
+    if fresh and out_path.exists():
+        shutil.rmtree(out_path)
+    settings = {"profile": dataclasses.asdict(profile), "seed": seed, "alpha": alpha,
+                "kernel_mode": kernel_mode, "port": port, "board_seed": board_seed,
+                "schema_version": SCHEMA_VERSION}
+    run = DemoRun(out_path, settings)
+    files.write_json(out_path / "demo_settings.json", settings)
+    results: "dict[str, Any]" = {}
+    for conv in CONVS:
+        results[f"train_{conv}"] = run.stage(f"train_{conv}", lambda conv=conv: train_stage(
+            run, conv, profile, seed, alpha, kernel_mode))
+    for conv in CONVS:
+        results[f"masks_{conv}"] = run.stage(f"masks_{conv}", lambda conv=conv: mask_stage(
+            run, conv, profile, seed))
+    results["tables"] = run.stage("tables", lambda: tables_stage(run))
+    results["board"] = run.stage("board", lambda: board_stage(run, profile, port, board_seed, seed))
+    results["evaluate"] = run.stage("evaluate", lambda: evaluate_stage(run, profile, seed))
+    summary = write_report(run, results, settings)
+    print(f"[demo] report: {out_path / 'report.html'}; summary: {out_path / 'summary.json'}")
+    return summary
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="the main job: learn, design masks, export, flash, capture, evaluate, report",
+        description=__doc__.split("\n\n")[0] + " Writes one run folder with report.html and "
+                    "summary.json; re-running resumes (finished stages are kept).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", default="runs/demo", help="run folder")
+    parser.add_argument("--full", action="store_true",
+                        help="the full profile (longer training, 3 evaluation seeds)")
+    parser.add_argument("--port", default="emulator",
+                        help="board port: 'emulator' (a board emulator in another process), a "
+                             "device such as /dev/ttyACM0, or 'auto'")
+    parser.add_argument("--seed", type=int, default=0, help="seed of training, splits and noise")
+    parser.add_argument("--alpha", type=float, default=1.0, help="privacy weight (per 100 nats)")
+    parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
+                        help="kernel parameterisation; two_mask and nonnegative are physical")
+    parser.add_argument("--board-seed", type=int, default=7,
+                        help="the emulated board's own mismatch seed")
+    parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.set_defaults(func=lambda args: (run_demo(args.out, full=args.full, port=args.port,
+                                                    seed=args.seed, alpha=args.alpha,
+                                                    kernel_mode=args.kernel_mode,
+                                                    board_seed=args.board_seed,
+                                                    fresh=args.fresh), 0)[1])

@@ -1,0 +1,98 @@
+"""Table 1 on tiny synthetic data: every row of the paper, the required columns, the plots."""
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from learn import datasets, plots, table1
+from learn.attacks import AttackBudget
+
+#: The paper's Table 1 (ID, face vs no-face; unlearned then learned), copied from the paper.
+PAPER = {
+    "clean": (97.60, 99.81), "blur": (73.50, 96.61), "pixelate": (75.73, 97.73),
+    "conv1_mp_q_unlearned": (36.70, 93.51), "conv1_mp_q_a1_learned": (33.73, 94.66),
+    "conv1_mp_q_a50_learned": (19.13, 91.87), "conv1_mp_q_a300_learned": (5.2, 74.81),
+    "conv4_mp_q_unlearned": (72.13, 96.94), "conv4_mp_q_a1_learned": (66.50, 98.44),
+    "conv4_mp_q_a50_learned": (17.87, 87.75), "conv1_unlearned": (73.50, 96.61),
+    "conv1_a300_learned": (56.17, 97.03), "mp_unlearned": (60.40, 96.88),
+    "q_unlearned": (97.13, 99.81), "q_a300_learned": (8.63, 78.03),
+    "conv1_mp_unlearned": (54.40, 94.49), "conv1_mp_a300_learned": (24.17, 92.50),
+    "conv1_q_unlearned": (59.43, 95.36), "conv1_q_a300_learned": (12.07, 84.47),
+    "mp_q_unlearned": (51.57, 96.01), "mp_q_a300_learned": (6.73, 74.56),
+}
+
+TINY = table1.Profile(
+    budget=AttackBudget(cnn_epochs=1, flat_epochs=1, decoder_epochs=1, patience=1,
+                        batch_size=16, cnn_width=4),
+    n_augment=0, max_per_part=12, blur_sigmas_px=(4.0, 8.0), pixelate_blocks=(8,),
+    alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, detector_epochs=1,
+                     steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4))
+
+
+def tiny_splits() -> datasets.Splits:
+    rng = np.random.default_rng(0)
+    identities, per_identity, size = 5, 6, 32
+    labels = np.repeat(np.arange(identities), per_identity)
+    tint = rng.integers(0, 200, size=(identities, 1, 1, 3))
+    images = (tint[labels] + rng.integers(0, 55, size=(len(labels), size, size, 3))).astype(np.uint8)
+    faces = datasets.FaceSet(images, labels, tuple(f"id{i}" for i in range(identities)),
+                             tuple(f"f{i}" for i in range(len(labels))))
+    nonfaces = datasets.ImageSet(rng.integers(0, 255, size=(24, size, size, 3), dtype=np.uint8),
+                                 tuple(f"n{i}" for i in range(24)))
+    return datasets.make_splits(faces, nonfaces, seed=0, n_eval_identities=3, cap_per_identity=6)
+
+
+def test_rows_match_the_paper():
+    keys = [row.key for row in table1.ROWS]
+    assert len(keys) == len(set(keys))
+    for row in table1.ROWS:
+        paper_key = row.key.replace("_published", "_learned")
+        assert (row.paper_id, row.paper_face) == PAPER[paper_key]
+    assert {row.key.replace("_published", "_learned") for row in table1.ROWS} == set(PAPER)
+    published = [row.published for row in table1.ROWS if row.kind == "published"]
+    from sensor.published import published_names
+    assert sorted(published) == published_names()      # every published encoder has its row
+
+
+@pytest.fixture(scope="module")
+def quick_table(tmp_path_factory):
+    out = tmp_path_factory.mktemp("table1")
+    results, sweeps = table1.run_table1(tiny_splits(), TINY, seeds=(0,),
+                                        attacks=("logistic", "knn"), progress=False)
+    paths = table1.write_table1(results, out, sweeps, {"profile": "test"})
+    return results, sweeps, paths, out
+
+
+def test_quick_table_has_every_row_and_column(quick_table):
+    results, sweeps, paths, _ = quick_table
+    with open(paths["csv"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["key"] for r in rows] == [row.key for row in table1.ROWS]
+    assert tuple(rows[0]) == table1.CSV_COLUMNS
+    for record in rows:
+        assert record["status"] == "ok", record
+        assert 0.0 <= float(record["id_top1_mean"]) <= 100.0
+        assert 0.0 <= float(record["face_acc_mean"]) <= 100.0
+        assert record["strongest_attack"] in ("logistic", "knn")
+        assert float(record["id_chance"]) == pytest.approx(100 / 3, abs=0.01)
+        if record["kind"] != "baseline" and "q" in record["key"].split("_a")[0].split("_"):
+            assert record["phys_id_top1_mean"] and record["phys_face_acc_mean"]
+    clean = next(r for r in rows if r["key"] == "clean")
+    assert float(clean["id_fraction_of_clean"]) == pytest.approx(1.0)
+    assert len(sweeps["blur"]) == 2 and len(sweeps["pixelate"]) == 1
+    text = open(paths["md"]).read()
+    assert text.count("\n| ") == len(table1.ROWS) + 1      # header + one line per row
+
+
+def test_plots_are_written(quick_table):
+    results, sweeps, paths, out = quick_table
+    records = [table1.csv_record(item, None) for item in results]
+    fig5 = plots.plot_privacy_utility(records, sweeps, os.path.join(out, "fig5.png"))
+    fig3 = plots.plot_parameters(table1.parameter_cameras(results), os.path.join(out, "fig3.png"))
+    for path in (fig5, fig3):
+        with open(path, "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert len(table1.parameter_cameras(results)) == 7    # unlearned + 3 learned + 3 published
