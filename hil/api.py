@@ -44,7 +44,8 @@ def flash_and_verify(port: str, thresholds_file: Optional[str] = None,
 
 
 def scenes_to_uint8(scenes) -> np.ndarray:
-    """uint8 [N, H, W, 3] from uint8 [H, W, 3] / [N, H, W, 3] or float NCHW in [0, 1]."""
+    """uint8 [N, H, W, 3] from uint8 [H, W, 3] / [N, H, W, 3] or float NCHW sRGB values in [0, 1]
+    (photograph values; the board decodes them to linear light before its sensor)."""
     array = scenes.detach().cpu().numpy() if hasattr(scenes, "detach") else np.asarray(scenes)
     if array.dtype == np.uint8:
         array = array[None] if array.ndim == 3 else array

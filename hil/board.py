@@ -333,9 +333,11 @@ class Board:
             raise Fault(p.ErrorCode.NO_THRESHOLDS, "no threshold table committed; flash one "
                                                    "first (canopic flash --thresholds FILE)")
         import torch
+
+        from sensor.colour import images_to_scenes
         camera = self._camera_with(active.sha256)
         scene = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
-        images = torch.from_numpy(scene.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        images = images_to_scenes(scene[None])          # sRGB photograph -> linear light
         generator = torch.Generator().manual_seed(int(noise_seed))
         with torch.no_grad():
             codes = camera(images.contiguous(), mode="hard", generator=generator)[0]

@@ -96,14 +96,14 @@ def plot_parameters(cameras: "Sequence[tuple[str, object]]", path) -> str:
         psf = camera.psf
         top, bottom = axes[0, column], axes[1, column]
         if psf is not None:
-            kernel = psf[0, 0].numpy()
+            kernel = psf[0, 0].detach().numpy()
             limit = float(np.abs(kernel).max()) or 1.0
             top.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
         top.set_title(title, fontsize=9)
         top.axis("off")
         thresholds = camera.thresholds
         if thresholds is not None:
-            values = np.sort(thresholds.numpy())
+            values = np.sort(thresholds.detach().numpy())
             x = np.linspace(0.0, 15.0, 601)
             bottom.plot(x, (x[:, None] > values[None, :]).sum(axis=1), color="black", lw=1)
             bottom.set_title(f"{len(np.unique(np.round(values, 4)))} distinct thresholds",

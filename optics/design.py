@@ -302,16 +302,15 @@ def gerchberg_saxton(target: torch.Tensor, geometry: MaskGeometry, iterations: i
         raise ValueError(f"iterations: must be >= 1, got {iterations}")
     wavelength, n = geometry.design_wavelength, geometry.mask_size
     pad = geometry.propagation_pad([wavelength])
-    window = _SensorWindow(geometry, k)
-    goal = normalize_sum(target)                                              # [F, k, k]
+    window = _SensorWindow(geometry, k, torch.float32)                       # complex64 fields
+    goal = normalize_sum(target).float()                                      # [F, k, k]
     generator = torch.Generator().manual_seed(int(seed))
-    phase = 2 * math.pi * torch.rand((target.shape[0], n, n), generator=generator,
-                                     dtype=torch.float64)
+    phase = 2 * math.pi * torch.rand((target.shape[0], n, n), generator=generator)
     history = []
     for _ in _progress(range(int(iterations)), progress, "Gerchberg-Saxton"):
         sensor = propagate(torch.polar(torch.ones_like(phase), phase), geometry.mask_pitch,
                            wavelength, geometry.distance, "asm", pad)
-        energy = window.integrate(sensor.abs() ** 2)                        # [F, k, k]
+        energy = window.integrate(sensor.real ** 2 + sensor.imag ** 2)     # [F, k, k]
         total = energy.sum(dim=(-1, -2), keepdim=True)
         history.append(float(relative_l2(energy / total, goal).max()))
         # scale each sensor pixel's field so that its energy is the target's share of the total
@@ -319,7 +318,7 @@ def gerchberg_saxton(target: torch.Tensor, geometry: MaskGeometry, iterations: i
         sensor = sensor * window.spread(gain)
         back = propagate(sensor, geometry.mask_pitch, wavelength, -geometry.distance, "asm", pad)
         phase = torch.angle(back)
-    height = torch.remainder(phase / (2 * math.pi), 1.0) * geometry.two_pi_height
+    height = torch.remainder(phase.double() / (2 * math.pi), 1.0) * geometry.two_pi_height
     return height, history
 
 

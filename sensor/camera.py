@@ -45,7 +45,8 @@ class CameraConfig:
     ----------
     conv : {"none", "conv1", "conv4", "custom"}
         Optical stage: none; one 63x63 PSF (init Gaussian, sigma 8 px); four 11x11 PSFs (init
-        half-plane bars); or "custom" (kernels given to ``Camera(psf_source=...)``).
+        half-plane bars, each scaled to unit sum); or "custom" (kernels given to
+        ``Camera(psf_source=...)``).
     kernel_size : int or None
         Override of the PSF size in pixels (odd).
     kernel_mode : {"free", "nonnegative", "two_mask"}
@@ -145,7 +146,10 @@ def _initial_psf(config: CameraConfig) -> Optional[torch.Tensor]:
     size = config.kernel_size or size
     if config.conv == "conv1":
         return gaussian_psf(size, 8.0)[None]
-    return half_plane_bars(size)
+    # unit sum, like the Gaussian: the per-frame gain ignores the kernel's scale, so the gradient
+    # on the taps goes as 1/scale and the authors' ones-valued bars barely learn at lr 1e-2
+    bars = half_plane_bars(size)
+    return bars / bars.sum(dim=(-1, -2), keepdim=True)
 
 
 class Camera(nn.Module):

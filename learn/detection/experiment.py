@@ -198,8 +198,11 @@ def run_experiment(profile: Profile, configurations: Sequence[str] = CONFIGURATI
                                        seed=profile.seed, progress=progress)
     results = []
     for name in tqdm(configurations, desc="configurations", disable=not progress):
-        results.append(evaluate_configuration(name, train, test, profile.train,
-                                              seed=profile.seed, progress=progress))
+        result = evaluate_configuration(name, train, test, profile.train, seed=profile.seed,
+                                        progress=progress)
+        if progress:
+            tqdm.write(f"{name}: AP@0.5 {result.ap50:.3f} ({result.train_seconds:.0f} s training)")
+        results.append(result)
     return results, test
 
 

@@ -49,7 +49,10 @@ def test_flash_readback_and_capture_match_the_simulator(tmp_path):
                                  adc_mismatch_sigma=0.05))
     camera.set_thresholds(analog.dac_codes_to_thresholds(thresholds.codes, 12, 0.0, 1.0,
                                                          full_scale=15.0))
-    images = torch.from_numpy(scene.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    # the scene is an sRGB photograph; the board's sensor sees linear light (IEC 61966-2-1)
+    srgb = scene.astype(np.float64) / 255.0
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    images = torch.from_numpy(linear.astype(np.float32)).permute(2, 0, 1)[None]
     with torch.no_grad():
         expected = camera(images.contiguous(), generator=torch.Generator().manual_seed(11))[0]
     assert codes.shape == tuple(expected.shape) == (12, 8, 8)
