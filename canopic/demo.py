@@ -157,7 +157,7 @@ def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict
 def tables_stage(run: DemoRun) -> dict:
     """Threshold tables of both designs as DAC codes in every format, each read back."""
     from hil.artifacts import ThresholdTable
-    from learn.design_bundle import load_design_bundle
+    from sensor.design_bundle import load_design_bundle
 
     result = {}
     for conv in CONVS:
@@ -245,7 +245,7 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
 def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     """Strongest-attack identity accuracy and face vs no-face accuracy of every encoder."""
     from learn import datasets, table1
-    from learn.design_bundle import load_design_bundle
+    from sensor.design_bundle import load_design_bundle
     from learn.evaluation import data_from_splits, evaluate_encoder, relative_privacy
 
     evaluation = getattr(table1, profile.evaluation)

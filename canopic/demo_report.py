@@ -53,7 +53,7 @@ def _capture_figure(run_dir: Path, path: Path) -> "Path | None":
 def _figures(run, results: dict) -> "list[tuple[str, str, Path]]":
     """(section, caption, path) of every figure, made here or by earlier stages."""
     from learn import datasets
-    from learn.design_bundle import load_design_bundle
+    from sensor.design_bundle import load_design_bundle
     from learn.plots import plot_parameters, plot_privacy_utility
     from sensor.figures import stage_figure
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import struct
 from typing import Callable, Dict, Optional
 
@@ -52,7 +53,8 @@ class BoardConfig:
     camera : dict
         ``sensor.CameraConfig`` fields of the simulated camera (``seed`` is set from ``seed``).
     published : str or None
-        Use ``sensor.Camera.from_published(published, **camera)`` instead.
+        Use ``sensor.Camera.from_published(published, **camera)`` instead, or, for a folder,
+        the design bundle there (``sensor.design_bundle``, e.g. a learned camera).
     """
 
     board_id: str = "canopic-emulator"
@@ -90,6 +92,9 @@ def build_camera(config: BoardConfig):
     """The simulated camera the board captures with (its mismatch fixed by ``config.seed``)."""
     from sensor import Camera, CameraConfig
     settings = dict(config.camera, seed=config.seed)
+    if config.published and os.path.isdir(config.published):
+        from sensor.design_bundle import load_design_bundle
+        return load_design_bundle(config.published).make_camera(**settings)
     if config.published:
         return Camera.from_published(config.published, **settings)
     return Camera(CameraConfig(**settings))

@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
                         help="largest frame body in bytes (default: %(default)s)")
     parser.add_argument("--camera", default="conv4",
-                        help="camera optics: none, conv1, conv4, or a published encoder name "
-                             "(sensor.published)")
+                        help="camera optics: none, conv1, conv4, a published encoder name "
+                             "(sensor.published) or a design bundle folder (e.g. the design/ "
+                             "of a 'canopic train' run)")
     parser.add_argument("--comparator-offset-sigma", type=float, default=0.002,
                         help="max-pool comparator offset sigma, V (default: %(default)s)")
     parser.add_argument("--adc-mismatch-sigma", type=float, default=0.05,

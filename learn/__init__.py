@@ -8,6 +8,6 @@ Modules (imported on demand; nothing heavy is imported here):
 - ``learn.networks``: ``make_recogniser``, ``make_detector`` (small ResNets for codes), ``entropy``.
 - ``learn.alternating``: ``AlternatingSettings``, ``AlternatingTrainer`` (the paper's eq. (1)).
 - ``learn.runs``: ``RunConfig``, ``load_run_config``, ``train`` (checkpoints, resume, metrics log).
-- ``learn.design_bundle``: ``save_design_bundle``, ``load_design_bundle`` (for optics/ and hil/).
+- the design bundle it writes is ``sensor.design_bundle`` (read by optics/ and hil/ too).
 - ``learn.train_cli``: ``canopic train``.
 """

@@ -6,7 +6,7 @@ A run lives in one output folder::
     checkpoint.pt      after every alternation: camera, R, D, RNG states, metrics so far
                        (torch.save of tensors and plain types; loaded with weights_only=True)
     metrics.jsonl      one JSON line per alternation (losses, accuracies, hardness, thresholds)
-    design/            the learned camera as a design bundle (learn.design_bundle), rewritten
+    design/            the learned camera as a design bundle (sensor.design_bundle), rewritten
                        after every alternation
 
 Config files are JSON or TOML with four sections and two scalars (unknown keys are an error)::
@@ -38,7 +38,7 @@ import torch
 from canopic import files
 from learn import datasets
 from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData, world
-from learn.design_bundle import save_design_bundle
+from sensor.design_bundle import save_design_bundle
 
 CHECKPOINT_FORMAT = "canopic-train-checkpoint"
 CHECKPOINT_VERSION = 1

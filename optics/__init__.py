@@ -7,19 +7,39 @@ Public API (SI units; torch or numpy in, the same kind out):
 - :mod:`optics.materials`: :func:`refractive_index`, :func:`register_material`.
 - :mod:`optics.elements`: :func:`phase_from_height`, apertures, :func:`thin_lens_phase`, grids.
 - :mod:`optics.psf`: :func:`mask_psf` and the learnable :class:`MaskPSF` module.
-"""
-from .elements import (amplitude_mask, circular_aperture, field_from_phase, grid, grid_coordinates,
-                       phase_from_height, rectangular_aperture, thin_lens_phase)
-from .materials import MATERIALS, refractive_index, register_material, two_pi_height
-from .propagation import METHODS, TRANSFER_CACHE, propagate, propagate_sft
-from .psf import (DESIGN_WAVELENGTH, MASK_PITCH, MASK_SENSOR_DISTANCE, RGB_WAVELENGTHS, MaskPSF,
-                  mask_psf)
 
-__all__ = [
-    "propagate", "propagate_sft", "METHODS", "TRANSFER_CACHE",
-    "refractive_index", "register_material", "two_pi_height", "MATERIALS",
-    "phase_from_height", "thin_lens_phase", "circular_aperture", "rectangular_aperture",
-    "amplitude_mask", "field_from_phase", "grid", "grid_coordinates",
-    "mask_psf", "MaskPSF", "RGB_WAVELENGTHS", "DESIGN_WAVELENGTH", "MASK_PITCH",
-    "MASK_SENSOR_DISTANCE",
-]
+Names are imported on first use, so ``import optics`` (and ``canopic --help``) stays cheap.
+"""
+import importlib
+
+_EXPORTS = {
+    "amplitude_mask": "optics.elements",
+    "circular_aperture": "optics.elements",
+    "field_from_phase": "optics.elements",
+    "grid": "optics.elements",
+    "grid_coordinates": "optics.elements",
+    "phase_from_height": "optics.elements",
+    "rectangular_aperture": "optics.elements",
+    "thin_lens_phase": "optics.elements",
+    "MATERIALS": "optics.materials",
+    "refractive_index": "optics.materials",
+    "register_material": "optics.materials",
+    "two_pi_height": "optics.materials",
+    "METHODS": "optics.propagation",
+    "TRANSFER_CACHE": "optics.propagation",
+    "propagate": "optics.propagation",
+    "propagate_sft": "optics.propagation",
+    "DESIGN_WAVELENGTH": "optics.psf",
+    "MASK_PITCH": "optics.psf",
+    "MASK_SENSOR_DISTANCE": "optics.psf",
+    "RGB_WAVELENGTHS": "optics.psf",
+    "MaskPSF": "optics.psf",
+    "mask_psf": "optics.psf",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'optics' has no attribute {name!r}")

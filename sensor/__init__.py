@@ -3,13 +3,17 @@
 ``sensor.Camera`` / ``sensor.CameraConfig`` chain optics -> pixel array -> analog into one
 capture; ``sensor.PixelArray`` / ``sensor.SensorParams`` model the photodetection;
 ``sensor.baselines`` has the paper's Gaussian-blur and pixelation baselines;
-``sensor.published`` loads the paper's published encoders.
+``sensor.published`` loads the paper's published encoders; ``sensor.design_bundle`` reads and
+writes learned designs. Names are imported on first use, so ``import sensor`` is cheap.
 """
-from sensor.camera import Camera, CameraConfig
+import importlib
 
-try:  # the pixel array lands separately; the camera imports it lazily when a sensor is set
-    from sensor.pixel import PixelArray, SensorParams
-except ModuleNotFoundError:  # pragma: no cover
-    pass
+_EXPORTS = {"Camera": "sensor.camera", "CameraConfig": "sensor.camera",
+            "PixelArray": "sensor.pixel", "SensorParams": "sensor.pixel"}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["Camera", "CameraConfig", "PixelArray", "SensorParams"]
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sensor' has no attribute {name!r}")

@@ -69,8 +69,8 @@ def load_camera(encoder: Optional[str], config_path: Optional[str]) -> Camera:
         with open(config_path) as handle:
             return Camera(CameraConfig.from_dict(json.load(handle)))
     if encoder and Path(encoder).is_dir():
-        from sensor.design import load_design_camera
-        return load_design_camera(encoder)
+        from sensor.design_bundle import load_design_bundle
+        return load_design_bundle(encoder).make_camera()
     return Camera.from_published(encoder or "Learned_Conv1_Maxpool_Quantize_alpha1")
 
 

@@ -1,4 +1,4 @@
-"""learn.runs, learn.design_bundle, learn.train_cli: configs, checkpoints, resume, bundles."""
+"""learn.runs, sensor.design_bundle, learn.train_cli: configs, checkpoints, resume, bundles."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from learn import alternating, runs
-from learn.design_bundle import load_design_bundle
+from sensor.design_bundle import load_design_bundle
 
 
 @pytest.fixture(scope="module", autouse=True)
