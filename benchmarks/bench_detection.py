@@ -4,7 +4,7 @@ Prints (medians of repeated runs): scenes per second through encoding (camera or
 detector inference for each configuration, and the wall time of the quick evaluation
 (`canopic detect-eval --quick`). With --full it also times the full evaluation once.
 
-    .venv/bin/python benchmarks/bench_detection.py [--repeats 5] [--full]
+    .venv/bin/python benchmarks/bench_detection.py [--repeats 5] [--evaluation-runs 1] [--full]
 """
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def scenes_per_second(name: str, scenes, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--full", action="store_true", help="also time the full evaluation")
+    parser.add_argument("--evaluation-runs", type=int, default=1,
+                        help="timed runs of the quick evaluation (median printed; 0 skips it)")
+    parser.add_argument("--full", action="store_true", help="also time the full evaluation once")
     args = parser.parse_args()
     from canopic.cli import main as canopic_main
     from learn.datasets import default_splits
@@ -49,8 +51,9 @@ def main() -> None:
     for name in CONFIGURATIONS:
         rate = scenes_per_second(name, test, args.repeats)
         print(f"  {name:40s} {rate:8.1f} scenes/s (encode + detect, median of {args.repeats})")
-    for label, flags in [("quick", ["--quick"])] + ([("full", [])] if args.full else []):
-        runs = 1 if label == "full" else max(1, min(args.repeats, 3))
+    timed = [("quick", ["--quick"])] if args.evaluation_runs > 0 else []
+    for label, flags in timed + ([("full", [])] if args.full else []):
+        runs = 1 if label == "full" else args.evaluation_runs
         times = []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as out:

@@ -148,9 +148,14 @@ def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict
     if canopic_main(["export-mask", str(design), "--out", str(fabrication), "--overwrite",
                      "--levels", str(profile.levels)]) != 0:
         raise RuntimeError(f"exporting the {conv} fabrication files failed (see above)")
-    fidelity = json.loads((design / "fidelity.json").read_text())
+    report = json.loads((design / "design.json").read_text())
     manifest = json.loads((fabrication / "manifest.json").read_text())
-    return {"design": str(design), "fabrication": str(fabrication), "fidelity": fidelity,
+    wavelengths = report["geometry"]["wavelengths"]
+    fidelity = {f"K{f}": {f"{w * 1e9:.0f}nm": round(entry["correlation"], 4)
+                          for w, entry in zip(wavelengths, per_colour)}
+                for f, per_colour in enumerate(report["kernel_fidelity"])}
+    return {"design": str(design), "fabrication": str(fabrication),
+            "kernel_correlation": fidelity, "masks": [m["name"] for m in report["masks"]],
             "files": [entry["path"] for entry in manifest.get("files", [])]}
 
 

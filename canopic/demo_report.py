@@ -82,7 +82,7 @@ def _figures(run, results: dict) -> "list[tuple[str, str, Path]]":
                                            "attack vs face/no-face accuracy", path))
     for conv in ("conv1", "conv4"):
         design = Path(results[f"masks_{conv}"]["design"])
-        for png in sorted(design.glob("*.png")):
+        for png in sorted((design / "figures").glob("*.png")):
             figures.append(("Phase masks", f"{conv}: {png.stem.replace('_', ' ')}", png))
         fabrication = Path(results[f"masks_{conv}"]["fabrication"])
         for png in sorted(fabrication.glob("*.png"))[:2]:
@@ -121,8 +121,12 @@ def write_report(run, results: dict, settings: dict) -> dict:
                                           "with the target PSF) and fabrication files.")
     for conv in ("conv1", "conv4"):
         stage = results[f"masks_{conv}"]
-        masks.paragraph(f"{conv}: fabrication folder {stage['fabrication']} "
-                        f"({len(stage['files'])} files); fidelity: {stage['fidelity'].get('summary', '')}")
+        masks.paragraph(f"{conv}: masks {', '.join(stage['masks'])}; fabrication folder "
+                        f"{stage['fabrication']} ({len(stage['files'])} files).")
+        masks.table(["kernel"] + list(next(iter(stage["kernel_correlation"].values()))),
+                    [[name] + [f"{v:.3f}" for v in per_colour.values()]
+                     for name, per_colour in stage["kernel_correlation"].items()],
+                    caption=f"{conv}: normalised correlation of the realised kernel with the learned one")
     board = results["board"]
     board_section = report.section(
         "Board", f"Flashed over {board['port']}; read back byte-identical; captured "

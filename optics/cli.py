@@ -32,7 +32,8 @@ def register(subparsers) -> None:
                     "kernel. Signed kernels become two masks whose captures are subtracted "
                     "(K = a (PSF+ - r PSF-)) or one mask on a clipped/shifted target. Lengths "
                     "accept units: '532nm', '2um', '1.869mm'.")
-    design.add_argument("kernel", help="a .npz (array 'kernels' or 'kernel' or its only array) "
+    design.add_argument("kernel", help="a .npz (array 'kernels', 'kernel', 'psf' - e.g. the "
+                        "psf.npz of a 'canopic train' design bundle - or its only array) "
                         "or .npy file [k,k] / [F,k,k] / [F,1,k,k]; a published encoder name "
                         "(e.g. Learned_Conv1_Maxpool_Quantize_alpha1); or gaussian63 / bars11")
     design.add_argument("--out", required=True, help="design folder to write")
@@ -108,11 +109,15 @@ def load_kernel(source: str, correlation: bool = False):
         path, flip = str(candidate), True
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as data:
-            keys = [k for k in ("kernels", "kernel") if k in data.files]
+            keys = [k for k in ("kernels", "kernel", "psf") if k in data.files]
             if not keys and len(data.files) != 1:
                 raise ValueError(f"kernel: {path} has arrays {data.files}; expected 'kernels', "
-                                 f"'kernel' or a single array")
+                                 f"'kernel', 'psf' (a design bundle's psf.npz) or a single array")
             array = np.array(data[keys[0] if keys else data.files[0]], dtype=np.float64)
+            if keys and keys[0] == "psf" and array.ndim == 4 and array.shape[1] == 3:
+                # a design bundle's per-colour PSFs [F, 3, k, k]: design for the green channel
+                # (the design wavelength); an ideal learned kernel is the same in all three
+                array = array[:, 1:2]
     elif path.endswith(".npy"):
         array = np.load(path, allow_pickle=False).astype(np.float64)
     else:

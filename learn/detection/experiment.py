@@ -56,7 +56,7 @@ PROFILES = {
     # CI-sized: about a minute of training per image configuration on a quiet 2-core CPU
     "quick": Profile(SceneConfig(size=128, max_faces=3), n_train=192, n_test=64,
                      train=TrainConfig(epochs=6, batch_size=16)),
-    "full": Profile(SceneConfig(size=128, max_faces=4), n_train=640, n_test=200,
+    "full": Profile(SceneConfig(size=128, max_faces=4), n_train=1280, n_test=200,
                     train=TrainConfig(epochs=12, batch_size=32)),
 }
 

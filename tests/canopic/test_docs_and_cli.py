@@ -1,0 +1,52 @@
+"""The examples in docstrings run, every subcommand answers --help, units parse."""
+import doctest
+import importlib
+
+import pytest
+
+from canopic.cli import build_parser, main
+from canopic.units import UnitError, parse_quantity
+
+DOCUMENTED_MODULES = ["canopic.bundle", "canopic.report", "canopic.units", "hil.client",
+                      "learn.networks", "optics.design", "optics.imaging", "optics.materials",
+                      "sensor.baselines", "sensor.camera", "sensor.colour"]
+COMMANDS = ["simulate", "design-mask", "export-mask", "train", "table1", "detect-eval", "flash",
+            "capture", "board-emulator", "ports", "demo"]
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
+
+
+def test_every_command_is_registered_and_documented(capsys):
+    parser = build_parser()
+    text = parser.format_help()
+    for command in COMMANDS:
+        assert command in text
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: canopic " + command in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text,unit,expected", [
+    ("532nm", "m", 532e-9), ("2 um", "m", 2e-6), ("1.869mm", "m", 1.869e-3), ("10ms", "s", 0.01),
+    ("3.3V", "V", 3.3), (0.25, "m", 0.25), ("1e-3", "s", 1e-3), ("5µm", "m", 5e-6)])
+def test_units_parse_to_si(text, unit, expected):
+    assert parse_quantity(text, unit) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("text,unit", [("532", "furlong"), ("2 parsecs", "m"), ("nan nm", "m"),
+                                       ("inf", "m"), ("5 ms", "m"), (True, "m")])
+def test_units_refuse_bad_input(text, unit):
+    with pytest.raises(UnitError):
+        parse_quantity(text, unit, "distance")
