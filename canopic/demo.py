@@ -189,15 +189,32 @@ def _mask_pattern_file(run: DemoRun) -> Path:
     from hil.artifacts import MaskPattern
 
     fabrication = run.out / "conv4" / "fabrication"
+    manifest = json.loads((fabrication / "manifest.json").read_text())
     levels_file = sorted(fabrication.glob("*_levels.npz"))[0]
     with np.load(levels_file, allow_pickle=False) as data:
         level_index = np.asarray(data["level_index"])
-        count = int(data["levels"]) if "levels" in data.files else int(level_index.max()) + 1
-    pattern = MaskPattern(levels=level_index.astype(np.uint8), level_count=count, kind="height",
-                          pixel_pitch=2e-6, wavelength=532e-9, top_value=0.0)
+    pattern = MaskPattern(levels=level_index.astype(np.uint16), level_count=int(manifest["levels"]),
+                          kind="height", pixel_pitch=float(manifest["mask_pitch"]),
+                          wavelength=float(manifest["design_wavelength"]),
+                          top_value=float(manifest["two_pi_height"]))
     path = run.out / "conv4" / "mask_pattern.bin"
     pattern.save(str(path))
     return path
+
+
+def _jsonable(value: Any) -> Any:
+    """Dataclasses, bytes (as hex) and containers as JSON-ready values."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()
+    return value
 
 
 def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, seed: int) -> dict:
@@ -213,10 +230,12 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
     design = run.out / "conv4" / "design"
     table_file = run.out / "conv4" / "thresholds.bin"
     mask_file = _mask_pattern_file(run)
+    from hil.artifacts import MaskPattern
+    rows, cols = MaskPattern.load(str(mask_file)).levels.shape
     emulator = port == "emulator"
     camera_settings = {"comparator_offset_sigma": 0.002, "adc_mismatch_sigma": 0.05}
     emulator_args = ["--flash-dir", str(run.out / "board_flash"), "--seed", str(board_seed),
-                     "--camera", str(design), "--mask-size", "256x256"] if emulator else None
+                     "--camera", str(design), "--mask-size", f"{cols}x{rows}"] if emulator else None
     status = hil.flash_and_verify(port, thresholds_file=str(table_file), mask_file=str(mask_file),
                                   emulator_args=emulator_args, progress=True)
     faces = datasets.load_faces()
@@ -224,8 +243,7 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
     count = profile.captures
     scenes = np.concatenate([faces.images[: count // 2], nonfaces.images[: count - count // 2]])
     captured = hil.capture(port, scenes, noise_seed=seed, emulator_args=emulator_args)
-    result = {"port": port, "flashed": {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else str(v)
-                                        for k, v in status.items()},
+    result = {"port": port, "flashed": {k: _jsonable(v) for k, v in status.items()},
               "captured_frames": int(len(captured))}
     np.savez_compressed(run.out / "board_capture.npz", codes=captured, scenes=scenes)
     if emulator:
