@@ -196,6 +196,10 @@ class ComparatorTreeMaxPool(nn.Module):
             return F.max_pool2d(x, self.block)
         _check_range(extremes, x.dtype)
         offsets = self.offsets(c, h // self.block, w // self.block, x.dtype, x.device)
+        if mode == "hard" and offsets is None and self.noise_sigma == 0.0:
+            # the ideal tree outputs exactly the block max (tests: comparator_tree_max is
+            # bit-for-bit max_pool2d), and max_pool2d is about 10x faster
+            return F.max_pool2d(x, self.block)
         if mode == "hard":
             return _tree(x, self.block, offsets, self.noise_sigma, generator, None, soft=False)
         slope = effective_hardness(hardness, self.noise_sigma)
