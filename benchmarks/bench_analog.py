@@ -8,24 +8,13 @@ ideal peer) in the same process.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
 import analog
+from timing import median_seconds
 
-
-def median_seconds(function, repeats: int) -> float:
-    """Median wall time of ``function()`` over ``repeats`` runs after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -8,24 +8,14 @@ Prints medians of repeated runs.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
 from optics.imaging import _fast_fft_size, convolve_psf
 from sensor import Camera, CameraConfig
+from timing import median_seconds
 
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -68,7 +58,7 @@ def main() -> None:
                      ("camera hard forward", hard_forward),
                      ("camera soft forward+backward", soft_forward_backward),
                      ("direct convolution (conv2d 63x63)", direct)]:
-        t = median_time(fn, args.repeats if "direct" not in name else max(1, args.repeats // 3))
+        t = median_seconds(fn, args.repeats if "direct" not in name else max(1, args.repeats // 3))
         results[name] = t
         print(f"{name:48s} {t * 1e3:9.1f} ms  {n / t:9.0f} frames/s")
     floor = results["FFT floor (rfft2+irfft2 of the padded frame)"]

@@ -11,22 +11,14 @@ Run: .venv/bin/python benchmarks/bench_mask_design.py [--mask-size 256] [--repea
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 
 from optics.design import MaskGeometry, design_mask, gerchberg_saxton, gradient_descent
 from optics.kernels import gaussian_psf, half_plane_bars
+from timing import median_seconds
 
-
-def median_time(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -42,16 +34,17 @@ def main() -> None:
     pad = geometry.propagation_pad(geometry.wavelengths)
     n = int(round(pad * args.mask_size))
     field = torch.randn(1, n, n, dtype=torch.complex64)
-    fft_floor = median_time(lambda: torch.fft.ifft2(torch.fft.fft2(field)), args.repeats * 3)
+    fft_floor = median_seconds(lambda: torch.fft.ifft2(torch.fft.fft2(field)), args.repeats * 3,
+                               warmup=False)
     print(f"mask {args.mask_size}x{args.mask_size} (2 um), sensor pitch 4 um, padded grid {n}x{n}; "
           f"torch threads {torch.get_num_threads()}; median of {args.repeats}")
     print(f"FFT floor (fft2 + ifft2, {n}^2 complex64): {fft_floor * 1e3:.1f} ms")
     kernels = {"gaussian63": gaussian_psf(63, 8.0)[None], "bars11 (4 masks)": half_plane_bars(11)}
     for name, target in kernels.items():
-        gs = median_time(lambda: gerchberg_saxton(target, geometry, args.gs_iterations,
-                                                  progress=False), args.repeats)
-        gd = median_time(lambda: gradient_descent(target, geometry, None, args.gd_steps,
-                                                  progress=False), args.repeats) / args.gd_steps
+        gs = median_seconds(lambda: gerchberg_saxton(target, geometry, args.gs_iterations,
+                                                  progress=False), args.repeats, warmup=False)
+        gd = median_seconds(lambda: gradient_descent(target, geometry, None, args.gd_steps,
+                                                  progress=False), args.repeats, warmup=False) / args.gd_steps
         print(f"{name:18s} GS {args.gs_iterations} iterations: {gs:7.2f} s "
               f"({gs / args.gs_iterations / fft_floor / target.shape[0]:.1f} FFT floors per "
               f"iteration and mask); GD: {gd * 1e3:7.1f} ms per step (3 wavelengths)")

@@ -11,23 +11,13 @@ Run: .venv/bin/python benchmarks/bench_pixel.py [--repeats 7] [--batch 256]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 
 from sensor.pixel import PixelArray, SensorParams
+from timing import median_seconds
 
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up (fixed patterns, allocator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peer_fps(repeats: int) -> float:

@@ -11,26 +11,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import time
 
 import numpy as np
 import torch
 
 import optics
+from timing import median_seconds
 
 WAVELENGTHS = (640e-9, 532e-9, 450e-9)
 DX, Z, WAIST = 2e-6, 1.869e-3, 40e-6
 
-
-def median_time(function, repeats: int) -> float:
-    function()                                            # warm-up (and cache fill)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def gaussian_beam(n: int, wavelength: float, z: float) -> np.ndarray:
@@ -53,9 +44,9 @@ def run(n: int, repeats: int, use_peer: bool) -> None:
     start = time.perf_counter()
     out = optics.propagate(field, DX, list(WAVELENGTHS), Z)
     cold = time.perf_counter() - start
-    asm = median_time(lambda: optics.propagate(field, DX, list(WAVELENGTHS), Z), repeats)
+    asm = median_seconds(lambda: optics.propagate(field, DX, list(WAVELENGTHS), Z), repeats)
     padded = torch.zeros(3, 2 * n, 2 * n, dtype=torch.complex64)
-    floor = median_time(lambda: torch.fft.ifft2(torch.fft.fft2(padded)), repeats)
+    floor = median_seconds(lambda: torch.fft.ifft2(torch.fft.fft2(padded)), repeats)
     errors = [relative_l2(out[i].numpy(), gaussian_beam(n, w, Z)) for i, w in enumerate(WAVELENGTHS)]
     print(f"N={n}: field [3, {n}, {n}] complex64, padded {2 * n}^2, threads={torch.get_num_threads()}")
     print(f"  ASM (cached TF)       {asm:8.3f} s/call  {asm / 3:8.3f} s/wavelength  "
@@ -74,7 +65,7 @@ def run(n: int, repeats: int, use_peer: bool) -> None:
             beam = lp.Begin(n * DX, wavelength, n)
             beam.field = initial[index].astype(complex)
             beams.append(beam)
-        peer = median_time(lambda: [lp.Forvard(b, Z) for b in beams], max(1, repeats // 2))
+        peer = median_seconds(lambda: [lp.Forvard(b, Z) for b in beams], max(1, repeats // 2))
         peer_errors = [relative_l2(lp.Forvard(b, Z).field, gaussian_beam(n, w, Z))
                        for b, w in zip(beams, WAVELENGTHS)]
         print(f"  LightPipes Forvard    {peer:8.3f} s/call  {peer / 3:8.3f} s/wavelength  "

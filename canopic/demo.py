@@ -24,7 +24,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 SCHEMA_VERSION = 1
 CONVS = ("conv1", "conv4")
@@ -45,8 +45,14 @@ class DemoProfile:
         ``canopic design-mask`` options (mask size, iterations).
     levels : int
         Fabrication height levels.
-    evaluation : str
-        ``learn.table1`` profile name ("QUICK" or "FULL") for budgets and data caps.
+    budget : dict
+        ``learn.attacks.AttackBudget`` fields of the attackers and the face detector.
+    attacks : tuple of str
+        The attack suite (``learn.attacks.ATTACK_NAMES``).
+    max_per_part : int or None
+        Cap on images per evaluation split part (None: all).
+    n_augment : int
+        Encoded augmented copies per training image in the evaluation.
     seeds : tuple of int
         Evaluation seeds.
     captures : int
@@ -58,26 +64,45 @@ class DemoProfile:
     data: dict
     mask: dict
     levels: int
-    evaluation: str
+    budget: dict
+    attacks: tuple
+    max_per_part: "int | None"
+    n_augment: int
     seeds: tuple
     captures: int
 
 
-QUICK = DemoProfile(
-    name="quick",
-    training=dict(alternations=3, encoder_epochs=1, recogniser_epochs=6, recogniser_patience=3,
-                  detector_epochs=1, steps_per_epoch=15, order="networks_first",
-                  hardness_slope=10.0),
-    data=dict(),
-    mask=dict(mask_size=160, gs_iterations=25, gd_iterations=40),
-    levels=16, evaluation="QUICK", seeds=(0,), captures=8)
-FULL = DemoProfile(
-    name="full",
-    training=dict(alternations=8, encoder_epochs=2, recogniser_epochs=20, recogniser_patience=4,
-                  detector_epochs=2, order="networks_first", hardness_slope=5.0),
-    data=dict(),
-    mask=dict(mask_size=256, gs_iterations=50, gd_iterations=200),
-    levels=16, evaluation="FULL", seeds=(0, 1, 2), captures=32)
+ALL_ATTACKS = ("inception", "mlp", "logistic", "knn", "reconstruct")
+PROFILES = {
+    # CI-sized: every stage runs, nothing is meant to be meaningful
+    "tiny": DemoProfile(
+        name="tiny",
+        training=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, recogniser_patience=1,
+                      detector_epochs=1, steps_per_epoch=2, order="networks_first",
+                      recogniser_width=8, detector_width=8),
+        data=dict(max_faces=64, max_nonfaces=64),
+        mask=dict(mask_size=128, gs_iterations=3, gd_iterations=2),
+        levels=4, budget=dict(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, cnn_width=4),
+        attacks=("logistic", "knn"), max_per_part=24, n_augment=0, seeds=(0,), captures=2),
+    "quick": DemoProfile(
+        name="quick",
+        training=dict(alternations=2, encoder_epochs=1, recogniser_epochs=5, recogniser_patience=2,
+                      detector_epochs=1, steps_per_epoch=12, order="networks_first",
+                      hardness_slope=10.0),
+        data=dict(),
+        mask=dict(mask_size=160, gs_iterations=25, gd_iterations=30),
+        levels=16, budget=dict(cnn_epochs=15, flat_epochs=60, decoder_epochs=8, patience=4,
+                               cnn_width=16),
+        attacks=ALL_ATTACKS, max_per_part=None, n_augment=0, seeds=(0,), captures=8),
+    "full": DemoProfile(
+        name="full",
+        training=dict(alternations=8, encoder_epochs=2, recogniser_epochs=20, recogniser_patience=4,
+                      detector_epochs=2, order="networks_first", hardness_slope=5.0),
+        data=dict(),
+        mask=dict(mask_size=256, gs_iterations=50, gd_iterations=200),
+        levels=16, budget=dict(), attacks=ALL_ATTACKS, max_per_part=None, n_augment=1,
+        seeds=(0, 1, 2), captures=32),
+}
 
 
 # ----------------------------------------------------------------------------- the run folder
@@ -271,9 +296,11 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     from sensor.design_bundle import load_design_bundle
     from learn.evaluation import data_from_splits, evaluate_encoder, relative_privacy
 
-    evaluation = getattr(table1, profile.evaluation)
+    from learn.attacks import AttackBudget
+
+    budget = AttackBudget(**profile.budget)
     splits = datasets.make_splits(datasets.load_faces(), datasets.load_nonfaces(), seed=seed)
-    data = data_from_splits(splits, evaluation.max_per_part)
+    data = data_from_splits(splits, profile.max_per_part)
     recognisers: dict = {}
     encoders = {"clean": table1.baseline_encoder("clean", 0),
                 "blur": table1.baseline_encoder("blur", 8.0),
@@ -283,8 +310,8 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
         encoders[f"learned_{conv}"] = table1.camera_encoder(camera)
     results, rows = {}, {}
     for name, encoder in encoders.items():
-        results[name] = evaluate_encoder(encoder, data, seeds=profile.seeds, budget=evaluation.budget,
-                                         n_augment=evaluation.n_augment, desc=name,
+        results[name] = evaluate_encoder(encoder, data, seeds=profile.seeds, attacks=profile.attacks,
+                                         budget=budget, n_augment=profile.n_augment, desc=name,
                                          recognisers=recognisers)
     clean = results["clean"].privacy
     for name, res in results.items():
@@ -294,18 +321,24 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
                       "id_fraction_of_clean": relative_privacy(res.privacy, clean),
                       "face_acc": res.utility.test_accuracy.mean if res.utility else None,
                       "face_acc_std": res.utility.test_accuracy.std if res.utility else None}
-    return {"rows": rows, "seeds": list(profile.seeds), "profile": profile.evaluation}
+    return {"rows": rows, "seeds": list(profile.seeds), "attacks": list(profile.attacks),
+            "budget": dataclasses.asdict(budget), "max_per_part": profile.max_per_part}
 
 
 # ----------------------------------------------------------------------------- the demo
-def run_demo(out: str, full: bool = False, port: str = "emulator", seed: int = 0,
+def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int = 0,
              alpha: float = 1.0, kernel_mode: str = "two_mask", board_seed: int = 7,
              fresh: bool = False) -> dict:
-    """Run every stage into ``out`` and return the summary (also ``out/summary.json``)."""
+    """Run every stage into ``out`` and return the summary (also ``out/summary.json``).
+
+    ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized).
+    """
     from canopic import files
     from canopic.demo_report import write_report
 
-    profile = FULL if full else QUICK
+    if profile not in PROFILES:
+        raise ValueError(f"profile: {profile!r} is not one of {sorted(PROFILES)}")
+    profile = PROFILES[profile]
     out_path = Path(out)
     if fresh and out_path.exists():
         shutil.rmtree(out_path)
@@ -337,7 +370,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="runs/demo", help="run folder")
     parser.add_argument("--full", action="store_true",
-                        help="the full profile (longer training, 3 evaluation seeds)")
+                        help="the full profile (longer training, 3 evaluation seeds); same as "
+                             "--profile full")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                        help="quick (minutes), full (hours), tiny (CI-sized smoke run)")
     parser.add_argument("--port", default="emulator",
                         help="board port: 'emulator' (a board emulator in another process), a "
                              "device such as /dev/ttyACM0, or 'auto'")
@@ -349,7 +385,9 @@ def register(subparsers) -> None:
                         help="the emulated board's own mismatch seed")
     parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=lambda args: (run_demo(args.out, full=args.full, port=args.port,
+    parser.set_defaults(func=lambda args: (run_demo(args.out,
+                                                    profile="full" if args.full else args.profile,
+                                                    port=args.port,
                                                     seed=args.seed, alpha=args.alpha,
                                                     kernel_mode=args.kernel_mode,
                                                     board_seed=args.board_seed,

@@ -102,6 +102,8 @@ class AttackBudget:
         Minibatch size.
     cnn_width : int
         Channels per inception branch (capacity of the CNNs).
+    decoder_width : int
+        Feature channels of the reconstruction decoder.
     """
 
     cnn_epochs: int = 60
@@ -110,6 +112,7 @@ class AttackBudget:
     patience: int = 15
     batch_size: int = 64
     cnn_width: int = 16
+    decoder_width: int = 64
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -125,8 +128,9 @@ QUICK_BUDGET = AttackBudget(cnn_epochs=3, flat_epochs=10, decoder_epochs=2, pati
 
 # ----------------------------------------------------------------------------- augmentation
 def augment_images(images: torch.Tensor, generator: torch.Generator, max_shift: float = 4.0,
-                   jitter: float = 0.2, clamp: bool = True) -> torch.Tensor:
-    """Random horizontal flips, small shifts and colour jitter, batched (no per-image loop).
+                   jitter: float = 0.2, clamp: bool = True, max_zoom: float = 0.1,
+                   max_rotation_deg: float = 10.0) -> torch.Tensor:
+    """Random flips, small shifts, zooms and rotations, and colour jitter, batched (no loops).
 
     Parameters
     ----------
@@ -140,6 +144,11 @@ def augment_images(images: torch.Tensor, generator: torch.Generator, max_shift: 
         Brightness, contrast and per-channel gain are drawn from [1 - jitter, 1 + jitter].
     clamp : bool
         Clip the result to [0, 1] (for images; off for other value ranges).
+    max_zoom : float
+        The scale is drawn from [1 - max_zoom, 1 + max_zoom] (about the image centre).
+    max_rotation_deg : float
+        The rotation, in degrees, is drawn from [-max_rotation_deg, max_rotation_deg] (about the
+        image centre; square images keep their aspect ratio).
 
     Returns
     -------
@@ -152,9 +161,13 @@ def augment_images(images: torch.Tensor, generator: torch.Generator, max_shift: 
         return torch.rand(*shape, generator=generator) * 2.0 - 1.0
 
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    # theta maps output to input coordinates: zoom * rotation, then the mirror of the x axis
+    scale = 1.0 + max_zoom * uniform(n)
+    angle = torch.deg2rad(max_rotation_deg * uniform(n))
+    cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = flip
-    theta[:, 1, 1] = 1.0
+    theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin
+    theta[:, 1, 0], theta[:, 1, 1] = sin * flip, cos
     theta[:, 0, 2] = uniform(n) * 2.0 * max_shift / w
     theta[:, 1, 2] = uniform(n) * 2.0 * max_shift / h
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
@@ -198,7 +211,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
                      val_y: torch.Tensor, epochs: int, patience: int, batch_size: int,
                      seed: int, lr: float = 2e-3, weight_decay: float = 5e-4,
                      augment: "Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None"
-                     = None) -> FitRecord:
+                     = None, label_smoothing: float = 0.0) -> FitRecord:
     """Train ``model`` with cross-entropy; keep the weights of the best validation epoch.
 
     AdamW with a cosine learning-rate schedule; the input standardisation of ``model`` is fitted
@@ -221,11 +234,15 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
         AdamW settings.
     augment : callable, optional
         ``augment(batch, generator) -> batch`` applied to each training batch.
+    label_smoothing : float
+        Label smoothing of the training loss, in [0, 1) (the validation loss has none).
 
     Returns
     -------
     FitRecord
     """
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing: {label_smoothing} is not allowed; need [0, 1)")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     for module in standardise_modules(model):
@@ -243,7 +260,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
             if index.numel() < 2:  # BatchNorm needs two samples
                 continue
             batch = x[index] if augment is None else augment(x[index], generator)
-            loss = F.cross_entropy(model(batch), y[index])
+            loss = F.cross_entropy(model(batch), y[index], label_smoothing=label_smoothing)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -288,6 +305,7 @@ class NetworkAttack(Attack):
 
     lr: float = 2e-3
     weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
 
     def __init__(self, budget: AttackBudget = AttackBudget()):
         super().__init__(budget)
@@ -309,7 +327,7 @@ class NetworkAttack(Attack):
         self.record = train_classifier(self.model, data.train_x, data.train_y, data.val_x,
                                        data.val_y, self.epochs(), self.budget.patience,
                                        self.budget.batch_size, seed, self.lr, self.weight_decay,
-                                       augment=augment)
+                                       augment=augment, label_smoothing=self.label_smoothing)
         return self
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -322,6 +340,7 @@ class InceptionAttack(NetworkAttack):
 
     name = "inception"
     uses_augmentation = True
+    label_smoothing = 0.1
 
     def build(self, data: AttackData) -> nn.Module:
         return InceptionClassifier(data.in_channels, data.num_classes, data.input_size,
@@ -484,7 +503,8 @@ class ReconstructionAttack(Attack):
                                         width=self.budget.cnn_width)
             train_classifier(model, data.train_images, data.train_y, data.val_images, data.val_y,
                              self.budget.cnn_epochs, self.budget.patience,
-                             self.budget.batch_size, seed, augment=augment_images)
+                             self.budget.batch_size, seed, augment=augment_images,
+                             label_smoothing=InceptionAttack.label_smoothing)
             self.recognisers[seed] = model
         return self.recognisers[seed]
 
@@ -495,7 +515,7 @@ class ReconstructionAttack(Attack):
         self.recogniser = self._clean_recogniser(data, seed)
         torch.manual_seed(seed)
         self.decoder = CodeDecoder(data.in_channels, data.input_size,
-                                   data.train_images.shape[-1])
+                                   data.train_images.shape[-1], width=self.budget.decoder_width)
         self.decoder_val_l1 = train_decoder(
             self.decoder, data.train_x, data.train_images, data.val_x, data.val_images,
             self.budget.decoder_epochs, self.budget.patience, self.budget.batch_size, seed)

@@ -215,7 +215,8 @@ def physical_twin(camera: torch.nn.Module) -> torch.nn.Module:
 
     config = CameraConfig(**{**camera.config.to_dict(), **PHYSICAL_CAMERA})
     psf = camera.psf
-    source = None if psf is None else KernelPSF(psf[:, 0], mode="two_mask", learnable=False)
+    source = None if psf is None else KernelPSF(psf[:, 0].detach(), mode="two_mask",
+                                                learnable=False)
     if camera.adc is not None:
         spacing = max(config.min_threshold_spacing, CameraConfig.min_threshold_spacing)
         config.min_threshold_spacing = spacing

@@ -13,7 +13,7 @@ kind; grid constructors return float64 torch tensors (``device`` selectable).
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple, Union
+from typing import Tuple
 
 import numpy as np
 import torch

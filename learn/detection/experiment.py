@@ -16,7 +16,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from canopic.files import sha256_file, write_json, write_text

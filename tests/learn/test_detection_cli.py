@@ -3,7 +3,6 @@ import csv
 import json
 import os
 
-import pytest
 
 from canopic.cli import main
 from canopic.files import sha256_file

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from learn import datasets, plots, table1
 from learn.attacks import AttackBudget
@@ -30,6 +31,15 @@ TINY = table1.Profile(
     n_augment=0, max_per_part=12, blur_sigmas_px=(8.0,), pixelate_blocks=(8,),
     alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, detector_epochs=1,
                      steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The networks here are tiny: one thread is faster than two on a shared CPU (restored)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def tiny_splits() -> datasets.Splits:
@@ -96,3 +106,28 @@ def test_plots_are_written(quick_table):
         with open(path, "rb") as handle:
             assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     assert len(table1.parameter_cameras(results)) == 7    # unlearned + 3 learned + 3 published
+
+
+def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
+    """``canopic table1 --quick`` end to end (tiny data and profile): tables and both figures."""
+    from canopic.cli import main
+
+    splits = tiny_splits()
+    monkeypatch.setattr(table1, "QUICK", TINY)
+    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    keys = ("clean", "blur", "conv1_mp_q_unlearned", "conv1_mp_q_a1_learned",
+            "conv1_mp_q_a1_published")
+    out = tmp_path / "t1"
+    assert main(["table1", "--quick", "--out", str(out), "--rows", ",".join(keys),
+                 "--attacks", "logistic,knn", "--quiet"]) == 0
+    with open(out / "table1.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["key"] for r in rows] == list(keys)
+    assert all(r["status"] == "ok" and r["id_top1_mean"] and r["face_acc_mean"] for r in rows)
+    for name in ("privacy_utility.png", "parameters.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| Gaussian Blur |" in (out / "table1.md").read_text()
+    assert main(["table1", "--quick", "--out", str(out), "--rows", "nonsense"]) == 1
+    assert "--rows" in capsys.readouterr().err

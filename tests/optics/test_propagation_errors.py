@@ -1,5 +1,4 @@
 """Bad input and violated sampling criteria give clear ValueErrors."""
-import math
 import re
 
 import numpy as np

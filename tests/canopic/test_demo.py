@@ -1,0 +1,72 @@
+"""The main job end to end on the tiny profile: every artifact checked, then a resume."""
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from canopic.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert main(["demo", "--profile", "tiny", "--out", str(out)]) == 0
+    return out
+
+
+def test_summary_lists_every_figure_and_they_exist(demo_run):
+    summary = json.loads((demo_run / "summary.json").read_text())
+    captions = " ".join(f["caption"] for f in summary["figures"])
+    for expected in ("Fig. 4-style", "Fig. 3-style", "Fig. 5-style", "psf kernel", "height map",
+                     "fabrication preview", "captured by the board"):
+        assert expected in captions, expected
+    html = (demo_run / "report.html").read_text()
+    for figure in summary["figures"]:
+        assert (demo_run / figure["path"]).is_file() or json.dumps(figure["path"])
+        assert figure["caption"] in html
+    assert html.count("data:image/png;base64,") == len(summary["figures"])
+    rows = summary["stages"]["evaluate"]["rows"]
+    assert set(rows) == {"clean", "blur", "pixelate", "learned_conv1", "learned_conv4"}
+    assert not list(demo_run.rglob("*.part*"))
+
+
+def test_gdsii_reads_back_as_the_quantised_heights(demo_run):
+    from optics.fabrication import read_gdsii_levels, verify_manifest
+
+    for conv in ("conv1", "conv4"):
+        folder = demo_run / conv / "fabrication"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert verify_manifest(str(folder)) == []
+        for levels_file in sorted(folder.glob("*_levels.npz")):
+            level_index = np.load(levels_file)["level_index"]
+            gds = levels_file.with_name(levels_file.name.replace("_levels.npz", ".gds"))
+            read = read_gdsii_levels(str(gds), level_index.shape, manifest["mask_pitch"],
+                                     manifest["levels"])
+            np.testing.assert_array_equal(read, level_index)
+
+
+def test_threshold_tables_round_trip_and_read_back_from_the_board(demo_run):
+    from hil.artifacts import ThresholdTable
+    from sensor.design_bundle import load_design_bundle
+
+    stages = json.loads((demo_run / "summary.json").read_text())["stages"]
+    for conv in ("conv1", "conv4"):
+        tables = [ThresholdTable.load(str(demo_run / conv / f"thresholds.{s}")) for s in ("bin", "json", "hex")]
+        assert all(list(t.codes) == list(tables[0].codes) for t in tables)
+        designed = load_design_bundle(demo_run / conv / "design").thresholds
+        # 12-bit DAC over the 0..15 input range: each threshold within half an LSB
+        assert np.abs(tables[0].thresholds() - designed).max() <= 15 / 4096 / 2 + 1e-9
+    flashed = stages["board"]["flashed"]
+    table_bytes = (demo_run / "conv4" / "thresholds.bin").read_bytes()
+    assert flashed["thresholds"]["sha256"] == hashlib.sha256(table_bytes).hexdigest()
+    mask_bytes = (demo_run / "conv4" / "mask_pattern.bin").read_bytes()
+    assert flashed["mask"]["sha256"] == hashlib.sha256(mask_bytes).hexdigest()
+    assert stages["board"]["simulation_match_fraction"] == 1.0
+
+
+def test_rerun_resumes_from_finished_stages(demo_run, capsys):
+    assert main(["demo", "--profile", "tiny", "--out", str(demo_run)]) == 0
+    out = capsys.readouterr().out
+    for stage in ("train_conv1", "train_conv4", "masks_conv1", "masks_conv4", "tables", "board", "evaluate"):
+        assert f"[demo] {stage}: done earlier, kept" in out
