@@ -71,6 +71,43 @@ class EvaluationData:
     num_classes: int
 
 
+def balanced_subset(labels: np.ndarray, count: int) -> np.ndarray:
+    """Indices of ``count`` items spread evenly over the classes (round robin), in input order.
+
+    Taking the first ``count`` items of an identity-sorted part would keep only the first few
+    identities (and train and test would then hold different ones); this takes each class's
+    first item, then each class's second, and so on.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        int [N] class of each item (for an unlabelled set, ``np.arange(N)`` spreads evenly).
+    count : int
+        Items to keep (all when >= N).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 [min(count, N)] sorted indices.
+    """
+    labels = np.asarray(labels)
+    if count >= len(labels):
+        return np.arange(len(labels))
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    first = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank = np.arange(len(labels)) - first                    # position within its class
+    chosen = order[np.lexsort((sorted_labels, rank))[:count]]
+    return np.sort(chosen)
+
+
+def _spread_subset(count: int, keep: "int | None") -> np.ndarray:
+    """``keep`` indices evenly spaced over ``range(count)`` (all when ``keep`` is None)."""
+    if keep is None or keep >= count:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, keep).round().astype(np.int64))
+
+
 def data_from_splits(splits, max_per_part: "int | None" = None) -> EvaluationData:
     """Build :class:`EvaluationData` from ``learn.datasets.Splits`` (evaluation parts only).
 
@@ -78,21 +115,27 @@ def data_from_splits(splits, max_per_part: "int | None" = None) -> EvaluationDat
     ----------
     splits : learn.datasets.Splits
     max_per_part : int, optional
-        Keep at most this many images of each face and no-face part (first ones; for quick runs).
+        Keep at most this many images of each face and no-face part (for quick runs): faces
+        spread evenly over the identities (:func:`balanced_subset`), no-face images evenly over
+        the part (its order follows the source classes).
     """
     from learn.datasets import to_tensor
 
+    def face_index(part) -> np.ndarray:
+        labels = np.asarray(part.labels)
+        return balanced_subset(labels, len(labels) if max_per_part is None else max_per_part)
+
     def faces(part) -> Part:
-        count = len(part) if max_per_part is None else min(len(part), max_per_part)
-        return Part(to_tensor(part.images[:count]), torch.as_tensor(np.array(part.labels[:count])))
+        index = face_index(part)
+        return Part(to_tensor(part.images[index]),
+                    torch.as_tensor(np.asarray(part.labels)[index], dtype=torch.int64))
 
     def detection(face_part, nonface_part) -> Part:
-        count = len(face_part) if max_per_part is None else min(len(face_part), max_per_part)
-        other = len(nonface_part) if max_per_part is None else min(len(nonface_part), max_per_part)
-        images = torch.cat([to_tensor(face_part.images[:count]),
-                            to_tensor(nonface_part.images[:other])])
-        labels = torch.cat([torch.ones(count, dtype=torch.int64),
-                            torch.zeros(other, dtype=torch.int64)])
+        face_images = to_tensor(face_part.images[face_index(face_part)])
+        other = to_tensor(nonface_part.images[_spread_subset(len(nonface_part), max_per_part)])
+        images = torch.cat([face_images, other])
+        labels = torch.cat([torch.ones(face_images.shape[0], dtype=torch.int64),
+                            torch.zeros(other.shape[0], dtype=torch.int64)])
         return Part(images, labels)
 
     return EvaluationData(

@@ -95,7 +95,7 @@ class KernelPSF(nn.Module):
             raise ValueError(f"mode: {mode!r} is not one of {KERNEL_MODES}")
         kernel = _validate_kernel(init, "init")
         self.mode = mode
-        floor = 1e-4 * float(kernel.abs().max())
+        floor = 1e-4 * float(kernel.detach().abs().max())
         if mode == "free":
             raw = {"taps": kernel}
         elif mode == "nonnegative":
