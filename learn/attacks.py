@@ -122,8 +122,8 @@ class AttackBudget:
                                  "need an integer >= 1")
 
 
-QUICK_BUDGET = AttackBudget(cnn_epochs=3, flat_epochs=10, decoder_epochs=2, patience=3,
-                            cnn_width=8)
+QUICK_BUDGET = AttackBudget(cnn_epochs=5, flat_epochs=15, decoder_epochs=2, patience=3,
+                            batch_size=32, cnn_width=8, decoder_width=32)
 
 
 # ----------------------------------------------------------------------------- augmentation

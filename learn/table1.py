@@ -152,7 +152,7 @@ class Profile:
     physical: bool = True
 
 
-QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=60, blur_sigmas_px=(4.0, 8.0),
+QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=90, blur_sigmas_px=(4.0, 8.0),
                 pixelate_blocks=(4, 8),
                 alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1,
                                  detector_epochs=1, steps_per_epoch=2, recogniser_width=8,

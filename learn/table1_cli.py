@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quick", action="store_true",
-                        help="CI-sized profile: 60 images per split part, a few epochs, tiny "
+                        help="CI-sized profile: 90 images per split part (all identities), a few epochs, tiny "
                              "alternating optimisation, one seed unless --seeds is given")
     parser.add_argument("--seeds", type=int, default=None,
                         help="number of evaluation seeds (0..N-1); default 3, or 1 with --quick")

@@ -77,13 +77,17 @@ def convolve_psf(images: torch.Tensor, psf: torch.Tensor, method: str = "auto") 
     f, k = psf.shape[0], psf.shape[-1]
     pad = k // 2
     psf = psf.to(images.dtype).expand(f, c, k, k)
-    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
     if method == "direct" or (method == "auto" and k <= DIRECT_MAX_KERNEL):
+        padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
         weight = psf.flip(-1, -2).transpose(0, 1).reshape(c * f, 1, k, k)
         out = F.conv2d(padded, weight, groups=c)             # [N, C*F, H, W], colour-major
         return out.view(n, c, f, h, w).transpose(1, 2).reshape(n, f * c, h, w)
     size_h, size_w = _fast_fft_size(h + 2 * pad), _fast_fft_size(w + 2 * pad)
-    spectrum = torch.fft.rfft2(padded, s=(size_h, size_w))            # [N, C, Sh, Sw/2+1]
+    # fill the FFT frame with more replicated edge instead of zeros: the outputs we keep never
+    # see the extra columns (they lie beyond the last valid tap), and it saves a copy
+    extra_h, extra_w = size_h - (h + 2 * pad), size_w - (w + 2 * pad)
+    padded = F.pad(images, (pad, pad + extra_w, pad, pad + extra_h), mode="replicate")
+    spectrum = torch.fft.rfft2(padded)                                 # [N, C, Sh, Sw/2+1]
     transfer = torch.fft.rfft2(psf, s=(size_h, size_w))               # [F, C, Sh, Sw/2+1]
     product = spectrum.unsqueeze(1) * transfer.unsqueeze(0)           # [N, F, C, ...]
     full = torch.fft.irfft2(product, s=(size_h, size_w))

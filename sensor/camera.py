@@ -255,7 +255,8 @@ class Camera(nn.Module):
         else:
             optical = convolve_psf(images, self.optics())
         if self.pixels is None:
-            return optical, optical * self.config.full_scale_volts
+            volts = self.config.full_scale_volts
+            return optical, optical if volts == 1.0 else optical * volts
         to_photons = self.pixels.params.scene_to_photons
         if getattr(self.optics, "is_two_mask", False):
             # two masks, two captures, subtracted in the analog domain: K = P+ - P-

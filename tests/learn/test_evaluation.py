@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -130,3 +131,30 @@ def test_bad_arguments():
         evaluate_encoder(pooled_camera, tiny_data(), seeds=(1, 1), budget=TINY)
     with pytest.raises(ValueError, match="n_augment"):
         evaluate_encoder(pooled_camera, tiny_data(), seeds=(0,), budget=TINY, n_augment=-1)
+
+
+def test_balanced_subset_keeps_every_class_evenly():
+    labels = np.repeat(np.arange(6), [9, 2, 7, 5, 8, 3])
+    index = evaluation.balanced_subset(labels, 13)
+    counts = np.bincount(labels[index], minlength=6)
+    # round robin: every class once, then every class with items left again, ...
+    assert counts.tolist() == [3, 2, 2, 2, 2, 2]
+    assert np.all(np.diff(index) > 0)
+    assert evaluation.balanced_subset(labels, 100).tolist() == list(range(len(labels)))
+
+
+def test_quick_subset_of_splits_covers_every_identity():
+    from learn import datasets
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(8), 10)
+    faces = datasets.FaceSet(rng.integers(0, 255, (80, 16, 16, 3), dtype=np.uint8), labels,
+                             tuple(f"id{i}" for i in range(8)), tuple(f"f{i}" for i in range(80)))
+    nonfaces = datasets.ImageSet(rng.integers(0, 255, (40, 16, 16, 3), dtype=np.uint8),
+                                 tuple(f"n{i}" for i in range(40)))
+    splits = datasets.make_splits(faces, nonfaces, seed=0, n_eval_identities=5)
+    data = evaluation.data_from_splits(splits, max_per_part=10)
+    for part in (data.id_train, data.id_val, data.id_test):
+        assert sorted(set(part.labels.tolist())) == list(range(5))     # no identity dropped
+    assert data.id_train.labels.shape[0] == 10
+    assert int(data.det_train.labels.sum()) == 10 and int((data.det_train.labels == 0).sum()) == 10
