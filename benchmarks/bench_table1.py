@@ -58,10 +58,13 @@ def bench_attacks(repeats: int, epochs: "int | None") -> None:
 
 
 def bench_table(profile_name: str, seeds: int, out: str) -> None:
+    import torch
+
     from canopic.cli import main
 
     start = time.perf_counter()
-    argv = ["table1", "--out", out, "--seeds", str(seeds), "--quiet"]
+    argv = ["table1", "--out", out, "--seeds", str(seeds), "--quiet", "--threads",
+            str(torch.get_num_threads())]
     if profile_name == "quick":
         argv.append("--quick")
     code = main(argv)
@@ -78,7 +81,12 @@ def main() -> None:
     parser.add_argument("--profile", choices=("quick", "full"), default="quick")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", default="/tmp/canopic_table1")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (one is fastest for these small nets on a shared CPU)")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     if args.attacks_only:
         bench_attacks(args.repeats, args.epochs)
     else:

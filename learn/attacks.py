@@ -106,10 +106,10 @@ class AttackBudget:
         Feature channels of the reconstruction decoder.
     """
 
-    cnn_epochs: int = 60
+    cnn_epochs: int = 80
     flat_epochs: int = 150
     decoder_epochs: int = 40
-    patience: int = 15
+    patience: int = 25
     batch_size: int = 64
     cnn_width: int = 16
     decoder_width: int = 64

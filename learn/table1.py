@@ -21,7 +21,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from learn.attacks import ATTACK_NAMES, QUICK_BUDGET, AttackBudget
-from learn.evaluation import (EvaluationData, EvaluationResult, data_from_splits, evaluate_encoder,
+from learn.evaluation import (EvaluationResult, data_from_splits, evaluate_encoder,
                               relative_privacy)
 
 #: The physical camera of the "physical" columns (SI units; stated in every output).
