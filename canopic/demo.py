@@ -86,9 +86,9 @@ PROFILES = {
         attacks=("logistic", "knn"), max_per_part=24, n_augment=0, seeds=(0,), captures=2),
     "quick": DemoProfile(
         name="quick",
-        training=dict(alternations=2, encoder_epochs=1, recogniser_epochs=5, recogniser_patience=2,
-                      detector_epochs=1, steps_per_epoch=12, order="networks_first",
-                      hardness_slope=10.0),
+        training=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8, recogniser_patience=3,
+                      detector_epochs=2, steps_per_epoch=25, order="networks_first",
+                      hardness_slope=5.0),
         data=dict(),
         mask=dict(mask_size=160, gs_iterations=25, gd_iterations=30),
         levels=16, budget=dict(cnn_epochs=8, flat_epochs=40, patience=3, cnn_width=16),
