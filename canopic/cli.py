@@ -31,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"canopic {importlib.import_module('canopic').__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    register_modules(subparsers, COMMAND_MODULES)
+    return parser
+
+
+def register_modules(subparsers, names) -> None:
+    """Call ``register(subparsers)`` of each module in ``names`` that is installed."""
+    for name in names:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -41,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
-    return parser
 
 
 def main(argv: "list[str] | None" = None) -> int:
