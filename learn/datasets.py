@@ -465,9 +465,9 @@ def default_splits(seed: int = 0, faces: str = "faces64_wide", nonfaces: str = "
 def _srgb_lut():
     import torch
 
-    code = torch.arange(256, dtype=torch.float64) / 255.0
-    linear = torch.where(code <= 0.04045, code / 12.92, ((code + 0.055) / 1.055) ** 2.4)
-    return linear.to(torch.float32)
+    from sensor.colour import srgb_to_linear
+
+    return srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).to(torch.float32)
 
 
 def to_tensor(images: np.ndarray, device=None):
@@ -509,9 +509,9 @@ def to_srgb_uint8(linear) -> np.ndarray:
     """float NCHW linear RGB in [0, 1] -> uint8 NHWC sRGB (the inverse of :func:`to_tensor`)."""
     import torch
 
-    value = torch.as_tensor(linear).detach().to("cpu", torch.float64).clamp(0.0, 1.0)
-    encoded = torch.where(value <= 0.0031308, value * 12.92,
-                          1.055 * value ** (1.0 / 2.4) - 0.055)
+    from sensor.colour import linear_to_srgb
+
+    encoded = linear_to_srgb(torch.as_tensor(linear).detach().to("cpu", torch.float64))
     return (encoded * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
