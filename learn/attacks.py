@@ -104,6 +104,9 @@ class AttackBudget:
         Channels per inception branch (capacity of the CNNs).
     decoder_width : int
         Feature channels of the reconstruction decoder.
+    detector_epochs : int
+        Epochs of the face vs no-face detector (0: the same as ``cnn_epochs``); face vs no-face
+        is learnt in far fewer epochs than identity.
     """
 
     cnn_epochs: int = 80
@@ -113,13 +116,14 @@ class AttackBudget:
     batch_size: int = 64
     cnn_width: int = 16
     decoder_width: int = 64
+    detector_epochs: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or value < (0 if field.name == "detector_epochs" else 1):
                 raise ValueError(f"AttackBudget.{field.name}: {value!r} is not allowed; "
-                                 "need an integer >= 1")
+                                 "need an integer >= 1 (detector_epochs: >= 0)")
 
 
 QUICK_BUDGET = AttackBudget(cnn_epochs=5, flat_epochs=15, decoder_epochs=2, patience=3,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -272,6 +272,20 @@ def online_augmentation(codes: torch.Tensor, scenes: torch.Tensor):
     return augment_geometric
 
 
+def encoder_for_seed(encoder: "Encoder | Mapping[int, Encoder]", seed: int) -> Encoder:
+    """The encoder of evaluation seed ``seed``: ``encoder`` itself, or ``encoder[seed]``.
+
+    A mapping gives each seed its own encoder (for example a camera learned with that seed), so
+    the spread over seeds includes the spread of the encoder's own training.
+    """
+    if isinstance(encoder, Mapping):
+        if seed not in encoder:
+            raise ValueError(f"encoder: no encoder for seed {seed}; the mapping has seeds "
+                             f"{sorted(encoder)}")
+        return encoder[seed]
+    return encoder
+
+
 def _seed_list(seeds: Sequence[int]) -> "list[int]":
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -279,7 +293,7 @@ def _seed_list(seeds: Sequence[int]) -> "list[int]":
     return seeds
 
 
-def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int] = (0, 1, 2),
+def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: EvaluationData, seeds: Sequence[int] = (0, 1, 2),
                      attacks: Sequence[str] = ATTACK_NAMES, budget: AttackBudget = AttackBudget(),
                      n_augment: int = 1, utility: bool = True, desc: str = "encoder",
                      recognisers: "dict | None" = None) -> EvaluationResult:
@@ -287,9 +301,10 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
 
     Parameters
     ----------
-    encoder : Encoder
+    encoder : Encoder or mapping of int to Encoder
         ``encoder(images, generator) -> outputs``; the camera in hard mode, a baseline, or the
-        identity for clean images.
+        identity for clean images. A mapping ``{seed: encoder}`` gives every evaluation seed its
+        own encoder (:func:`encoder_for_seed`).
     data : EvaluationData
     seeds : sequence of int
         Evaluation seeds (>= 3 for a report; attack weights, shuffling, augmentation and the
@@ -312,6 +327,8 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
     EvaluationResult
     """
     seeds = _seed_list(seeds)
+    for seed in seeds:
+        encoder_for_seed(encoder, seed)  # every seed has an encoder, before any training
     if not isinstance(n_augment, int) or n_augment < 0:
         raise ValueError(f"n_augment: {n_augment!r} is not allowed; need an integer >= 0")
     recognisers = {} if recognisers is None else recognisers
@@ -321,9 +338,11 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
     with tqdm(total=steps, desc=desc, leave=False) as progress:
         # -- model selection: train + validation only ------------------------------------
         for seed in seeds:
-            codes, labels, scenes = encoded_training_set(encoder, data.id_train, n_augment, seed)
+            seed_encoder = encoder_for_seed(encoder, seed)
+            codes, labels, scenes = encoded_training_set(seed_encoder, data.id_train, n_augment,
+                                                         seed)
             val_generator = torch.Generator().manual_seed(10_000 + seed)
-            val_codes = encode(encoder, data.id_val.images, val_generator)
+            val_codes = encode(seed_encoder, data.id_val.images, val_generator)
             attack_data = AttackData(codes, labels, val_codes, data.id_val.labels,
                                      data.num_classes, scenes, data.id_val.images,
                                      augment=online_augmentation(codes, scenes))
@@ -335,7 +354,7 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
             fitted.append((seed, suite))
             if utility:
                 progress.set_postfix_str(f"seed {seed} detector")
-                detectors.append(_fit_detector(encoder, data, seed, budget, n_augment))
+                detectors.append(_fit_detector(seed_encoder, data, seed, budget, n_augment))
                 progress.update()
         # -- the test part, read once, after every model is fixed --------------------------
         id_test_images, id_test_labels = data.id_test.images, data.id_test.labels
@@ -344,7 +363,8 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
             det_test_images, det_test_labels = data.det_test.images, data.det_test.labels
     scores = []
     for seed, suite in fitted:
-        test_codes = encode(encoder, id_test_images, torch.Generator().manual_seed(20_000 + seed))
+        test_codes = encode(encoder_for_seed(encoder, seed), id_test_images,
+                            torch.Generator().manual_seed(20_000 + seed))
         for attack in suite:
             logits = attack.scores(test_codes)
             scores.append(AttackScore(attack.name, seed, attack.record.val_top1,
@@ -355,7 +375,7 @@ def evaluate_encoder(encoder: Encoder, data: EvaluationData, seeds: Sequence[int
     if utility:
         test_accuracy = []
         for seed, detector, _ in detectors:
-            det_codes = encode(encoder, det_test_images,
+            det_codes = encode(encoder_for_seed(encoder, seed), det_test_images,
                                torch.Generator().manual_seed(30_000 + seed))
             hits = top_k_hits(predict_logits(detector, det_codes), det_test_labels, 1)
             test_accuracy.append(float(hits.float().mean()))
@@ -373,7 +393,8 @@ def _fit_detector(encoder: Encoder, data: EvaluationData, seed: int, budget: Att
     torch.manual_seed(seed)
     detector = InceptionClassifier(codes.shape[1], 2, codes.shape[-1], width=budget.cnn_width)
     record = train_classifier(detector, codes, labels, val_codes, data.det_val.labels,
-                              budget.cnn_epochs, budget.patience, budget.batch_size, seed,
+                              budget.detector_epochs or budget.cnn_epochs, budget.patience,
+                              budget.batch_size, seed,
                               augment=online_augmentation(codes, scenes))
     return seed, detector, record.val_top1
 

@@ -4,7 +4,8 @@ Rows (:data:`ROWS`): clean, Gaussian blur, pixelation; each CAnOPIC configuratio
 (initial kernels, uniform thresholds k + 0.5) and learned for the paper's alpha values. A learned
 configuration appears twice where the paper published its encoder: ``learned`` (trained here by
 ``learn.alternating`` on the encoder identities) and ``published`` (the authors' parameters,
-``data/reference_encoders``). Encoders that quantise are also evaluated through the *physical*
+``data/reference_encoders``). A learned row trains one camera per evaluation seed (seed s learns
+with seed s), so its spread over seeds includes the spread of the optimisation itself. Encoders that quantise are also evaluated through the *physical*
 camera (:data:`PHYSICAL_CAMERA`: sensor noise at a stated illumination, comparator offsets, ADC
 mismatch) beside their ideal numbers.
 
@@ -157,7 +158,11 @@ QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=90, blur_sigmas_p
                 alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1,
                                  detector_epochs=1, steps_per_epoch=2, recogniser_width=8,
                                  detector_width=8))
-FULL = Profile(budget=AttackBudget(), n_augment=1, max_per_part=None,
+#: The reported profile, sized for a CPU: attackers up to 30 epochs (early stopping after 8 without
+#: a better validation score; at 80 epochs the 8x8-code CNN gained 1-2 points), the detector 15.
+FULL = Profile(budget=AttackBudget(cnn_epochs=30, flat_epochs=100, decoder_epochs=15, patience=8,
+                                   detector_epochs=15),
+               n_augment=1, max_per_part=None,
                blur_sigmas_px=(2.0, 4.0, 8.0, 12.0, 16.0), pixelate_blocks=(2, 4, 8, 16),
                alternating=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8,
                                 recogniser_patience=3, detector_epochs=2))
@@ -227,11 +232,12 @@ def physical_twin(camera: torch.nn.Module) -> torch.nn.Module:
 
 
 def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
-               learned: "dict | None" = None) -> torch.nn.Module:
+               learned: "dict | None" = None, seed: int = 0) -> torch.nn.Module:
     """The camera of a CAnOPIC row: ideal, or its :func:`physical_twin`.
 
     Published encoders are loaded exactly (repeated thresholds kept) for the ideal columns and
-    with realisable, spread thresholds (``exact=False``) for the physical ones.
+    with realisable, spread thresholds (``exact=False``) for the physical ones. Learned rows are
+    trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``).
     """
     from sensor import Camera, CameraConfig
 
@@ -241,10 +247,25 @@ def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
         camera = Camera(CameraConfig(**row.camera))
     else:
         learned = {} if learned is None else learned
-        if row.key not in learned:
-            learned[row.key] = learn_camera(row, splits, profile.alternating)
-        camera = learned[row.key]
+        if (row.key, seed) not in learned:
+            learned[row.key, seed] = learn_camera(row, splits, profile.alternating, seed=seed)
+        camera = learned[row.key, seed]
     return physical_twin(camera) if physical else camera
+
+
+def row_encoders(row: Row, splits, profile: Profile, seeds: Sequence[int],
+                 physical: bool = False, learned: "dict | None" = None
+                 ) -> "tuple[dict[int, Callable], torch.nn.Module]":
+    """``({seed: encoder}, camera of the first seed)`` of a CAnOPIC row.
+
+    A learned row has one camera per evaluation seed, each trained with that seed, so the
+    spread over seeds includes the spread of the alternating optimisation; unlearned and
+    published rows share one camera (its per-frame noise still follows the seed).
+    """
+    per_seed = row.kind == "learned"
+    cameras = {seed: row_camera(row, splits, profile, physical, learned,
+                                seed=seed if per_seed else 0) for seed in seeds}
+    return {seed: camera_encoder(camera) for seed, camera in cameras.items()}, cameras[seeds[0]]
 
 
 # ----------------------------------------------------------------------------- the table
@@ -305,25 +326,105 @@ def csv_record(item: RowResult, clean: Optional[EvaluationResult]) -> dict:
     return record
 
 
+#: Strength of the blur and pixelation rows (the paper's: sigma 8 px, 8x8 blocks).
+BASELINE_STRENGTH = {"blur": 8.0, "pixelate": 8}
+
+
+class _Evaluator:
+    """Everything one process needs to evaluate rows: splits, data, caches and settings."""
+
+    def __init__(self, splits, profile: Profile, seeds: "list[int]", attacks: Sequence[str]):
+        self.splits, self.profile, self.seeds, self.attacks = splits, profile, seeds, attacks
+        self.data = data_from_splits(splits, profile.max_per_part)
+        self.recognisers: dict = {}   # clean recognisers of the reconstruction attack, per seed
+        self.learned: dict = {}       # learned cameras, per (row key, seed)
+
+    def evaluate(self, encoder, desc: str) -> EvaluationResult:
+        return evaluate_encoder(encoder, self.data, seeds=self.seeds, attacks=self.attacks,
+                                budget=self.profile.budget, n_augment=self.profile.n_augment,
+                                desc=desc, recognisers=self.recognisers)
+
+    def row(self, row: Row) -> RowResult:
+        start = time.perf_counter()
+        try:
+            if row.kind == "baseline":
+                encoder = baseline_encoder(row.key, BASELINE_STRENGTH.get(row.key, 0))
+                item = RowResult(row, "ok", self.evaluate(encoder, row.key))
+            else:
+                encoders, camera = row_encoders(row, self.splits, self.profile, self.seeds,
+                                                learned=self.learned)
+                item = RowResult(row, "ok", self.evaluate(encoders, row.key), camera=camera)
+                if self.profile.physical and row.quantises:
+                    physical, _ = row_encoders(row, self.splits, self.profile, self.seeds,
+                                               physical=True, learned=self.learned)
+                    item.physical = self.evaluate(physical, f"{row.key} physical")
+        except ImportError as error:  # a package another engineer has not delivered yet
+            item = RowResult(row, f"not run: {error}")
+        item.seconds = time.perf_counter() - start
+        return item
+
+    def sweep_point(self, name: str, strength: float) -> EvaluationResult:
+        return self.evaluate(baseline_encoder(name, strength), f"{name} {strength:g}")
+
+    def run(self, task: tuple):
+        """``("row", Row)`` -> RowResult; ``("sweep", name, strength)`` -> EvaluationResult."""
+        return self.row(task[1]) if task[0] == "row" else self.sweep_point(*task[1:])
+
+
+_WORKER: "_Evaluator | None" = None
+
+
+def _worker_start(load_splits: Callable, profile: Profile, seeds: "list[int]",
+                  attacks: Sequence[str], threads: int) -> None:
+    global _WORKER
+    if threads:
+        torch.set_num_threads(threads)
+    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks)
+
+
+def _worker_run(task: tuple):
+    return _WORKER.run(task)
+
+
+def _task_cost(task: tuple) -> float:
+    """Rough relative cost, to start the longest tasks first (64x64 outputs cost most)."""
+    if task[0] == "sweep":
+        return 3.0 if task[1] == "blur" else 1.0
+    row = task[1]
+    full_size = row.kind == "baseline" and row.key in ("clean", "blur") or (
+        row.camera is not None and not row.camera.get("maxpool"))
+    return (3.0 if full_size else 1.0) * (2.0 if row.kind == "learned" else 1.0) * (
+        2.0 if row.quantises else 1.0)
+
+
 def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
                attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
-               progress: bool = True) -> "tuple[list[RowResult], dict]":
+               progress: bool = True, workers: int = 1, threads: int = 1
+               ) -> "tuple[list[RowResult], dict]":
     """Evaluate every row (and the baseline sweeps) on ``splits``.
 
     Parameters
     ----------
-    splits : learn.datasets.Splits
-        Encoder identities learn the cameras; evaluation identities score them.
+    splits : learn.datasets.Splits or callable
+        Encoder identities learn the cameras; evaluation identities score them. With
+        ``workers > 1`` pass a picklable zero-argument callable that returns the splits (for
+        example ``functools.partial(learn.datasets.default_splits, 0)``): each worker process
+        loads its own copy.
     profile : Profile
         :data:`QUICK` or :data:`FULL` (or your own).
     seeds : sequence of int
-        Evaluation seeds.
+        Evaluation seeds (a learned row trains one camera per seed).
     attacks : sequence of str
         The attack suite.
     rows : sequence of Row, optional
         Defaults to :data:`ROWS`.
     progress : bool
-        Show a progress bar over rows.
+        Show a progress bar over rows and sweep points.
+    workers : int
+        Processes evaluating rows in parallel (1: this process). Each worker trains its own
+        clean recognisers for the reconstruction attack, so two workers repeat that work once.
+    threads : int
+        torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
 
     Returns
     -------
@@ -334,45 +435,52 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     """
     from tqdm.auto import tqdm
 
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: {workers!r} is not allowed; need an integer >= 1")
     rows = ROWS if rows is None else tuple(rows)
-    data = data_from_splits(splits, profile.max_per_part)
-    recognisers: dict = {}
-    learned: dict = {}
+    seeds = [int(seed) for seed in seeds]
+    row_keys = {row.key for row in rows}
+    tasks = [("row", row) for row in rows]
+    tasks += [("sweep", name, strength)
+              for name, strengths in (("blur", profile.blur_sigmas_px),
+                                      ("pixelate", profile.pixelate_blocks))
+              for strength in strengths
+              if not (strength == BASELINE_STRENGTH[name] and name in row_keys)]
+    outputs: dict = {}
+    with tqdm(total=len(tasks), desc="table1", disable=not progress) as bar:
+        if workers == 1:
+            evaluator = _Evaluator(splits() if callable(splits) else splits, profile, seeds,
+                                   attacks)
+            for index, task in enumerate(tasks):
+                outputs[index] = evaluator.run(task)
+                bar.update()
+        else:
+            import concurrent.futures
+            import multiprocessing
 
-    def evaluate(encoder, desc: str) -> EvaluationResult:
-        return evaluate_encoder(encoder, data, seeds=seeds, attacks=attacks,
-                                budget=profile.budget, n_augment=profile.n_augment, desc=desc,
-                                recognisers=recognisers)
-
-    results: "list[RowResult]" = []
-    baseline_strength = {"blur": 8.0, "pixelate": 8}
-    for row in tqdm(rows, desc="table1", disable=not progress):
-        start = time.perf_counter()
-        try:
-            if row.kind == "baseline":
-                encoder = baseline_encoder(row.key, baseline_strength.get(row.key, 0))
-                item = RowResult(row, "ok", evaluate(encoder, row.key))
-            else:
-                camera = row_camera(row, splits, profile, learned=learned)
-                item = RowResult(row, "ok", evaluate(camera_encoder(camera), row.key),
-                                 camera=camera)
-                if profile.physical and row.quantises:
-                    physical = row_camera(row, splits, profile, physical=True, learned=learned)
-                    item.physical = evaluate(camera_encoder(physical), f"{row.key} physical")
-        except ImportError as error:  # a package another engineer has not delivered yet
-            item = RowResult(row, f"not run: {error}")
-        item.seconds = time.perf_counter() - start
-        results.append(item)
-
+            if not callable(splits):
+                raise ValueError("splits: with workers > 1 pass a picklable callable that "
+                                 "returns the splits (each worker loads its own)")
+            order = sorted(range(len(tasks)), key=lambda i: -_task_cost(tasks[i]))
+            with concurrent.futures.ProcessPoolExecutor(
+                    workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(splits, profile, seeds, tuple(attacks), threads)) as pool:
+                futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
+                for future in concurrent.futures.as_completed(futures):
+                    outputs[futures[future]] = future.result()
+                    bar.update()
+    results = [outputs[i] for i, task in enumerate(tasks) if task[0] == "row"]
     by_key = {item.row.key: item.result for item in results}
     sweeps: dict = {"blur": [], "pixelate": []}
-    for name, strengths in (("blur", profile.blur_sigmas_px), ("pixelate", profile.pixelate_blocks)):
-        for strength in strengths:
-            if strength == baseline_strength[name] and by_key.get(name) is not None:
-                sweeps[name].append((strength, by_key[name]))
-            else:
-                sweeps[name].append((strength, evaluate(baseline_encoder(name, strength),
-                                                        f"{name} {strength:g}")))
+    for i, task in enumerate(tasks):
+        if task[0] == "sweep":
+            sweeps[task[1]].append((task[2], outputs[i]))
+    for name in sweeps:
+        if BASELINE_STRENGTH[name] in getattr(profile, "blur_sigmas_px" if name == "blur"
+                                              else "pixelate_blocks") and name in row_keys:
+            sweeps[name].append((BASELINE_STRENGTH[name], by_key[name]))
+        sweeps[name].sort(key=lambda point: point[0])
     return results, sweeps
 
 

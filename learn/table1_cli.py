@@ -29,11 +29,20 @@ def register(subparsers) -> None:
     parser.add_argument("--faces", default="faces64_wide", help="faces: bundled name, .npz or folder")
     parser.add_argument("--nonfaces", default="nonfaces64", help="no-face images: bundled name, .npz or folder")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the identity split")
+    parser.add_argument("--blur-sigmas", default=None,
+                        help="comma-separated Gaussian blur sigmas (px) of the privacy-utility sweep "
+                             "(default: the profile's; 'none' for no sweep)")
+    parser.add_argument("--pixelate-blocks", default=None,
+                        help="comma-separated pixelation blocks (px) of the sweep (default: the "
+                             "profile's; 'none' for no sweep)")
     parser.add_argument("--no-physical", action="store_true",
                         help="skip the physical-camera columns")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; the attack networks are small, so on a shared "
                              "CPU one thread per process is usually fastest (0: torch's default)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes evaluating rows in parallel (use the number of CPU cores; "
+                             "each worker runs --threads torch threads)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -48,6 +57,20 @@ def _choose(text, allowed, name: str) -> "tuple | None":
     return chosen
 
 
+def _strengths(text: str, kind, name: str) -> tuple:
+    """Parse a comma-separated list of positive numbers ('none': empty)."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(kind(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise ValueError(f"--{name}: {text!r} is not allowed; need comma-separated numbers > 0 "
+                         "or 'none'")
+    return values
+
+
 def run(args) -> int:
     """Handler of ``canopic table1``."""
     import dataclasses
@@ -60,11 +83,19 @@ def run(args) -> int:
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         raise ValueError(f"--seeds: {seeds} is not allowed; need an integer >= 1")
+    if args.workers < 1:
+        raise ValueError(f"--workers: {args.workers} is not allowed; need an integer >= 1")
     if args.threads < 0:
         raise ValueError(f"--threads: {args.threads} is not allowed; need an integer >= 0")
     profile = table1.QUICK if args.quick else table1.FULL
     if args.no_physical:
         profile = dataclasses.replace(profile, physical=False)
+    if args.blur_sigmas is not None:
+        profile = dataclasses.replace(profile, blur_sigmas_px=_strengths(
+            args.blur_sigmas, float, "blur-sigmas"))
+    if args.pixelate_blocks is not None:
+        profile = dataclasses.replace(profile, pixelate_blocks=_strengths(
+            args.pixelate_blocks, int, "pixelate-blocks"))
     keys = _choose(args.rows, [row.key for row in table1.ROWS], "rows")
     rows = table1.ROWS if keys is None else tuple(r for r in table1.ROWS if r.key in keys)
     attacks = _choose(args.attacks, ATTACK_NAMES, "attacks") or ATTACK_NAMES
@@ -79,20 +110,30 @@ def run(args) -> int:
 
 def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     """Run the table with parsed arguments and write every output file."""
+    import dataclasses
+    import functools
     import os
     import time
 
     from learn import datasets, plots, table1
 
     start = time.perf_counter()
-    splits = datasets.make_splits(datasets.load_faces(args.faces),
-                                  datasets.load_nonfaces(args.nonfaces), seed=args.split_seed)
-    results, sweeps = table1.run_table1(splits, profile, seeds=range(seeds), attacks=attacks,
-                                        rows=rows, progress=not args.quiet)
+    load_splits = functools.partial(datasets.default_splits, args.split_seed, args.faces,
+                                    args.nonfaces)
+    splits = load_splits()  # fails early, here, on bad data
+    results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
+                                        seeds=range(seeds), attacks=attacks, rows=rows,
+                                        progress=not args.quiet, workers=args.workers,
+                                        threads=args.threads)
     seconds = time.perf_counter() - start
     meta = {"profile": "quick" if args.quick else "full", "seeds": seeds,
             "attacks": ",".join(attacks), "faces": args.faces, "nonfaces": args.nonfaces,
             "split_seed": args.split_seed, "eval_identities": len(splits.eval_identities),
+            "workers": args.workers, "threads": args.threads,
+            "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
+            "alternating": dict(profile.alternating), "physical": profile.physical,
+            "blur_sigmas_px": list(profile.blur_sigmas_px),
+            "pixelate_blocks": list(profile.pixelate_blocks),
             "wall_seconds": round(seconds, 1)}
     paths = table1.write_table1(results, args.out, sweeps, meta)
     records = [table1.csv_record(item, None) for item in results]

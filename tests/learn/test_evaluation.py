@@ -124,6 +124,26 @@ def test_strongest_attack_and_relative_privacy():
     assert Spread.of([0.2]).std == 0.0
 
 
+def test_per_seed_encoders_each_serve_their_own_seed():
+    """A {seed: encoder} mapping: seed s's attacks and detector see only encoder s's codes."""
+    calls: list = []
+
+    def tagged(tag):
+        def encoder(images, generator):
+            calls.append(tag)
+            return pooled_camera(images, generator)
+        return encoder
+
+    mapped = evaluate_encoder({0: tagged(0), 1: tagged(1)}, tiny_data(), seeds=(0, 1),
+                              budget=TINY, attacks=("logistic",))
+    single = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY,
+                              attacks=("logistic",))
+    assert mapped.privacy.scores == single.privacy.scores   # same codes, so the same numbers
+    assert calls.count(0) == calls.count(1) > 0
+    with pytest.raises(ValueError, match="no encoder for seed 2"):
+        evaluate_encoder({0: pooled_camera}, tiny_data(), seeds=(0, 2), budget=TINY)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="seeds"):
         evaluate_encoder(pooled_camera, tiny_data(), seeds=(), budget=TINY)
