@@ -215,6 +215,20 @@ def average_gradients(parameters) -> None:
             parameter.grad /= size
 
 
+def broadcast_buffers(module: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank (no-op on one rank).
+
+    What ``DistributedDataParallel(broadcast_buffers=True)`` does: parameters stay equal through
+    averaged gradients, but running statistics come from each rank's own shard; without this the
+    ranks would score validation differently and could take different decisions (best epoch,
+    learning-rate drop, early stop).
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    for buffer in module.buffers():
+        torch.distributed.broadcast(buffer, src=0)
+
+
 # --------------------------------------------------------------------------- the trainer
 def _check_state_matches(module: nn.Module, state: dict, name: str) -> None:
     """ValueError unless ``state`` has exactly ``module``'s entries with the same shapes."""
@@ -441,6 +455,7 @@ class AlternatingTrainer:
 
     @staticmethod
     def _evaluate(net: nn.Module, codes: torch.Tensor, labels: torch.Tensor) -> float:
+        broadcast_buffers(net)
         net.eval()
         with torch.no_grad():
             logits = torch.cat([net(codes[i:i + 1024]) for i in range(0, len(codes), 1024)])

@@ -517,10 +517,19 @@ def to_srgb_uint8(linear) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- batching
 def shard_indices(count: int, rank: int = 0, world_size: int = 1) -> np.ndarray:
-    """The indices ``rank::world_size`` of ``range(count)`` (one process's share under DDP)."""
+    """One process's share of ``range(count)`` under DDP: ``rank::world_size`` of the padded list.
+
+    As ``torch.utils.data.DistributedSampler`` (padding on, no shuffle): the list is padded by
+    wrapping around to ``ceil(count / world_size) * world_size`` items, so every rank gets the
+    same number of images, runs the same number of batches and so joins the same number of
+    gradient all-reduces (unequal shards would leave one rank waiting forever).
+    """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank: {rank} is not allowed; need an integer in [0, {world_size - 1}]")
-    return np.arange(count)[rank::world_size]
+    if count < 1:
+        return np.arange(0)
+    padded = -(-count // world_size) * world_size
+    return (np.arange(padded) % count)[rank::world_size]
 
 
 def iterate_batches(count: int, batch_size: int, generator=None, shuffle: bool = True,

@@ -106,6 +106,70 @@ class SignedDesign:
         return min(e["correlation"] for per in self.fidelity for e in per
                    if wavelength is None or math.isclose(e["wavelength"], wavelength))
 
+    def captures(self) -> "tuple[torch.Tensor, torch.Tensor]":
+        """The two captures' PSFs ``(a P+, a r P-)``, each non-negative float32 [F, L, k, k].
+
+        Their difference is :attr:`realised`; the minus capture is zero for filters without a
+        minus mask.
+        """
+        if bool((self.scale <= 0).any()):
+            raise ValueError("captures: a fitted scale a <= 0 (the masks do not realise the "
+                             "kernel); redesign with more iterations")
+        scale = self.scale[..., None, None]
+        plus = scale * normalize_sum(self.plus.psf.double())
+        minus = torch.zeros_like(plus)
+        if self.minus is not None and self.minus_filters:
+            index = torch.as_tensor(self.minus_filters)
+            minus[index] = (scale[index] * self.minus_weight[index, None, None, None]
+                            * normalize_sum(self.minus.psf.double()))
+        return plus.float(), minus.float()
+
+    def psf_source(self) -> "RealisedPSF":
+        """A fixed PSF module for ``sensor.Camera(psf_source=...)``: the masks' PSFs at R, G, B."""
+        plus, minus = self.captures()
+        return RealisedPSF(plus, minus if self.minus_filters else None)
+
+
+class RealisedPSF(torch.nn.Module):
+    """Fixed per-colour PSFs of designed masks, for ``sensor.Camera(psf_source=...)``.
+
+    Parameters
+    ----------
+    plus : torch.Tensor
+        Non-negative PSFs [F, C, k, k] (C = 3: the camera's R, G, B, i.e. the design's
+        wavelengths in that order).
+    minus : torch.Tensor, optional
+        Non-negative PSFs of the subtracted capture, same shape; None for single-mask filters.
+
+    ``forward()`` returns ``plus - minus`` [F, C, k, k]; with a minus capture the module is
+    ``is_two_mask`` and a camera with a physical sensor captures both through the pixels.
+    """
+
+    def __init__(self, plus: torch.Tensor, minus: "torch.Tensor | None" = None):
+        super().__init__()
+        if plus.ndim != 4 or (minus is not None and minus.shape != plus.shape):
+            raise ValueError(f"plus/minus: need [F, C, k, k] tensors of one shape, got "
+                             f"{tuple(plus.shape)} and {None if minus is None else tuple(minus.shape)}")
+        if bool((plus < 0).any()) or (minus is not None and bool((minus < 0).any())):
+            raise ValueError("plus/minus: intensity PSFs must be non-negative")
+        self.register_buffer("plus", plus.detach().float().clone())
+        self.register_buffer("minus", None if minus is None else minus.detach().float().clone())
+
+    @property
+    def is_two_mask(self) -> bool:
+        """True when a minus capture exists (``signed_parts()`` gives both captures)."""
+        return self.minus is not None
+
+    def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
+        """(plus, minus) PSFs [F, C, k, k]."""
+        if self.minus is None:
+            raise ValueError("signed_parts: this PSF has no minus capture")
+        return self.plus, self.minus
+
+    def forward(self) -> torch.Tensor:
+        """PSFs [F, C, k, k]."""
+        return self.plus if self.minus is None else self.plus - self.minus
+
 
 def combine_signed(kernel: torch.Tensor, plus_psf: torch.Tensor, minus_psf: "torch.Tensor | None",
                    minus_filters: list, wavelengths) -> "tuple[torch.Tensor, ...]":

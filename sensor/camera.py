@@ -219,7 +219,7 @@ class Camera(nn.Module):
             return None
         with torch.no_grad():
             psf = self.optics()
-        return psf.expand(psf.shape[0], 3, *psf.shape[-2:]).clone()
+        return psf.detach().expand(psf.shape[0], 3, *psf.shape[-2:]).clone()
 
     @property
     def thresholds(self) -> Optional[torch.Tensor]:

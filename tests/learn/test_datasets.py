@@ -148,4 +148,8 @@ def test_balanced_batches_are_half_faces_and_cover_the_larger_set():
     assert set(seen.tolist()) == set(range(37))
     covered = torch.cat(list(datasets.iterate_batches(11, 4, generator=g)))
     assert sorted(covered.tolist()) == list(range(11))
-    assert datasets.shard_indices(10, rank=1, world_size=3).tolist() == [1, 4, 7]
+    assert datasets.shard_indices(10, rank=1, world_size=3).tolist() == [1, 4, 7, 0]
+    shards = [datasets.shard_indices(10, rank=r, world_size=3).tolist() for r in range(3)]
+    assert [len(s) for s in shards] == [4, 4, 4]                 # equal: same number of batches
+    assert sorted(set(sum(shards, []))) == list(range(10))        # every image in some shard
+    assert datasets.shard_indices(6, rank=1, world_size=2).tolist() == [1, 3, 5]

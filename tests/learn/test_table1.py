@@ -29,6 +29,7 @@ TINY = table1.Profile(
     budget=AttackBudget(cnn_epochs=1, flat_epochs=1, decoder_epochs=1, patience=1,
                         batch_size=16, cnn_width=4),
     n_augment=0, max_per_part=12, blur_sigmas_px=(8.0,), pixelate_blocks=(8,),
+    physical_masks=dict(mask_size=128, gs_iterations=3, gd_iterations=3),
     alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, detector_epochs=1,
                      steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4))
 

@@ -116,6 +116,37 @@ def test_two_mask_realisation_of_a_published_kernel_at_532nm():
     assert float(result.scale[0, 1]) > 0
 
 
+def test_designed_masks_drive_a_physical_camera():
+    """SignedDesign.psf_source(): the two captures' PSFs at R, G, B, their difference realised."""
+    from learn.table1 import PHYSICAL_CAMERA
+    from sensor import Camera, CameraConfig
+
+    kernel = published("Learned_Conv4_Maxpool_Quantize_alpha1")
+    # filters 0 and 3 are nearly zero-sum (K+ ~ K-): a mask pair designed at 532 nm only
+    # subtracts to the wrong sign at 640 and 450 nm, and captures() refuses it
+    with pytest.raises(ValueError, match="scale a <= 0"):
+        S.design_signed_masks(kernel, CI_GEOMETRY, method="gs", gs_iterations=20,
+                              progress=False).captures()
+    kernel = np.concatenate([kernel[1:3]] * 2)  # a plus-only filter and a signed one, twice
+    design = S.design_signed_masks(kernel, CI_GEOMETRY, method="gs", gs_iterations=20,
+                                   progress=False)
+    plus, minus = design.captures()
+    assert plus.shape == minus.shape == (4, 3, 11, 11)
+    assert float(plus.min()) >= 0 and float(minus.min()) >= 0
+    torch.testing.assert_close((plus - minus).double(), design.realised, atol=1e-6, rtol=1e-5)
+    source = design.psf_source()
+    assert source.is_two_mask == bool(design.minus_filters)
+    torch.testing.assert_close(source().double(), design.realised, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(source()[:, 0], source()[:, 2], atol=1e-4)  # dispersion: R != B
+    camera = Camera(CameraConfig(conv="conv4", **PHYSICAL_CAMERA), psf_source=source)
+    codes = camera(torch.rand(2, 3, 64, 64), mode="hard", generator=torch.Generator().manual_seed(0))
+    assert codes.shape == (2, 12, 8, 8) and float(codes.min()) >= 0 and float(codes.max()) <= 15
+    with pytest.raises(ValueError, match="non-negative"):
+        S.RealisedPSF(-plus)
+    with pytest.raises(ValueError, match="one shape"):
+        S.RealisedPSF(plus, minus[:2])
+
+
 def test_nonnegative_route_reports_against_the_signed_kernel():
     kernel = published("Learned_Conv4_Maxpool_Quantize_alpha50")[:1]
     design, report = S.design_nonnegative_mask(kernel, CI_GEOMETRY, mode="clip", method="gs",
