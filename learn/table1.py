@@ -422,10 +422,61 @@ def _task_cost(task: tuple) -> float:
         2.0 if row.quantises else 1.0)
 
 
+def task_name(task: tuple) -> str:
+    """File-name-safe name of a task: ``row-<key>`` or ``sweep-<name>-<strength>``."""
+    return f"row-{task[1].key}" if task[0] == "row" else f"sweep-{task[1]}-{task[2]:g}"
+
+
+class TaskCache:
+    """Finished tasks of a table1 run, kept on disk so an interrupted run resumes.
+
+    Every finished row or sweep point is pickled to ``folder/<task name>.pkl`` beside the
+    fingerprint (sha256) of everything that decides its result: the profile, seeds, attacks and
+    the data (``settings``). A task is reused only when the fingerprint matches; otherwise it is
+    run again and overwritten. The files hold our own results (pickle: read only caches you
+    wrote).
+    """
+
+    def __init__(self, folder, settings: dict):
+        import hashlib
+        import json
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        text = json.dumps(settings, sort_keys=True, default=repr)
+        self.fingerprint = hashlib.sha256(text.encode()).hexdigest()
+
+    def _path(self, task: tuple):
+        return self.folder / f"{task_name(task)}.pkl"
+
+    def load(self, task: tuple):
+        """The cached result of ``task``, or None (missing, unreadable or other settings)."""
+        import pickle
+
+        try:
+            with open(self._path(task), "rb") as handle:
+                saved = pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            return None
+        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+            return None
+        return saved["result"]
+
+    def save(self, task: tuple, result) -> None:
+        """Store ``result`` of ``task`` (atomically)."""
+        import pickle
+
+        from canopic.files import write_bytes
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_bytes(self._path(task), pickle.dumps({"fingerprint": self.fingerprint,
+                                                    "task": task_name(task), "result": result}))
+
+
 def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
                attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
-               progress: bool = True, workers: int = 1, threads: int = 1
-               ) -> "tuple[list[RowResult], dict]":
+               progress: bool = True, workers: int = 1, threads: int = 1,
+               cache: "TaskCache | None" = None) -> "tuple[list[RowResult], dict]":
     """Evaluate every row (and the baseline sweeps) on ``splits``.
 
     Parameters
@@ -450,6 +501,8 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
         clean recognisers for the reconstruction attack, so two workers repeat that work once.
     threads : int
         torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
+    cache : TaskCache, optional
+        Finished tasks are saved there and reused (resume after an interruption).
 
     Returns
     -------
@@ -472,13 +525,28 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
               for strength in strengths
               if not (strength == BASELINE_STRENGTH[name] and name in row_keys)]
     outputs: dict = {}
-    with tqdm(total=len(tasks), desc="table1", disable=not progress) as bar:
-        if workers == 1:
-            evaluator = _Evaluator(splits() if callable(splits) else splits, profile, seeds,
-                                   attacks)
-            for index, task in enumerate(tasks):
-                outputs[index] = evaluator.run(task)
-                bar.update()
+    if cache is not None:
+        for index, task in enumerate(tasks):
+            saved = cache.load(task)
+            if saved is not None:
+                outputs[index] = saved
+    todo = [i for i in range(len(tasks)) if i not in outputs]
+
+    def finished(index: int, result) -> None:
+        outputs[index] = result
+        if cache is not None:
+            cache.save(tasks[index], result)
+        bar.update()
+
+    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="table1",
+              disable=not progress) as bar:
+        if workers == 1 or len(todo) <= 1:
+            evaluator = None
+            for index in todo:
+                if evaluator is None:
+                    evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
+                                           seeds, attacks)
+                finished(index, evaluator.run(tasks[index]))
         else:
             import concurrent.futures
             import multiprocessing
@@ -486,15 +554,14 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             if not callable(splits):
                 raise ValueError("splits: with workers > 1 pass a picklable callable that "
                                  "returns the splits (each worker loads its own)")
-            order = sorted(range(len(tasks)), key=lambda i: -_task_cost(tasks[i]))
+            order = sorted(todo, key=lambda i: -_task_cost(tasks[i]))
             with concurrent.futures.ProcessPoolExecutor(
-                    workers, mp_context=multiprocessing.get_context("spawn"),
+                    min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
                     initargs=(splits, profile, seeds, tuple(attacks), threads)) as pool:
                 futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
-                    outputs[futures[future]] = future.result()
-                    bar.update()
+                    finished(futures[future], future.result())
     results = [outputs[i] for i, task in enumerate(tasks) if task[0] == "row"]
     by_key = {item.row.key: item.result for item in results}
     sweeps: dict = {"blur": [], "pixelate": []}

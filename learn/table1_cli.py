@@ -43,6 +43,10 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes evaluating rows in parallel (use the number of CPU cores; "
                              "each worker runs --threads torch threads)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="recompute every row; by default each finished row and sweep point "
+                             "is kept in OUT/tasks/ and reused when the same command runs again "
+                             "(same profile, seeds, attacks and data)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -121,10 +125,17 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     load_splits = functools.partial(datasets.default_splits, args.split_seed, args.faces,
                                     args.nonfaces)
     splits = load_splits()  # fails early, here, on bad data
+    cache = None if args.no_resume else table1.TaskCache(
+        os.path.join(args.out, "tasks"),
+        {"profile": {key: value for key, value in dataclasses.asdict(profile).items()
+                     if key not in ("blur_sigmas_px", "pixelate_blocks")},  # not per task
+         "seeds": seeds, "attacks": list(attacks),
+         "faces": args.faces, "nonfaces": args.nonfaces, "split_seed": args.split_seed,
+         "format": 1})
     results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
                                         seeds=range(seeds), attacks=attacks, rows=rows,
                                         progress=not args.quiet, workers=args.workers,
-                                        threads=args.threads)
+                                        threads=args.threads, cache=cache)
     seconds = time.perf_counter() - start
     meta = {"profile": "quick" if args.quick else "full", "seeds": seeds,
             "attacks": ",".join(attacks), "faces": args.faces, "nonfaces": args.nonfaces,

@@ -132,3 +132,47 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     assert "| Gaussian Blur |" in (out / "table1.md").read_text()
     assert main(["table1", "--quick", "--out", str(out), "--rows", "nonsense"]) == 1
     assert "--rows" in capsys.readouterr().err
+
+
+def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
+    """An interrupted table1 resumes from OUT/tasks; other settings or a corrupt file recompute."""
+    import dataclasses
+
+    rows = [row for row in table1.ROWS if row.key in ("clean", "mp_unlearned")]
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=(4,))
+    run = lambda cache: table1.run_table1(tiny_splits(), profile, seeds=(0,), attacks=("knn",),
+                                          rows=rows, progress=False, cache=cache)
+    first, first_sweeps = run(table1.TaskCache(tmp_path, {"settings": 1}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "row-clean.pkl", "row-mp_unlearned.pkl", "sweep-pixelate-4.pkl"]
+
+    def refuse(self, task):
+        raise AssertionError(f"recomputed {table1.task_name(task)}")
+
+    monkeypatch.setattr(table1._Evaluator, "run", refuse)
+    again, again_sweeps = run(table1.TaskCache(tmp_path, {"settings": 1}))
+    assert [table1.csv_record(r, None) for r in again] == [table1.csv_record(r, None) for r in first]
+    assert again_sweeps["pixelate"][0][1].privacy.scores == first_sweeps["pixelate"][0][1].privacy.scores
+    with pytest.raises(AssertionError, match="recomputed row-clean"):
+        run(table1.TaskCache(tmp_path, {"settings": 2}))
+    (tmp_path / "row-clean.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(AssertionError, match="recomputed row-clean"):
+        run(table1.TaskCache(tmp_path, {"settings": 1}))
+
+
+def test_worker_processes_give_the_same_numbers(tmp_path):
+    """--workers 2: rows evaluated in two spawned processes equal the one-process run."""
+    import dataclasses
+
+    rows = [row for row in table1.ROWS if row.key in ("clean", "mp_unlearned", "pixelate")]
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(4.0,), pixelate_blocks=())
+    kwargs = dict(seeds=(0, 1), attacks=("logistic", "knn"), rows=rows, progress=False)
+    serial, serial_sweeps = table1.run_table1(tiny_splits(), profile, **kwargs)
+    parallel, parallel_sweeps = table1.run_table1(tiny_splits, profile, workers=2, **kwargs)
+    assert [r.row.key for r in parallel] == [r.row.key for r in serial]
+    for a, b in zip(serial, parallel):
+        assert a.result.privacy.scores == b.result.privacy.scores
+        assert a.result.utility.test_accuracy == b.result.utility.test_accuracy
+    assert parallel_sweeps["blur"][0][1].privacy.scores == serial_sweeps["blur"][0][1].privacy.scores
+    with pytest.raises(ValueError, match="callable"):
+        table1.run_table1(tiny_splits(), profile, workers=2, **kwargs)
