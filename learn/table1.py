@@ -576,6 +576,78 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     return results, sweeps
 
 
+def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_learned"
+                ) -> "dict | None":
+    """The paper's claim on these results: ``design`` beats blur AND pixelation on both axes.
+
+    Compares the strongest attack's identity top-1 (lower is more private) and the face vs
+    no-face accuracy (higher is more useful) of ``design`` with the blur and pixelate rows, on
+    the means over seeds and seed by seed (same seeds); and whether identity top-1 falls as
+    alpha rises over the learned rows of ``design``'s configuration. None when a row is missing.
+
+    Returns
+    -------
+    dict or None
+        ``{"design", "blur": {...}, "pixelate": {...}, "holds_on_means", "holds_every_seed",
+        "alpha_monotone", "alpha_id_top1"}`` (accuracies as fractions).
+    """
+    by_key = {item.row.key: item for item in results if item.result is not None}
+    if design not in by_key or "blur" not in by_key or "pixelate" not in by_key:
+        return None
+    ours = by_key[design].result
+    if ours.utility is None:
+        return None
+    report: dict = {"design": design}
+    for baseline in ("blur", "pixelate"):
+        theirs = by_key[baseline].result
+        if theirs.utility is None:
+            return None
+        id_pairs = list(zip(ours.privacy.top1.values, theirs.privacy.top1.values))
+        face_pairs = list(zip(ours.utility.test_accuracy.values,
+                              theirs.utility.test_accuracy.values))
+        report[baseline] = {
+            "id_top1": [ours.privacy.top1.mean, theirs.privacy.top1.mean],
+            "face_acc": [ours.utility.test_accuracy.mean, theirs.utility.test_accuracy.mean],
+            "more_private_on_mean": ours.privacy.top1.mean < theirs.privacy.top1.mean,
+            "more_useful_on_mean": ours.utility.test_accuracy.mean > theirs.utility.test_accuracy.mean,
+            "seeds_more_private": sum(a < b for a, b in id_pairs),
+            "seeds_more_useful": sum(a > b for a, b in face_pairs),
+            "seeds": len(id_pairs)}
+    parts = [report[b] for b in ("blur", "pixelate")]
+    report["holds_on_means"] = all(p["more_private_on_mean"] and p["more_useful_on_mean"]
+                                   for p in parts)
+    report["holds_every_seed"] = all(p["seeds_more_private"] == p["seeds_more_useful"] == p["seeds"]
+                                     for p in parts)
+    config = by_key[design].row.key.split("_a")[0]
+    sweep = sorted((item.row.alpha, item.result.privacy.top1.mean) for item in by_key.values()
+                   if item.row.kind == "learned" and item.row.key.startswith(config + "_a"))
+    report["alpha_id_top1"] = [[alpha, value] for alpha, value in sweep]
+    report["alpha_monotone"] = (None if len(sweep) < 2 else
+                                all(b[1] <= a[1] for a, b in zip(sweep, sweep[1:])))
+    return report
+
+
+def claim_lines(claim: "dict | None") -> "list[str]":
+    """Markdown bullet lines stating :func:`claim_check`'s verdict in words."""
+    if claim is None:
+        return ["- Paper claim: not checked (needs the blur, pixelate and design rows)."]
+    lines = [f"- Paper claim (`{claim['design']}` more private AND more useful than blur and "
+             f"pixelation): on the means {'HOLDS' if claim['holds_on_means'] else 'DOES NOT HOLD'}"
+             f"; on every seed {'holds' if claim['holds_every_seed'] else 'does not hold'}."]
+    for baseline in ("blur", "pixelate"):
+        part = claim[baseline]
+        lines.append(f"  - vs {baseline}: identity {100 * part['id_top1'][0]:.1f} vs "
+                     f"{100 * part['id_top1'][1]:.1f} % (more private on "
+                     f"{part['seeds_more_private']}/{part['seeds']} seeds), face "
+                     f"{100 * part['face_acc'][0]:.1f} vs {100 * part['face_acc'][1]:.1f} % "
+                     f"(more useful on {part['seeds_more_useful']}/{part['seeds']} seeds)")
+    if claim["alpha_monotone"] is not None:
+        values = ", ".join(f"alpha {a:g}: {100 * v:.1f} %" for a, v in claim["alpha_id_top1"])
+        lines.append(f"- Raising alpha {'lowers' if claim['alpha_monotone'] else 'does NOT lower'}"
+                     f" identity accuracy ({values}).")
+    return lines
+
+
 def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = None,
                  meta: "dict | None" = None) -> "dict[str, str]":
     """Write ``table1.csv``, ``table1.md`` and ``table1.json`` (sweeps, settings) into ``out_dir``.
@@ -600,14 +672,16 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
     paths = {"csv": os.path.join(out_dir, "table1.csv"), "md": os.path.join(out_dir, "table1.md"),
              "json": os.path.join(out_dir, "table1.json")}
     write_text(paths["csv"], buffer.getvalue())
-    write_text(paths["md"], markdown_table(records, meta or {}))
+    claim = claim_check(results)
+    write_text(paths["md"], markdown_table(records, meta or {}) + "\n".join(claim_lines(claim)) + "\n")
     sweep_json = {name: [{"strength_px": s, "id_top1_mean": r.privacy.top1.mean,
                           "id_top1_std": r.privacy.top1.std,
                           "face_acc_mean": r.utility.test_accuracy.mean if r.utility else None,
                           "face_acc_std": r.utility.test_accuracy.std if r.utility else None}
                          for s, r in points] for name, points in (sweeps or {}).items()}
     write_json(paths["json"], {"schema": 1, "meta": meta or {}, "rows": records,
-                               "sweeps": sweep_json, "physical_camera": PHYSICAL_CAMERA})
+                               "sweeps": sweep_json, "physical_camera": PHYSICAL_CAMERA,
+                               "claim": claim})
     return paths
 
 

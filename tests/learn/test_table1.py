@@ -176,3 +176,32 @@ def test_worker_processes_give_the_same_numbers(tmp_path):
     assert parallel_sweeps["blur"][0][1].privacy.scores == serial_sweeps["blur"][0][1].privacy.scores
     with pytest.raises(ValueError, match="callable"):
         table1.run_table1(tiny_splits(), profile, workers=2, **kwargs)
+
+
+def _fake(key: str, ids, faces) -> "table1.RowResult":
+    from learn.evaluation import (AttackScore, EvaluationResult, PrivacyResult, Spread,
+                                  UtilityResult)
+
+    row = next(r for r in table1.ROWS if r.key == key)
+    scores = [AttackScore("mlp", seed, 0.0, value, 1.0) for seed, value in enumerate(ids)]
+    utility = UtilityResult(Spread.of(faces), Spread.of(faces), 0.5)
+    return table1.RowResult(row, "ok", EvaluationResult(PrivacyResult(scores, 30), utility))
+
+
+def test_claim_check_states_the_verdict_per_mean_and_seed():
+    base = [_fake("blur", [0.30, 0.32, 0.31], [0.95, 0.95, 0.96]),
+            _fake("pixelate", [0.40, 0.42, 0.38], [0.96, 0.97, 0.96])]
+    wins = _fake("conv4_mp_q_a1_learned", [0.25, 0.33, 0.20], [0.97, 0.98, 0.97])
+    stronger = _fake("conv4_mp_q_a50_learned", [0.10, 0.12, 0.11], [0.90, 0.91, 0.90])
+    claim = table1.claim_check(base + [wins, stronger])
+    assert claim["holds_on_means"] and not claim["holds_every_seed"]   # seed 1: 0.33 > 0.32
+    assert claim["blur"]["seeds_more_private"] == 2 and claim["pixelate"]["seeds_more_useful"] == 3
+    assert claim["alpha_monotone"] is True
+    assert claim["alpha_id_top1"] == [[1.0, pytest.approx(0.26)], [50.0, pytest.approx(0.11)]]
+    assert "HOLDS" in table1.claim_lines(claim)[0]
+    loses = _fake("conv4_mp_q_a1_learned", [0.25, 0.26, 0.20], [0.95, 0.96, 0.95])
+    claim = table1.claim_check(base + [loses, _fake("conv4_mp_q_a50_learned", [.3, .3, .3], [.9] * 3)])
+    assert not claim["holds_on_means"] and claim["alpha_monotone"] is False
+    assert "DOES NOT HOLD" in table1.claim_lines(claim)[0]
+    assert "does NOT lower" in table1.claim_lines(claim)[-1]
+    assert table1.claim_check(base) is None
