@@ -209,7 +209,10 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0) -> torch.nn.Mo
     camera = Camera(CameraConfig(**row.camera, seed=seed))
     trainer = AlternatingTrainer(camera, TrainingData.from_splits(splits),
                                  AlternatingSettings(alpha=row.alpha, **settings), seed=seed)
-    for alternation in range(trainer.settings.alternations):
+    from tqdm.auto import tqdm
+
+    for alternation in tqdm(range(trainer.settings.alternations), leave=False,
+                            desc=f"{row.key} learning (seed {seed})"):
         trainer.run_alternation(alternation)
     return trainer.camera
 
