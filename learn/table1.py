@@ -435,19 +435,34 @@ class TaskCache:
 
     Every finished row or sweep point is pickled to ``folder/<task name>.pkl`` beside the
     fingerprint (sha256) of everything that decides its result: the profile, seeds, attacks and
-    the data (``settings``). A task is reused only when the fingerprint matches; otherwise it is
+    the data (``settings``; see :meth:`fingerprint`). A task is reused only when the fingerprint matches; otherwise it is
     run again and overwritten. The files hold our own results (pickle: read only caches you
     wrote).
     """
 
     def __init__(self, folder, settings: dict):
-        import hashlib
-        import json
         from pathlib import Path
 
         self.folder = Path(folder)
+        self.settings = settings
+
+    def fingerprint(self, task: tuple) -> str:
+        """sha256 of the settings that decide ``task``'s result.
+
+        Only learned rows depend on the alternating-optimisation schedule
+        (``settings["profile"]["alternating"]``), so other tasks are reused when only the
+        schedule changes.
+        """
+        import hashlib
+        import json
+
+        settings = dict(self.settings)
+        learned = task[0] == "row" and task[1].kind == "learned"
+        if not learned and isinstance(settings.get("profile"), dict):
+            settings["profile"] = {k: v for k, v in settings["profile"].items()
+                                   if k != "alternating"}
         text = json.dumps(settings, sort_keys=True, default=repr)
-        self.fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _path(self, task: tuple):
         return self.folder / f"{task_name(task)}.pkl"
@@ -461,7 +476,7 @@ class TaskCache:
                 saved = pickle.load(handle)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None
-        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint(task):
             return None
         return saved["result"]
 
@@ -472,7 +487,7 @@ class TaskCache:
         from canopic.files import write_bytes
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_bytes(self._path(task), pickle.dumps({"fingerprint": self.fingerprint,
+        write_bytes(self._path(task), pickle.dumps({"fingerprint": self.fingerprint(task),
                                                     "task": task_name(task), "result": result}))
 
 

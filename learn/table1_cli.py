@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 
 def register(subparsers) -> None:
@@ -35,6 +36,10 @@ def register(subparsers) -> None:
     parser.add_argument("--pixelate-blocks", default=None,
                         help="comma-separated pixelation blocks (px) of the sweep (default: the "
                              "profile's; 'none' for no sweep)")
+    parser.add_argument("--alternating", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of the learned rows' alternating optimisation "
+                             "(learn.alternating.AlternatingSettings), e.g. encoder_epochs=10; "
+                             "repeatable")
     parser.add_argument("--no-physical", action="store_true",
                         help="skip the physical-camera columns")
     parser.add_argument("--threads", type=int, default=1,
@@ -75,6 +80,28 @@ def _strengths(text: str, kind, name: str) -> tuple:
     return values
 
 
+def _overrides(items: "list[str]") -> dict:
+    """Parse ``KEY=VALUE`` overrides of AlternatingSettings (values as JSON, else text)."""
+    import json
+
+    from learn.alternating import AlternatingSettings
+
+    fields = {field.name for field in dataclasses.fields(AlternatingSettings)} - {"alpha"}
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ValueError(f"--alternating: {item!r} is not allowed; need KEY=VALUE with KEY "
+                             f"one of {sorted(fields)} (alpha is set per row)")
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    AlternatingSettings(**parsed)  # a bad value fails here, before any work
+    return parsed
+
+
 def run(args) -> int:
     """Handler of ``canopic table1``."""
     import dataclasses
@@ -94,6 +121,9 @@ def run(args) -> int:
     profile = table1.QUICK if args.quick else table1.FULL
     if args.no_physical:
         profile = dataclasses.replace(profile, physical=False)
+    if args.alternating:
+        profile = dataclasses.replace(profile, alternating={**profile.alternating,
+                                                            **_overrides(args.alternating)})
     if args.blur_sigmas is not None:
         profile = dataclasses.replace(profile, blur_sigmas_px=_strengths(
             args.blur_sigmas, float, "blur-sigmas"))

@@ -142,7 +142,9 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
     profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=(4,))
     run = lambda cache: table1.run_table1(tiny_splits(), profile, seeds=(0,), attacks=("knn",),
                                           rows=rows, progress=False, cache=cache)
-    first, first_sweeps = run(table1.TaskCache(tmp_path, {"settings": 1}))
+    settings = lambda n, schedule: table1.TaskCache(
+        tmp_path, {"settings": n, "profile": {"alternating": {"epochs": schedule}}})
+    first, first_sweeps = run(settings(1, 1))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "row-clean.pkl", "row-mp_unlearned.pkl", "sweep-pixelate-4.pkl"]
 
@@ -150,14 +152,17 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
         raise AssertionError(f"recomputed {table1.task_name(task)}")
 
     monkeypatch.setattr(table1._Evaluator, "run", refuse)
-    again, again_sweeps = run(table1.TaskCache(tmp_path, {"settings": 1}))
+    again, again_sweeps = run(settings(1, 1))
     assert [table1.csv_record(r, None) for r in again] == [table1.csv_record(r, None) for r in first]
     assert again_sweeps["pixelate"][0][1].privacy.scores == first_sweeps["pixelate"][0][1].privacy.scores
+    run(settings(1, 2))           # only learned rows depend on the alternating schedule
+    learned = ("row", next(r for r in table1.ROWS if r.kind == "learned"))
+    assert settings(1, 2).fingerprint(learned) != settings(1, 1).fingerprint(learned)
     with pytest.raises(AssertionError, match="recomputed row-clean"):
-        run(table1.TaskCache(tmp_path, {"settings": 2}))
+        run(settings(2, 1))
     (tmp_path / "row-clean.pkl").write_bytes(b"not a pickle")
     with pytest.raises(AssertionError, match="recomputed row-clean"):
-        run(table1.TaskCache(tmp_path, {"settings": 1}))
+        run(settings(1, 1))
 
 
 def test_worker_processes_give_the_same_numbers(tmp_path):
