@@ -536,10 +536,9 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     rows = ROWS if rows is None else tuple(rows)
     seeds = [int(seed) for seed in seeds]
     row_keys = {row.key for row in rows}
+    sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
     tasks = [("row", row) for row in rows]
-    tasks += [("sweep", name, strength)
-              for name, strengths in (("blur", profile.blur_sigmas_px),
-                                      ("pixelate", profile.pixelate_blocks))
+    tasks += [("sweep", name, strength) for name, strengths in sweep_strengths.items()
               for strength in strengths
               if not (strength == BASELINE_STRENGTH[name] and name in row_keys)]
     outputs: dict = {}
@@ -587,8 +586,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
         if task[0] == "sweep":
             sweeps[task[1]].append((task[2], outputs[i]))
     for name in sweeps:
-        if BASELINE_STRENGTH[name] in getattr(profile, "blur_sigmas_px" if name == "blur"
-                                              else "pixelate_blocks") and name in row_keys:
+        if BASELINE_STRENGTH[name] in sweep_strengths[name] and name in row_keys:
             sweeps[name].append((BASELINE_STRENGTH[name], by_key[name]))
         sweeps[name].sort(key=lambda point: point[0])
     return results, sweeps

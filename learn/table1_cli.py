@@ -104,7 +104,6 @@ def _overrides(items: "list[str]") -> dict:
 
 def run(args) -> int:
     """Handler of ``canopic table1``."""
-    import dataclasses
 
     import torch
 
@@ -144,7 +143,6 @@ def run(args) -> int:
 
 def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     """Run the table with parsed arguments and write every output file."""
-    import dataclasses
     import functools
     import os
     import time

@@ -8,15 +8,6 @@ from learn import alternating, datasets, runs
 from learn.networks import entropy
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks run far faster on one thread on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def trainer():
     config = runs.smoke_config()

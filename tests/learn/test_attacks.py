@@ -28,15 +28,6 @@ SUITE = [pytest.param(name, BUDGET, id=name) for name in ATTACK_NAMES] + [
     pytest.param("reconstruct", FULL_DECODER, marks=pytest.mark.slow, id="reconstruct-full")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The networks here are tiny: one thread is faster than two on a shared CPU (restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def synthetic(count: int, seed: int, random_labels: bool = False):
     """Images 3x32x32: a class prototype (fixed) plus noise; the 'camera' is 4x4 max-pooling."""
     prototypes = torch.rand(K, 3, 8, 8, generator=torch.Generator().manual_seed(1234))

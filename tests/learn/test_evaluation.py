@@ -18,15 +18,6 @@ TINY = AttackBudget(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, b
 K = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The networks here are tiny: one thread is faster than two on a shared CPU (restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def part(count: int, seed: int, detection: bool = False) -> Part:
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 2 if detection else K, (count,), generator=generator)

@@ -9,15 +9,6 @@ import torch
 from learn.networks import ResNetClassifier, entropy, make_detector, make_recogniser
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks run far faster on one thread on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("channels, size, upsample", [(3, 8, 1), (12, 8, 1), (12, 8, 8),
                                                       (3, 64, 1), (12, 64, 1)])
 def test_output_shapes(channels, size, upsample):

@@ -12,15 +12,6 @@ from learn import alternating, runs
 from sensor.design_bundle import load_design_bundle
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks run far faster on one thread on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _camera_parameters(result) -> dict:
     return {k: v.detach().clone() for k, v in result.camera.state_dict().items()}
 

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from learn import datasets, plots, table1
 from learn.attacks import AttackBudget
@@ -32,15 +31,6 @@ TINY = table1.Profile(
     physical_masks=dict(mask_size=128, gs_iterations=3, gd_iterations=3),
     alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, detector_epochs=1,
                      steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The networks here are tiny: one thread is faster than two on a shared CPU (restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_splits() -> datasets.Splits:
