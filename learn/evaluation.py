@@ -159,6 +159,8 @@ class Spread:
     @classmethod
     def of(cls, values: Sequence[float]) -> "Spread":
         values = tuple(float(v) for v in values)
+        if any(math.isnan(v) for v in values):  # a part not measured (validation-only runs)
+            return cls(math.nan, math.nan, values)
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         return cls(statistics.fmean(values), std, values)
 
@@ -296,7 +298,7 @@ def _seed_list(seeds: Sequence[int]) -> "list[int]":
 def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: EvaluationData, seeds: Sequence[int] = (0, 1, 2),
                      attacks: Sequence[str] = ATTACK_NAMES, budget: AttackBudget = AttackBudget(),
                      n_augment: int = 1, utility: bool = True, desc: str = "encoder",
-                     recognisers: "dict | None" = None) -> EvaluationResult:
+                     recognisers: "dict | None" = None, read_test: bool = True) -> EvaluationResult:
     """Run the protocol (module docstring) for one encoder.
 
     Parameters
@@ -321,6 +323,10 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
     recognisers : dict, optional
         Cache of clean recognisers per seed for the reconstruction attack; share it between
         encoders evaluated on the same ``data`` only.
+    read_test : bool
+        False: stop after model selection and never read the test parts (test scores are NaN).
+        For choosing hyper-parameters (alpha, learning rates) on validation scores only, so the
+        test split stays untouched until the configuration is fixed.
 
     Returns
     -------
@@ -356,11 +362,10 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
                 progress.set_postfix_str(f"seed {seed} detector")
                 detectors.append(_fit_detector(seed_encoder, data, seed, budget, n_augment))
                 progress.update()
-        # -- the test part, read once, after every model is fixed --------------------------
-        id_test_images, id_test_labels = data.id_test.images, data.id_test.labels
-        det_test_images = det_test_labels = None
-        if utility:
-            det_test_images, det_test_labels = data.det_test.images, data.det_test.labels
+    if not read_test:
+        return _validation_only(fitted, detectors, data.num_classes, utility)
+    # -- the test part, read once, after every model is fixed ------------------------------
+    id_test_images, id_test_labels = data.id_test.images, data.id_test.labels
     scores = []
     for seed, suite in fitted:
         test_codes = encode(encoder_for_seed(encoder, seed), id_test_images,
@@ -373,6 +378,7 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
     privacy = PrivacyResult(scores, data.num_classes)
     utility_result = None
     if utility:
+        det_test_images, det_test_labels = data.det_test.images, data.det_test.labels
         test_accuracy = []
         for seed, detector, _ in detectors:
             det_codes = encode(encoder_for_seed(encoder, seed), det_test_images,
@@ -383,6 +389,19 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
         utility_result = UtilityResult(Spread.of([d[2] for d in detectors]),
                                        Spread.of(test_accuracy), max(majority, 1.0 - majority))
     return EvaluationResult(privacy, utility_result)
+
+
+def _validation_only(fitted: list, detectors: list, num_classes: int, utility: bool
+                     ) -> EvaluationResult:
+    """The validation half of the result (test scores NaN, chance of the detector NaN)."""
+    nan = float("nan")
+    scores = [AttackScore(attack.name, seed, attack.record.val_top1, nan, nan)
+              for seed, suite in fitted for attack in suite]
+    utility_result = None
+    if utility:
+        utility_result = UtilityResult(Spread.of([d[2] for d in detectors]),
+                                       Spread.of([nan] * len(detectors)), nan)
+    return EvaluationResult(PrivacyResult(scores, num_classes), utility_result)
 
 
 def _fit_detector(encoder: Encoder, data: EvaluationData, seed: int, budget: AttackBudget,

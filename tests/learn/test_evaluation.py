@@ -90,6 +90,22 @@ def test_test_split_is_read_once_after_model_selection(monkeypatch):
     assert len(result.privacy.scores) == 10
 
 
+def test_validation_only_never_reads_the_test_split():
+    log: list = []
+    dev = evaluate_encoder(pooled_camera, tiny_data(log), seeds=(0, 1), budget=TINY,
+                           attacks=("logistic", "mlp"), read_test=False)
+    full = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY,
+                            attacks=("logistic", "mlp"))
+    assert log == []
+    assert [s.val_top1 for s in dev.privacy.scores] == [s.val_top1 for s in full.privacy.scores]
+    assert all(math.isnan(s.test_top1) for s in dev.privacy.scores)
+    per_attack = dev.privacy.per_attack()
+    assert per_attack["mlp"]["val_top1"] == full.privacy.per_attack()["mlp"]["val_top1"]
+    assert math.isnan(per_attack["mlp"]["test_top1"].mean)
+    assert dev.utility.val_accuracy == full.utility.val_accuracy
+    assert math.isnan(dev.utility.test_accuracy.mean)
+
+
 def test_same_seeds_same_numbers_and_spread():
     first = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY)
     second = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY)
