@@ -604,14 +604,33 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     return results, sweeps
 
 
-def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_learned"
-                ) -> "dict | None":
+def matched_utility(face: float, points: "Sequence[tuple[float, float]]") -> "dict | None":
+    """A baseline sweep's identity accuracy at ``face`` accuracy, by linear interpolation.
+
+    ``points`` are ``(face accuracy, identity top-1)`` means of the sweep's strengths (fractions).
+    Returns ``{"face_acc", "id_top1", "between"}`` (``between``: the two face accuracies
+    interpolated between), or None when ``face`` lies outside the sweep's range (no
+    extrapolation) or the sweep has fewer than two points.
+    """
+    points = sorted((float(f), float(i)) for f, i in points)
+    for (f0, i0), (f1, i1) in zip(points, points[1:]):
+        if f0 <= face <= f1:
+            weight = 0.0 if f1 == f0 else (face - f0) / (f1 - f0)
+            return {"face_acc": face, "id_top1": i0 + weight * (i1 - i0), "between": [f0, f1]}
+    return None
+
+
+def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_learned",
+                sweeps: "dict | None" = None) -> "dict | None":
     """The paper's claim on these results: ``design`` beats blur AND pixelation on both axes.
 
     Compares the strongest attack's identity top-1 (lower is more private) and the face vs
     no-face accuracy (higher is more useful) of ``design`` with the blur and pixelate rows, on
     the means over seeds and seed by seed (same seeds); and whether identity top-1 falls as
     alpha rises over the learned rows of ``design``'s configuration. None when a row is missing.
+    With ``sweeps`` (:func:`run_table1`'s), each baseline also gets ``"matched_utility"``: its
+    sweep interpolated to the design's face accuracy (:func:`matched_utility`) and whether the
+    design is more private there (None outside the sweep's range).
 
     Returns
     -------
@@ -641,6 +660,12 @@ def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_lea
             "seeds_more_private": sum(a < b for a, b in id_pairs),
             "seeds_more_useful": sum(a > b for a, b in face_pairs),
             "seeds": len(id_pairs)}
+        points = [(r.utility.test_accuracy.mean, r.privacy.top1.mean)
+                  for _, r in (sweeps or {}).get(baseline, []) if r.utility is not None]
+        matched = matched_utility(ours.utility.test_accuracy.mean, points)
+        if matched is not None:
+            matched["more_private"] = ours.privacy.top1.mean < matched["id_top1"]
+        report[baseline]["matched_utility"] = matched
     parts = [report[b] for b in ("blur", "pixelate")]
     report["holds_on_means"] = all(p["more_private_on_mean"] and p["more_useful_on_mean"]
                                    for p in parts)
@@ -669,6 +694,12 @@ def claim_lines(claim: "dict | None") -> "list[str]":
                      f"{part['seeds_more_private']}/{part['seeds']} seeds), face "
                      f"{100 * part['face_acc'][0]:.1f} vs {100 * part['face_acc'][1]:.1f} % "
                      f"(more useful on {part['seeds_more_useful']}/{part['seeds']} seeds)")
+        matched = part.get("matched_utility")
+        if matched is not None:
+            lines.append(f"    - at matched utility ({100 * matched['face_acc']:.1f} % face, the "
+                         f"{baseline} sweep interpolated): identity {100 * part['id_top1'][0]:.1f}"
+                         f" vs {100 * matched['id_top1']:.1f} % -> "
+                         f"{'more' if matched['more_private'] else 'LESS'} private")
     if claim["alpha_monotone"] is not None:
         values = ", ".join(f"alpha {a:g}: {100 * v:.1f} %" for a, v in claim["alpha_id_top1"])
         lines.append(f"- Raising alpha {'lowers' if claim['alpha_monotone'] else 'does NOT lower'}"
@@ -700,7 +731,7 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
     paths = {"csv": os.path.join(out_dir, "table1.csv"), "md": os.path.join(out_dir, "table1.md"),
              "json": os.path.join(out_dir, "table1.json")}
     write_text(paths["csv"], buffer.getvalue())
-    claim = claim_check(results)
+    claim = claim_check(results, sweeps=sweeps)
     write_text(paths["md"], markdown_table(records, meta or {}) + "\n".join(claim_lines(claim)) + "\n")
     sweep_json = {name: [{"strength_px": s, "id_top1_mean": r.privacy.top1.mean,
                           "id_top1_std": r.privacy.top1.std,

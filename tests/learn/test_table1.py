@@ -200,3 +200,21 @@ def test_claim_check_states_the_verdict_per_mean_and_seed():
     assert "DOES NOT HOLD" in table1.claim_lines(claim)[0]
     assert "does NOT lower" in table1.claim_lines(claim)[-1]
     assert table1.claim_check(base) is None
+
+
+def test_matched_utility_interpolates_the_sweep_and_never_extrapolates():
+    sweep = [(0.96, 0.30), (0.98, 0.42)]          # (face, identity) of two blur strengths
+    point = table1.matched_utility(0.97, sweep)
+    assert point["id_top1"] == pytest.approx(0.36) and point["between"] == [0.96, 0.98]
+    assert table1.matched_utility(0.99, sweep) is None
+    assert table1.matched_utility(0.97, sweep[:1]) is None
+    blur = _fake("blur", [0.30] * 3, [0.96] * 3)
+    sweeps = {"blur": [(4.0, _fake("blur", [0.42] * 3, [0.98] * 3).result), (8.0, blur.result)],
+              "pixelate": []}
+    design = _fake("conv4_mp_q_a1_learned", [0.38] * 3, [0.97] * 3)
+    claim = table1.claim_check([blur, _fake("pixelate", [0.4] * 3, [0.97] * 3), design],
+                               sweeps=sweeps)
+    matched = claim["blur"]["matched_utility"]
+    assert matched["id_top1"] == pytest.approx(0.36) and matched["more_private"] is False
+    assert claim["pixelate"]["matched_utility"] is None
+    assert any("LESS private" in line for line in table1.claim_lines(claim))
