@@ -6,7 +6,7 @@ the evaluation protocol with ``read_test=False``: the attackers and the detector
 the evaluation identities and scored on their validation part, and the test part is never read.
 Use it to choose alpha or a schedule before ``canopic table1`` touches the test split.
 
-    .venv/bin/python benchmarks/study_alternating.py --alphas 1,50 --encoder-lrs 0.01,0.1
+    .venv/bin/python benchmarks/study_alternating.py --alphas 1,50 --encoder-lrs 0.01,0.03,0.1
     .venv/bin/python benchmarks/study_alternating.py --alphas 10 --seeds 1 --out runs/study.json
 
 Prints, per camera: learning time, the thresholds (min, max, distinct levels they leave), the
@@ -47,8 +47,6 @@ def summary_line(record: dict) -> str:
 
 
 def study(config: str, alphas, encoder_lrs, seeds, attacks, overrides: dict) -> list:
-    import torch
-
     from learn import datasets, table1
     from learn.evaluation import data_from_splits, evaluate_encoder
 
@@ -61,9 +59,7 @@ def study(config: str, alphas, encoder_lrs, seeds, attacks, overrides: dict) -> 
         log: list = []
         start = time.perf_counter()
         if alpha is None:
-            from sensor import Camera, CameraConfig
-
-            camera, name = Camera(CameraConfig(**template.camera)), "unlearned"
+            camera, name = table1.row_camera(template, splits, table1.FULL), "unlearned"
         else:
             row = table1.Row(f"{config}_a{alpha:g}_learned", template.label, "learned",
                              template.camera, alpha)
@@ -98,8 +94,9 @@ def main(argv=None) -> None:
     parser.add_argument("--config", default="conv4_mp_q",
                         help="Table 1 configuration (row key without _learned)")
     parser.add_argument("--alphas", default="1,50")
-    parser.add_argument("--encoder-lrs", default="0.1",
-                        help="encoder SGD learning rates (the authors' 0.01; the full profile 0.1)")
+    parser.add_argument("--encoder-lrs", default=None,
+                        help="comma-separated encoder SGD learning rates (default: the full "
+                             "profile's; the authors used 0.01)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per configuration")
     parser.add_argument("--attacks", default="logistic,mlp",
                         help="attacks (the strongest on 8x8 codes in the claim study)")
@@ -117,7 +114,11 @@ def main(argv=None) -> None:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
     start = time.perf_counter()
-    records = study(args.config, _numbers(args.alphas), _numbers(args.encoder_lrs),
+    from learn import table1
+
+    encoder_lrs = (_numbers(args.encoder_lrs) if args.encoder_lrs
+                   else [table1.FULL.alternating["encoder_lr"]])
+    records = study(args.config, _numbers(args.alphas), encoder_lrs,
                     range(args.seeds), tuple(_numbers(args.attacks, str)), overrides)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.out:

@@ -104,7 +104,6 @@ def _overrides(items: "list[str]") -> dict:
 
 def run(args) -> int:
     """Handler of ``canopic table1``."""
-
     import torch
 
     from learn import table1
