@@ -5,6 +5,8 @@ Usage
     nice -n 10 .venv/bin/python benchmarks/bench_table1.py --attacks-only --repeats 3
     nice -n 10 .venv/bin/python benchmarks/bench_table1.py --profile quick --out /tmp/t1q
     nice -n 10 .venv/bin/python benchmarks/bench_table1.py --profile full --seeds 3 --workers 2 --out /tmp/t1
+    python3 benchmarks/bench_table1.py --profile full --seeds 3 --workers 8 --device cuda --out /tmp/t1 \
+        -- --no-physical --rows clean,conv4_mp_q_unlearned   # extra canopic table1 flags after --
 
 ``--attacks-only`` prints the median fit time of every attacker (and the detector) on one seed of
 the encoded evaluation split, for a clean 64x64 input and a Conv(1)+MP+Quantize 8x8 code, plus the
@@ -57,18 +59,21 @@ def bench_attacks(repeats: int, epochs: "int | None") -> None:
                   f"val top-1 {100 * attack.record.val_top1:5.1f} %", flush=True)
 
 
-def bench_table(profile_name: str, seeds: int, out: str, workers: int = 1) -> None:
+def bench_table(profile_name: str, seeds: int, out: str, workers: int = 1, device: str = "cpu",
+                extra: "list[str] | None" = None) -> None:
     import torch
 
     from canopic.cli import main
 
     start = time.perf_counter()
     argv = ["table1", "--out", out, "--seeds", str(seeds), "--quiet", "--threads",
-            str(torch.get_num_threads()), "--workers", str(workers), "--no-resume"]
+            str(torch.get_num_threads()), "--workers", str(workers), "--no-resume",
+            "--device", device] + list(extra or [])
     if profile_name == "quick":
         argv.append("--quick")
     code = main(argv)
-    print(f"table1 --profile {profile_name} --seeds {seeds} --workers {workers}: exit {code}, wall time "
+    print(f"table1 --profile {profile_name} --seeds {seeds} --workers {workers} --device {device} "
+          f"{' '.join(extra or [])}: exit {code}, wall time "
           f"{time.perf_counter() - start:.0f} s; results in {out}/table1.md")
 
 
@@ -82,16 +87,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", default="/tmp/canopic_table1")
     parser.add_argument("--workers", type=int, default=1, help="row-parallel processes (CPU cores)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the table only)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (one is fastest for these small nets on a shared CPU)")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    if extra and extra[0] == "--":
+        extra = extra[1:]
     import torch
 
     torch.set_num_threads(args.threads)
     if args.attacks_only:
         bench_attacks(args.repeats, args.epochs)
     else:
-        bench_table(args.profile, args.seeds, args.out, args.workers)
+        bench_table(args.profile, args.seeds, args.out, args.workers, args.device, extra)
 
 
 if __name__ == "__main__":

@@ -161,15 +161,15 @@ def augment_images(images: torch.Tensor, generator: torch.Generator, max_shift: 
     """
     n, _, h, w = images.shape
 
-    def uniform(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator) * 2.0 - 1.0
+    def uniform(*shape: int) -> torch.Tensor:  # drawn on the generator's device, then moved
+        return (torch.rand(*shape, generator=generator) * 2.0 - 1.0).to(images.device)
 
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0).to(images.device)
     # theta maps output to input coordinates: zoom * rotation, then the mirror of the x axis
     scale = 1.0 + max_zoom * uniform(n)
     angle = torch.deg2rad(max_rotation_deg * uniform(n))
     cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
-    theta = torch.zeros(n, 2, 3)
+    theta = torch.zeros(n, 2, 3, device=images.device)
     theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin
     theta[:, 1, 0], theta[:, 1, 1] = sin * flip, cos
     theta[:, 0, 2] = uniform(n) * 2.0 * max_shift / w
@@ -244,11 +244,17 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
     Returns
     -------
     FitRecord
+
+    Notes
+    -----
+    Training runs on ``x``'s device (``model`` is moved there); shuffling and augmentation draw
+    from a CPU generator, so they do not depend on the device.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing: {label_smoothing} is not allowed; need [0, 1)")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    model.to(x.device)
     for module in standardise_modules(model):
         module.fit(x)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -258,7 +264,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
     best_state, best_epoch, epoch = copy.deepcopy(model.state_dict()), 0, 0
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(x.shape[0], generator=generator)
+        order = torch.randperm(x.shape[0], generator=generator).to(x.device)
         for start in range(0, x.shape[0], batch_size):
             index = order[start:start + batch_size]
             if index.numel() < 2:  # BatchNorm needs two samples
@@ -418,9 +424,9 @@ class KNNAttack(Attack):
         distances = torch.cdist(self._features(x), self.train_features)       # [N, M]
         k = min(k, distances.shape[1])
         nearest = distances.topk(k, dim=1, largest=False).indices
-        votes = torch.zeros(x.shape[0], self.num_classes)
-        votes.scatter_add_(1, self.train_y[nearest], torch.ones(nearest.shape))
-        per_class = torch.full((x.shape[0], self.num_classes), math.inf)
+        votes = torch.zeros(x.shape[0], self.num_classes, device=x.device)
+        votes.scatter_add_(1, self.train_y[nearest], torch.ones(nearest.shape, device=x.device))
+        per_class = torch.full((x.shape[0], self.num_classes), math.inf, device=x.device)
         per_class.scatter_reduce_(1, self.train_y.expand(x.shape[0], -1), distances, "amin")
         closeness = 1.0 / (1.0 + per_class)                                 # in (0, 1]
         return votes + 0.5 * closeness
@@ -453,6 +459,7 @@ def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    decoder.to(codes.device)
     for module in standardise_modules(decoder):
         module.fit(codes)
     optimiser = torch.optim.AdamW(decoder.parameters(), lr=lr, weight_decay=1e-4)
@@ -460,7 +467,7 @@ def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
     best_state = copy.deepcopy(decoder.state_dict())
     for epoch in range(1, epochs + 1):
         decoder.train()
-        order = torch.randperm(codes.shape[0], generator=generator)
+        order = torch.randperm(codes.shape[0], generator=generator).to(codes.device)
         for start in range(0, codes.shape[0], batch_size):
             index = order[start:start + batch_size]
             if index.numel() < 2:

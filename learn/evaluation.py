@@ -70,6 +70,17 @@ class EvaluationData:
     det_test: LabelledPart
     num_classes: int
 
+    def to(self, device) -> "EvaluationData":
+        """A copy with every part's images and labels on ``device`` (``torch.device`` or str)."""
+        def moved(part: LabelledPart) -> Part:
+            return Part(part.images.to(device), part.labels.to(device))
+
+        return EvaluationData(*(moved(getattr(self, name)) for name in _PART_NAMES),
+                              num_classes=self.num_classes)
+
+
+_PART_NAMES = ("id_train", "id_val", "id_test", "det_train", "det_val", "det_test")
+
 
 def balanced_subset(labels: np.ndarray, count: int) -> np.ndarray:
     """Indices of ``count`` items spread evenly over the classes (round robin), in input order.
@@ -240,9 +251,22 @@ class EvaluationResult:
 @torch.no_grad()
 def encode(encoder: Encoder, images: torch.Tensor, generator: torch.Generator,
            batch_size: int = 256) -> torch.Tensor:
-    """Apply ``encoder`` in batches (no gradients) -> float32 outputs [N, ...]."""
+    """Apply ``encoder`` in batches (no gradients) -> float32 outputs [N, ...].
+
+    ``generator`` is a CPU generator; for images on another device (CUDA) the encoder gets a
+    generator on that device, seeded from ``generator``.
+    """
+    generator = _generator_on(images.device, generator)
     return torch.cat([encoder(images[i:i + batch_size], generator).float()
                       for i in range(0, images.shape[0], batch_size)])
+
+
+def _generator_on(device: torch.device, generator: torch.Generator) -> torch.Generator:
+    """``generator`` itself on its own device, else a generator on ``device`` seeded from it."""
+    if device.type == generator.device.type:
+        return generator
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def encoded_training_set(encoder: Encoder, part: LabelledPart, n_augment: int, seed: int

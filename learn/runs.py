@@ -201,6 +201,8 @@ def resolve_device(device: str) -> torch.device:
     """'auto' -> CUDA when present, else CPU; 'cuda' without CUDA -> ValueError."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"device: {device!r} is not allowed; need 'auto', 'cpu', 'cuda' or 'cuda:N'")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device: {device!r} requested, but torch sees no CUDA device; use 'cpu' or 'auto'")
     return torch.device(device)

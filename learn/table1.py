@@ -207,18 +207,20 @@ def baseline_encoder(name: str, strength: float) -> Callable:
 
 
 def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
-                 log: "list | None" = None) -> torch.nn.Module:
+                 log: "list | None" = None, device="cpu") -> torch.nn.Module:
     """Train ``row``'s camera with ``learn.alternating`` on the encoder identities of ``splits``.
 
     ``log``, when given, receives the metrics dict of every alternation
-    (``AlternatingTrainer.run_alternation``).
+    (``AlternatingTrainer.run_alternation``). Training runs on ``device``; the camera is
+    returned there.
     """
     from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData
     from sensor import Camera, CameraConfig
 
     camera = Camera(CameraConfig(**row.camera, seed=seed))
-    trainer = AlternatingTrainer(camera, TrainingData.from_splits(splits),
-                                 AlternatingSettings(alpha=row.alpha, **settings), seed=seed)
+    trainer = AlternatingTrainer(camera, TrainingData.from_splits(splits, device=device),
+                                 AlternatingSettings(alpha=row.alpha, **settings), seed=seed,
+                                 device=device)
     from tqdm.auto import tqdm
 
     for alternation in tqdm(range(trainer.settings.alternations), leave=False,
@@ -240,11 +242,16 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
     design error included. Without ``masks`` the kernel itself is split into two ideal captures
     (``optics.kernels.KernelPSF(mode="two_mask")``). Thresholds are copied, spread apart to the
     ADC's minimum spacing where they collapsed (``sensor.published.spread_thresholds``).
+    The twin is built on the CPU and returned on ``camera``'s device.
     """
+    import copy
+
     from optics.kernels import KernelPSF
     from sensor import Camera, CameraConfig
     from sensor.published import spread_thresholds
 
+    device = next(camera.parameters(), torch.empty(0)).device
+    camera = copy.deepcopy(camera).cpu()
     config = CameraConfig(**{**camera.config.to_dict(), **PHYSICAL_CAMERA})
     psf = camera.psf
     source = None
@@ -263,33 +270,35 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
         config.min_threshold_spacing = spacing
         config.thresholds = spread_thresholds(camera.thresholds.numpy().astype("float64"),
                                               spacing, float(config.levels - 1)).tolist()
-    return Camera(config, psf_source=source)
+    return Camera(config, psf_source=source).to(device)
 
 
 def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
-               learned: "dict | None" = None, seed: int = 0) -> torch.nn.Module:
+               learned: "dict | None" = None, seed: int = 0, device="cpu") -> torch.nn.Module:
     """The camera of a CAnOPIC row: ideal, or its :func:`physical_twin`.
 
     Published encoders are loaded exactly (repeated thresholds kept) for the ideal columns and
     with realisable, spread thresholds (``exact=False``) for the physical ones. Learned rows are
-    trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``).
+    trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``). The camera is
+    returned on ``device``.
     """
     from sensor import Camera, CameraConfig
 
     if row.kind == "published":
-        camera = Camera.from_published(row.published, exact=not physical)
+        camera = Camera.from_published(row.published, exact=not physical).to(device)
     elif row.kind == "unlearned":
-        camera = Camera(CameraConfig(**row.camera))
+        camera = Camera(CameraConfig(**row.camera)).to(device)
     else:
         learned = {} if learned is None else learned
         if (row.key, seed) not in learned:
-            learned[row.key, seed] = learn_camera(row, splits, profile.alternating, seed=seed)
+            learned[row.key, seed] = learn_camera(row, splits, profile.alternating, seed=seed,
+                                                  device=device)
         camera = learned[row.key, seed]
     return physical_twin(camera, profile.physical_masks) if physical else camera
 
 
 def row_encoders(row: Row, splits, profile: Profile, seeds: Sequence[int],
-                 physical: bool = False, learned: "dict | None" = None
+                 physical: bool = False, learned: "dict | None" = None, device="cpu"
                  ) -> "tuple[dict[int, Callable], torch.nn.Module]":
     """``({seed: encoder}, camera of the first seed)`` of a CAnOPIC row.
 
@@ -298,7 +307,7 @@ def row_encoders(row: Row, splits, profile: Profile, seeds: Sequence[int],
     published rows share one camera (its per-frame noise still follows the seed).
     """
     camera_seed = {seed: seed if row.kind == "learned" else 0 for seed in seeds}
-    built = {s: row_camera(row, splits, profile, physical, learned, seed=s)
+    built = {s: row_camera(row, splits, profile, physical, learned, seed=s, device=device)
              for s in dict.fromkeys(camera_seed.values())}
     cameras = {seed: built[camera_seed[seed]] for seed in seeds}
     return {seed: camera_encoder(camera) for seed, camera in cameras.items()}, cameras[seeds[0]]
@@ -369,9 +378,11 @@ BASELINE_STRENGTH = {"blur": 8.0, "pixelate": 8}
 class _Evaluator:
     """Everything one process needs to evaluate rows: splits, data, caches and settings."""
 
-    def __init__(self, splits, profile: Profile, seeds: "list[int]", attacks: Sequence[str]):
+    def __init__(self, splits, profile: Profile, seeds: "list[int]", attacks: Sequence[str],
+                 device="cpu"):
         self.splits, self.profile, self.seeds, self.attacks = splits, profile, seeds, attacks
-        self.data = data_from_splits(splits, profile.max_per_part)
+        self.device = torch.device(device)
+        self.data = data_from_splits(splits, profile.max_per_part).to(self.device)
         self.recognisers: dict = {}   # clean recognisers of the reconstruction attack, per seed
         self.learned: dict = {}       # learned cameras, per (row key, seed)
 
@@ -388,18 +399,21 @@ class _Evaluator:
                 item = RowResult(row, "ok", self.evaluate(encoder, row.key))
             else:
                 encoders, camera = row_encoders(row, self.splits, self.profile, self.seeds,
-                                                learned=self.learned)
+                                                learned=self.learned, device=self.device)
                 item = RowResult(row, "ok", self.evaluate(encoders, row.key), camera=camera)
                 if self.profile.physical and row.quantises:
                     try:
                         physical, _ = row_encoders(row, self.splits, self.profile, self.seeds,
-                                                   physical=True, learned=self.learned)
+                                                   physical=True, learned=self.learned,
+                                                   device=self.device)
                     except ValueError as error:  # e.g. masks that do not realise the kernel
                         item.status = f"ok; physical not run: {error}"
                     else:
                         item.physical = self.evaluate(physical, f"{row.key} physical")
         except ImportError as error:  # a package another engineer has not delivered yet
             item = RowResult(row, f"not run: {error}")
+        if item.camera is not None:  # results are kept (and pickled) on the CPU
+            item.camera = item.camera.cpu()
         item.seconds = time.perf_counter() - start
         return item
 
@@ -415,11 +429,11 @@ _WORKER: "_Evaluator | None" = None
 
 
 def _worker_start(load_splits: Callable, profile: Profile, seeds: "list[int]",
-                  attacks: Sequence[str], threads: int) -> None:
+                  attacks: Sequence[str], threads: int, device: str = "cpu") -> None:
     global _WORKER
     if threads:
         torch.set_num_threads(threads)
-    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks)
+    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks, device)
 
 
 def _worker_run(task: tuple):
@@ -506,7 +520,8 @@ class TaskCache:
 def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
                attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
                progress: bool = True, workers: int = 1, threads: int = 1,
-               cache: "TaskCache | None" = None) -> "tuple[list[RowResult], dict]":
+               cache: "TaskCache | None" = None, device="cpu"
+               ) -> "tuple[list[RowResult], dict]":
     """Evaluate every row (and the baseline sweeps) on ``splits``.
 
     Parameters
@@ -533,6 +548,10 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
         torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
     cache : TaskCache, optional
         Finished tasks are saved there and reused (resume after an interruption).
+    device : str or torch.device
+        Where encoders, attackers and learned rows compute ("cpu", "cuda", "cuda:N"). Results
+        match the CPU's within the spread over seeds, not bit for bit (the per-frame noise of
+        cameras is drawn on the device). Workers share the device.
 
     Returns
     -------
@@ -574,7 +593,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             for index in todo:
                 if evaluator is None:
                     evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
-                                           seeds, attacks)
+                                           seeds, attacks, device)
                 finished(index, evaluator.run(tasks[index]))
         else:
             import concurrent.futures
@@ -587,7 +606,8 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             with concurrent.futures.ProcessPoolExecutor(
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
-                    initargs=(splits, profile, seeds, tuple(attacks), threads)) as pool:
+                    initargs=(splits, profile, seeds, tuple(attacks), threads,
+                              str(device))) as pool:
                 futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())

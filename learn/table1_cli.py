@@ -40,6 +40,12 @@ def register(subparsers) -> None:
                         help="override a field of the learned rows' alternating optimisation "
                              "(learn.alternating.AlternatingSettings), e.g. encoder_epochs=10; "
                              "repeatable")
+    parser.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of the attackers' training budget "
+                             "(learn.attacks.AttackBudget), e.g. cnn_epochs=80; repeatable")
+    parser.add_argument("--device", default="auto",
+                        help="where encoders, attackers and learned rows compute: auto (CUDA when "
+                             "present), cpu, cuda, cuda:N; workers share it")
     parser.add_argument("--no-physical", action="store_true",
                         help="skip the physical-camera columns")
     parser.add_argument("--threads", type=int, default=1,
@@ -102,12 +108,33 @@ def _overrides(items: "list[str]") -> dict:
     return parsed
 
 
+def _budget_overrides(items: "list[str]") -> dict:
+    """Parse ``KEY=VALUE`` overrides of AttackBudget (integer values)."""
+    from learn.attacks import AttackBudget
+
+    fields = {field.name for field in dataclasses.fields(AttackBudget)}
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if not sep or key not in fields or number is None:
+            raise ValueError(f"--budget: {item!r} is not allowed; need KEY=INTEGER with KEY one "
+                             f"of {sorted(fields)}")
+        parsed[key] = number
+    return parsed
+
+
 def run(args) -> int:
     """Handler of ``canopic table1``."""
     import torch
 
     from learn import table1
     from learn.attacks import ATTACK_NAMES
+    from learn.runs import resolve_device
 
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
@@ -119,6 +146,10 @@ def run(args) -> int:
     profile = table1.QUICK if args.quick else table1.FULL
     if args.no_physical:
         profile = dataclasses.replace(profile, physical=False)
+    if args.budget:
+        profile = dataclasses.replace(profile, budget=dataclasses.replace(
+            profile.budget, **_budget_overrides(args.budget)))
+    args.device = str(resolve_device(args.device))  # a bad or absent device fails here
     if args.alternating:
         profile = dataclasses.replace(profile, alternating={**profile.alternating,
                                                             **_overrides(args.alternating)})
@@ -138,6 +169,15 @@ def run(args) -> int:
         return _run_table(args, profile, rows, attacks, seeds)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _device_name(device: str) -> str:
+    """``cpu``, or ``cuda:N (<GPU name>)``."""
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
 
 
 def _run_table(args, profile, rows, attacks, seeds: int) -> int:
@@ -162,12 +202,12 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
                                         seeds=range(seeds), attacks=attacks, rows=rows,
                                         progress=not args.quiet, workers=args.workers,
-                                        threads=args.threads, cache=cache)
+                                        threads=args.threads, cache=cache, device=args.device)
     seconds = time.perf_counter() - start
     meta = {"profile": "quick" if args.quick else "full", "seeds": seeds,
             "attacks": ",".join(attacks), "faces": args.faces, "nonfaces": args.nonfaces,
             "split_seed": args.split_seed, "eval_identities": len(splits.eval_identities),
-            "workers": args.workers, "threads": args.threads,
+            "workers": args.workers, "threads": args.threads, "device": _device_name(args.device),
             "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
             "alternating": dict(profile.alternating), "physical": profile.physical,
             "blur_sigmas_px": list(profile.blur_sigmas_px),

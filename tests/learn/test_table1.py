@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 
 import numpy as np
@@ -112,7 +113,10 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
             "conv1_mp_q_a1_published")
     out = tmp_path / "t1"
     assert main(["table1", "--quick", "--out", str(out), "--rows", ",".join(keys),
-                 "--attacks", "logistic,knn", "--quiet"]) == 0
+                 "--attacks", "logistic,knn", "--quiet", "--budget", "cnn_epochs=2",
+                 "--device", "cpu"]) == 0
+    meta = json.loads((out / "table1.json").read_text())["meta"]
+    assert meta["budget"]["cnn_epochs"] == 2 and meta["device"] == "cpu"
     with open(out / "table1.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["key"] for r in rows] == list(keys)
@@ -218,3 +222,31 @@ def test_matched_utility_interpolates_the_sweep_and_never_extrapolates():
     assert matched["id_top1"] == pytest.approx(0.36) and matched["more_private"] is False
     assert claim["pixelate"]["matched_utility"] is None
     assert any("LESS private" in line for line in table1.claim_lines(claim))
+
+
+def test_cli_device_and_budget_errors(tmp_path, capsys):
+    """--device and --budget are checked before any work, with messages that name the flag."""
+    import torch
+
+    from canopic.cli import main
+
+    out = str(tmp_path / "t1")
+    bad = [(["--budget", "cnn_epochs=many"], "--budget"), (["--budget", "epochs=3"], "--budget"),
+           (["--device", "gpu"], "device")]
+    if not torch.cuda.is_available():
+        bad.append((["--device", "cuda"], "CUDA"))
+    for flags, message in bad:
+        assert main(["table1", "--quick", "--out", out, "--rows", "clean", "--quiet"] + flags) == 1
+        assert message in capsys.readouterr().err
+    assert not os.path.exists(out)
+
+
+def test_evaluation_data_moves_to_a_device():
+    from learn.evaluation import data_from_splits
+
+    data = data_from_splits(tiny_splits(), 12)
+    moved = data.to("cpu")
+    assert moved is not data and moved.num_classes == data.num_classes
+    assert all(getattr(moved, name).images.equal(getattr(data, name).images) and
+               getattr(moved, name).labels.equal(getattr(data, name).labels)
+               for name in ("id_train", "id_val", "id_test", "det_train", "det_val", "det_test"))
