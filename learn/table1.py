@@ -167,14 +167,16 @@ QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=90, blur_sigmas_p
                 alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1,
                                  detector_epochs=1, steps_per_epoch=2, recogniser_width=8,
                                  detector_width=8))
-#: The reported profile, sized for a CPU: attackers up to 30 epochs (early stopping after 8 without
-#: a better validation score; at 80 epochs the 8x8-code CNN gained 1-2 points), the detector 15.
+#: The reported profile: the CNN attackers (and the reconstruction attack's clean recogniser) up to
+#: 80 epochs, early stopping after 8 without a better validation score (at 30 epochs the suite
+#: reached 69.0 +- 5.0 % on clean images, under the 70 % the protocol asks for; at 80, 74.7 +- 0.7 %),
+#: MLP and logistic regression 100, the decoder 15, the detector 15.
 #: The learned rows get 12 encoder epochs (6 alternations x 2) instead of the authors' 200, so the
 #: encoder's SGD learning rate is raised from 0.01 to 0.03: at 0.01 the thresholds moved less than
 #: 1 LSB from k + 0.5 and alpha = 50 left identity accuracy unchanged; at 0.1 alpha = 50 collapsed
 #: them to a near-binary code (as the published alpha = 50 encoder) but alpha = 1 collapsed too on
 #: 2 of 3 seeds (docs/evaluation.md, "Encoder learning rate").
-FULL = Profile(budget=AttackBudget(cnn_epochs=30, flat_epochs=100, decoder_epochs=15, patience=8,
+FULL = Profile(budget=AttackBudget(cnn_epochs=80, flat_epochs=100, decoder_epochs=15, patience=8,
                                    detector_epochs=15),
                n_augment=1, max_per_part=None,
                blur_sigmas_px=(2.0, 4.0, 8.0, 12.0, 16.0), pixelate_blocks=(2, 4, 8, 16),
@@ -250,7 +252,8 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
     from sensor import Camera, CameraConfig
     from sensor.published import spread_thresholds
 
-    device = next(camera.parameters(), torch.empty(0)).device
+    tensors = [*camera.parameters(), *camera.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
     camera = copy.deepcopy(camera).cpu()
     config = CameraConfig(**{**camera.config.to_dict(), **PHYSICAL_CAMERA})
     psf = camera.psf
