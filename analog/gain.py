@@ -38,7 +38,8 @@ class GainStage(nn.Module):
     ----------
     last_scale, last_offset : torch.Tensor or None
         The mapping of the latest forward call, shape [N, 1, ..., 1] (per frame) or scalars, so
-        that ``x = y * last_scale + last_offset``.
+        that ``x = y * last_scale + last_offset`` (detached; ``return_mapping=True`` gives the
+        differentiable ones).
     """
 
     def __init__(self, mode: str = "per_frame", full_scale: float = 15.0, gain: float = 1.0,
@@ -74,7 +75,8 @@ class GainStage(nn.Module):
         """Scale ``x`` [N, ...] into [0, full_scale]; optionally also return (scale, offset)."""
         scale, offset = self.mapping(x)
         y = torch.clamp((x - offset) / scale, 0.0, self.full_scale)
-        self.last_scale, self.last_offset = scale, offset
+        # kept for inverse() and reports, detached: no autograd graph outlives the call
+        self.last_scale, self.last_offset = scale.detach(), offset.detach()
         return (y, scale, offset) if return_mapping else y
 
     def inverse(self, y: torch.Tensor, scale: "torch.Tensor | None" = None,

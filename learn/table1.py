@@ -233,41 +233,54 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
     return trainer.camera
 
 
-def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
-                  ) -> torch.nn.Module:
+def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS,
+                  settings: "dict | None" = None) -> torch.nn.Module:
     """The same design through the physical camera (:data:`PHYSICAL_CAMERA`).
 
     With ``masks`` (settings like :data:`PHYSICAL_MASKS`, the default) phase masks are designed
     for the kernel (``optics.signed.design_signed_masks``: two masks, the positive
     and negative parts captured separately and subtracted, one mask where the kernel is
     non-negative) and the camera convolves with *their* PSFs at R, G and B, dispersion and
-    design error included. Without ``masks`` the kernel itself is split into two ideal captures
-    (``optics.kernels.KernelPSF(mode="two_mask")``). Thresholds are copied, spread apart to the
+    design error included. Without ``masks`` the kernel itself is split into two ideal captures,
+    ``K+`` and ``K-`` (``optics.signed.RealisedPSF``), so only the noise changes. Either way
+    the light is conserved (``RealisedPSF.light_conserving``): one common factor scales the
+    PSFs so that the brightest capture sums to 1, the scene's light per exposure (a learned
+    kernel's gain can reach tens, which would amplify the light and clip the pixels), and a
+    fixed gain stage gets that factor back; with the per-frame gain stage the noise-free codes
+    do not change. Thresholds are copied, spread apart to the
     ADC's minimum spacing where they collapsed (``sensor.published.spread_thresholds``).
-    The twin is built on the CPU and returned on ``camera``'s device.
+    ``settings`` replaces :data:`PHYSICAL_CAMERA` (``{}``: the design's own, noise-free camera
+    config, so only the optics change). The twin is built on the CPU and returned on
+    ``camera``'s device.
     """
     import copy
 
-    from optics.kernels import KernelPSF
+    from optics.signed import RealisedPSF
     from sensor import Camera, CameraConfig
     from sensor.published import spread_thresholds
 
     tensors = [*camera.parameters(), *camera.buffers()]
     device = tensors[0].device if tensors else torch.device("cpu")
     camera = copy.deepcopy(camera).cpu()
-    config = CameraConfig(**{**camera.config.to_dict(), **PHYSICAL_CAMERA})
+    settings = PHYSICAL_CAMERA if settings is None else settings
+    config = CameraConfig(**{**camera.config.to_dict(), **settings})
     psf = camera.psf
     source = None
     if psf is not None and masks:
         from optics.design import MaskGeometry
         from optics.signed import design_signed_masks
 
-        settings = dict(masks)
-        geometry = MaskGeometry(mask_size=settings.pop("mask_size"))
+        options = dict(masks)
+        geometry = MaskGeometry(mask_size=options.pop("mask_size"))
         source = design_signed_masks(psf[:, 0].double(), geometry, seed=0, progress=False,
-                                     **settings).psf_source()
-    elif psf is not None:
-        source = KernelPSF(psf[:, 0].detach(), mode="two_mask", learnable=False)
+                                     **options).psf_source()
+    elif psf is not None:  # ideal captures of the kernel's own parts, gain kept
+        kernel = psf.detach().float()
+        source = RealisedPSF(kernel.clamp(min=0.0), (-kernel).clamp(min=0.0))
+    if source is not None:  # a passive optic: the brightest capture sums to 1
+        source, factor = source.light_conserving()
+        config.fixed_gain *= factor  # the analog gain that gives the light back (fixed mode)
+        config.fixed_offset /= factor
     if camera.adc is not None:
         spacing = max(config.min_threshold_spacing, CameraConfig.min_threshold_spacing)
         config.min_threshold_spacing = spacing

@@ -170,6 +170,25 @@ class RealisedPSF(torch.nn.Module):
         """PSFs [F, C, k, k]."""
         return self.plus if self.minus is None else self.plus - self.minus
 
+    def light_conserving(self) -> "tuple[RealisedPSF, float]":
+        """``(psfs, factor)``: these PSFs divided by one common ``factor`` so that the brightest
+        capture (largest sum over a PSF's taps, any filter, colour, plus or minus) sums to 1.
+
+        A passive mask cannot amplify light: a capture's PSF sums to at most 1 (the scene's light
+        per unit exposure), and designs scaled to a kernel's gain (``least_squares_scale``) may
+        exceed that. One factor for all keeps the relative gains of filters and colours, so an
+        ideal camera with a per-frame gain stage gives the same codes; the factor is the analog
+        gain the chain must add back.
+        """
+        sums = [self.plus.sum(dim=(-1, -2)).max()]
+        if self.minus is not None:
+            sums.append(self.minus.sum(dim=(-1, -2)).max())
+        factor = float(max(sums))
+        if not factor > 0:
+            raise ValueError("light_conserving: the PSFs carry no light (all sums are 0)")
+        minus = None if self.minus is None else self.minus / factor
+        return RealisedPSF(self.plus / factor, minus), factor
+
 
 def combine_signed(kernel: torch.Tensor, plus_psf: torch.Tensor, minus_psf: "torch.Tensor | None",
                    minus_filters: list, wavelengths) -> "tuple[torch.Tensor, ...]":

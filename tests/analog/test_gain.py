@@ -66,3 +66,17 @@ def test_bad_input():
         analog.GainStage()(torch.tensor([[1.0, float("nan")]]))
     with pytest.raises(ValueError, match="inverse|forward"):
         analog.GainStage().inverse(torch.zeros(1))
+
+
+def test_forward_keeps_no_autograd_graph():
+    """The stored mapping is detached, so a camera can be deep-copied after a training step."""
+    import copy
+
+    stage = analog.GainStage()
+    x = torch.rand(3, 1, 4, 4, requires_grad=True)
+    y, scale, _ = stage(x, return_mapping=True)
+    assert scale.grad_fn is not None                      # the returned mapping is differentiable
+    assert stage.last_scale.grad_fn is None and stage.last_offset.grad_fn is None
+    copy.deepcopy(stage)
+    y.sum().backward()
+    assert x.grad is not None

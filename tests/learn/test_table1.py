@@ -250,3 +250,54 @@ def test_evaluation_data_moves_to_a_device():
     assert all(getattr(moved, name).images.equal(getattr(data, name).images) and
                getattr(moved, name).labels.equal(getattr(data, name).labels)
                for name in ("id_train", "id_val", "id_test", "det_train", "det_val", "det_test"))
+
+
+def test_physical_twin_without_masks_or_noise_is_the_design():
+    """Two ideal captures (K+ and K-) subtracted, noise-free, give the learned design's codes."""
+    import torch
+
+    from sensor import Camera, CameraConfig
+
+    row = next(r for r in table1.ROWS if r.key == "conv4_mp_q_unlearned")
+    camera = Camera(CameraConfig(**row.camera))
+    with torch.no_grad():
+        camera.optics.taps.data[:, :, :2] *= -1.0   # make every filter signed
+        camera.optics.taps.data *= 30.0             # and give it a learned kernel's large gain
+    assert bool((camera.psf < 0).any()) and bool((camera.psf > 0).any())
+    assert float(camera.psf.clamp(min=0).sum(dim=(-1, -2)).max()) > 10.0
+    scenes = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    bare = table1.physical_twin(camera, masks=None, settings={})
+    assert bare.config.sensor is None and bare.config.adc_mismatch_sigma == 0.0
+    plus, minus = bare.optics.signed_parts()                 # passive optics: no captured
+    brightest = max(float(plus.sum(dim=(-1, -2)).max()),     # PSF sums to more than 1
+                    float(minus.sum(dim=(-1, -2)).max()))
+    assert abs(brightest - 1.0) < 1e-5
+    expected = camera(scenes, mode="hard", generator=torch.Generator().manual_seed(0))
+    codes = bare(scenes, mode="hard", generator=torch.Generator().manual_seed(0))
+    assert (codes - expected).abs().max() <= 1.0          # float rounding at a threshold
+    assert (codes != expected).float().mean() < 0.01
+    noisy = table1.physical_twin(camera, masks=None)
+    assert noisy.config.sensor is not None
+    assert noisy.config.adc_mismatch_sigma == table1.PHYSICAL_CAMERA["adc_mismatch_sigma"]
+    assert (noisy(scenes, mode="hard", generator=torch.Generator().manual_seed(0))
+            != expected).any()
+
+
+def test_physical_twin_gives_a_fixed_gain_stage_the_light_factor_back():
+    """With a fixed gain stage the conserved light is made up by the gain: same codes."""
+    import torch
+
+    from sensor import Camera, CameraConfig
+
+    camera = Camera(CameraConfig(conv="conv4", gain="fixed", fixed_gain=2.0, fixed_offset=0.5))
+    with torch.no_grad():
+        camera.optics.taps.data *= 8.0
+    scenes = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    twin = table1.physical_twin(camera, masks=None, settings={})
+    factor = float(camera.psf.clamp(min=0).sum(dim=(-1, -2)).max())
+    assert twin.config.fixed_gain == pytest.approx(2.0 * factor)
+    assert twin.config.fixed_offset == pytest.approx(0.5 / factor)
+    expected = camera(scenes, mode="hard")
+    codes = twin(scenes, mode="hard")
+    assert (codes - expected).abs().max() <= 1.0
+    assert (codes != expected).float().mean() < 0.01

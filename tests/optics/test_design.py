@@ -147,6 +147,21 @@ def test_designed_masks_drive_a_physical_camera():
         S.RealisedPSF(plus, minus[:2])
 
 
+def test_light_conserving_psfs_divide_by_the_brightest_capture():
+    """One common factor: the brightest PSF (plus or minus) sums to 1, ratios are kept."""
+    plus = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 4.0
+    minus = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(1)) * 6.0
+    conserved, factor = S.RealisedPSF(plus, minus).light_conserving()
+    assert factor == pytest.approx(float(torch.cat([plus, minus]).sum(dim=(-1, -2)).max()))
+    sums = torch.cat([conserved.plus, conserved.minus]).sum(dim=(-1, -2))
+    assert float(sums.max()) == pytest.approx(1.0)
+    torch.testing.assert_close(conserved() * factor, plus - minus, rtol=1e-5, atol=1e-5)
+    single, single_factor = S.RealisedPSF(plus).light_conserving()
+    assert single.minus is None and single_factor == pytest.approx(float(plus.sum((-1, -2)).max()))
+    with pytest.raises(ValueError, match="no light"):
+        S.RealisedPSF(torch.zeros(1, 3, 5, 5)).light_conserving()
+
+
 def test_nonnegative_route_reports_against_the_signed_kernel():
     kernel = published("Learned_Conv4_Maxpool_Quantize_alpha50")[:1]
     design, report = S.design_nonnegative_mask(kernel, CI_GEOMETRY, mode="clip", method="gs",
