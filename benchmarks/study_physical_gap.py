@@ -1,7 +1,7 @@
 """Where a learned design loses privacy on the way to hardware, scored on VALIDATION data only.
 
 Learns one camera of a Table 1 row (the full profile's schedule, ``learn.table1.learn_camera``;
-the same camera ``canopic table1`` learns for that seed) and evaluates four versions of it with
+the same camera ``canopic table1`` learns for that seed) and evaluates versions of it with
 ``read_test=False`` (the test part is never read):
 
 * ``ideal``: the design as learned (ideal optics, noise-free pixels and comparators);
@@ -20,9 +20,9 @@ the pixel array's, comparators' and ADC's noise during the encoder steps). ``ide
 that design with every noise source off: does learning with the noise keep the privacy on
 hardware?
 
-Also prints the largest sum of a kernel's positive part (the light of one capture relative to
-the scene's, without masks: ``photon_scale`` times it must stay under the full well divided by
-the QE to avoid clipping) and how closely the masks realise the kernel: normalised correlation of the realised
+Also prints the largest sum of a kernel's positive part (the factor by which
+``physical_twin`` scales the captures down so that no capture carries more light than the
+scene) and how closely the masks realise the kernel: normalised correlation of the realised
 signed PSF with the learned kernel, per filter and colour (1 = exact).
 
     .venv/bin/python benchmarks/study_physical_gap.py --row conv4_mp_q_a50_learned --seed 0
@@ -38,15 +38,11 @@ import time
 
 def kernel_correlation(realised, kernel) -> "list[list[float]]":
     """Normalised correlation [F][colour] of realised PSFs [F, C, k, k] with a kernel [F, k, k]."""
-    import torch
+    from optics.design import normalized_correlation
 
     realised = realised.detach().double()
     target = kernel.detach().double()[:, None].expand_as(realised)
-    a = realised - realised.mean(dim=(-1, -2), keepdim=True)
-    b = target - target.mean(dim=(-1, -2), keepdim=True)
-    value = (a * b).sum(dim=(-1, -2)) / torch.sqrt((a * a).sum(dim=(-1, -2)) *
-                                                   (b * b).sum(dim=(-1, -2)))
-    return [[round(float(v), 4) for v in row] for row in value]
+    return [[round(float(v), 4) for v in row] for row in normalized_correlation(realised, target)]
 
 
 VARIANTS = ("ideal", "noise", "masks", "physical", "sensor", "analog")
@@ -78,7 +74,7 @@ def study(row_key: str, seed: int, attacks, names=VARIANTS,
     camera = table1.row_camera(row, splits, table1.FULL, seed=seed)
     record = {"row": row.key, "seed": seed, "learn_s": round(time.perf_counter() - start, 1),
               "photon_scale": physical["sensor"]["photon_scale"], "variants": {}}
-    if camera.psf is not None:  # light per capture: the white-scene photons times this sum
+    if camera.psf is not None:  # the twins divide the captures' light by about this
         record["kernel_plus_sum_max"] = round(float(camera.psf.detach().clamp(min=0.0)
                                                     .sum(dim=(-1, -2)).max()), 4)
         print(f"{row.key} seed {seed}: largest sum of a kernel's positive part "

@@ -242,7 +242,8 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
     and negative parts captured separately and subtracted, one mask where the kernel is
     non-negative) and the camera convolves with *their* PSFs at R, G and B, dispersion and
     design error included. Without ``masks`` the kernel itself is split into two ideal captures,
-    ``K+`` and ``K-`` (``optics.signed.RealisedPSF``), so only the noise changes. Either way
+    ``K+`` and ``K-`` (``optics.signed.RealisedPSF``; one capture where no tap is negative), so
+    only the noise changes. Either way
     the light is conserved (``RealisedPSF.light_conserving``): one common factor scales the
     PSFs so that the brightest capture sums to 1, the scene's light per exposure (a learned
     kernel's gain can reach tens, which would amplify the light and clip the pixels), and a
@@ -274,9 +275,10 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
         geometry = MaskGeometry(mask_size=options.pop("mask_size"))
         source = design_signed_masks(psf[:, 0].double(), geometry, seed=0, progress=False,
                                      **options).psf_source()
-    elif psf is not None:  # ideal captures of the kernel's own parts, gain kept
+    elif psf is not None:  # ideal captures of the kernel's own parts (one if non-negative)
         kernel = psf.detach().float()
-        source = RealisedPSF(kernel.clamp(min=0.0), (-kernel).clamp(min=0.0))
+        minus = (-kernel).clamp(min=0.0)
+        source = RealisedPSF(kernel.clamp(min=0.0), minus if bool((minus > 0).any()) else None)
     if source is not None:  # a passive optic: the brightest capture sums to 1
         source, factor = source.light_conserving()
         config.fixed_gain *= factor  # the analog gain that gives the light back (fixed mode)

@@ -294,6 +294,7 @@ def test_physical_twin_gives_a_fixed_gain_stage_the_light_factor_back():
         camera.optics.taps.data *= 8.0
     scenes = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     twin = table1.physical_twin(camera, masks=None, settings={})
+    assert not twin.optics.is_two_mask          # non-negative bars: one capture, no empty one
     factor = float(camera.psf.clamp(min=0).sum(dim=(-1, -2)).max())
     assert twin.config.fixed_gain == pytest.approx(2.0 * factor)
     assert twin.config.fixed_offset == pytest.approx(0.5 / factor)
