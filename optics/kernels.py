@@ -5,14 +5,21 @@ the same PSF on every colour, 3 for one per colour as a physical mask gives). Th
 the paper's initial kernels and three parameterisations of a learnable kernel:
 
 - ``"free"``: any real taps (the paper's ideal, signed kernels; not realisable as one PSF);
-- ``"nonnegative"``: taps = softplus(raw), normalised to sum 1 (a realisable intensity PSF: a
-  passive mask cannot add light);
-- ``"two_mask"``: K = P+ - P-, two non-negative PSFs whose captures are subtracted in the analog
-  domain (``signed_parts()`` exposes them so the camera can capture each through the sensor);
-  both are scaled together so that the brighter one sums to 1.
+- ``"nonnegative"``: PSF = |taps| (a realisable intensity PSF);
+- ``"two_mask"``: K = P+ - P-, the positive and negative parts of the signed taps as two
+  non-negative PSFs whose captures are subtracted in the analog domain (``signed_parts()``
+  exposes them so the camera can capture each through the sensor).
 
-Physical kernels use softplus rather than a square so that taps that start at zero still get a
-gradient (a squared parameterisation is stuck at zero).
+Physical kernels are scaled by one common factor so that the brightest PSF of all filters sums
+to 1: a passive mask cannot add light, and the filters keep their gains relative to each other
+(a mask may pass less light). The per-frame gain stage and the networks' input normalisation
+make the noise-free camera blind to that common factor, so a two-mask kernel learns exactly as
+the free kernel with the same taps (same codes, same gradients; tested), and the sensor noise
+in the loop is the only difference. An earlier parameterisation (softplus of each tap, every
+filter scaled to unit sum on its own) gave taps that start at zero a gradient of ~1e-4 of the
+others' and removed the filters' relative gains; it never left the unlearned design's privacy
+in the full profile's 12 encoder epochs. Run checkpoints written with it no longer match
+(resuming one is refused with a clear error); its design bundles hold the PSFs and still load.
 """
 from __future__ import annotations
 
@@ -55,11 +62,6 @@ def half_plane_bars(size: int = 11) -> torch.Tensor:
     return bars.flip(-1, -2)
 
 
-def _inverse_softplus(values: torch.Tensor) -> torch.Tensor:
-    """x such that softplus(x) = values (values > 0), stable for large values."""
-    return values + torch.log(-torch.expm1(-values))
-
-
 def _validate_kernel(kernel: torch.Tensor, name: str) -> torch.Tensor:
     kernel = torch.as_tensor(kernel, dtype=torch.float32)
     if kernel.ndim == 2:
@@ -87,6 +89,12 @@ class KernelPSF(nn.Module):
         a signed ``init``; ``"two_mask"`` splits ``init`` into its positive and negative parts.
     learnable : bool
         Whether the taps are trainable parameters.
+
+    Attributes
+    ----------
+    taps : torch.Tensor
+        The raw taps [F, k, k] (a parameter, or a buffer when not learnable); the PSFs are these
+        taps (free), their magnitudes (nonnegative) or their signed parts (two_mask), scaled.
     """
 
     def __init__(self, init: torch.Tensor, mode: str = "free", learnable: bool = True):
@@ -95,19 +103,13 @@ class KernelPSF(nn.Module):
             raise ValueError(f"mode: {mode!r} is not one of {KERNEL_MODES}")
         kernel = _validate_kernel(init, "init")
         self.mode = mode
-        floor = 1e-4 * float(kernel.detach().abs().max())
-        if mode == "free":
-            raw = {"taps": kernel}
-        elif mode == "nonnegative":
-            raw = {"raw_taps": _inverse_softplus(kernel.clamp(min=floor))}
+        if mode == "nonnegative":
+            # |x| has no gradient at exactly 0: taps that start at zero start just above it
+            kernel = kernel.clamp(min=1e-4 * float(kernel.detach().abs().max()))
+        if learnable:
+            self.taps = nn.Parameter(kernel.clone())
         else:
-            raw = {"raw_plus": _inverse_softplus(kernel.clamp(min=floor)),
-                   "raw_minus": _inverse_softplus((-kernel).clamp(min=floor))}
-        for name, value in raw.items():
-            if learnable:
-                self.register_parameter(name, nn.Parameter(value.clone()))
-            else:
-                self.register_buffer(name, value.clone())
+            self.register_buffer("taps", kernel.clone())
 
     @property
     def is_two_mask(self) -> bool:
@@ -115,12 +117,17 @@ class KernelPSF(nn.Module):
         return self.mode == "two_mask"
 
     def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
-        """(P+, P-), each non-negative [F, 1, k, k], with forward() = P+ - P- ("two_mask" only)."""
+        """(P+, P-), each non-negative [F, 1, k, k], with forward() = P+ - P- ("two_mask" only).
+
+        The brightest of the 2F PSFs sums to 1, the others keep their gain relative to it.
+        """
         if self.mode != "two_mask":
             raise ValueError(f"signed_parts: only for mode 'two_mask', this kernel is {self.mode!r}")
-        plus = F.softplus(self.raw_plus)
-        minus = F.softplus(self.raw_minus)
-        scale = torch.maximum(plus.sum(dim=(-1, -2)), minus.sum(dim=(-1, -2)))[:, None, None]
+        # (|x| + x) / 2 and (|x| - x) / 2: a tap at exactly 0 still passes its gradient on
+        magnitude = self.taps.abs()
+        plus = 0.5 * (magnitude + self.taps)
+        minus = 0.5 * (magnitude - self.taps)
+        scale = _brightest_sum(plus, minus)
         return (plus / scale).unsqueeze(1), (minus / scale).unsqueeze(1)
 
     def forward(self) -> torch.Tensor:
@@ -128,7 +135,17 @@ class KernelPSF(nn.Module):
         if self.mode == "free":
             return self.taps.unsqueeze(1)
         if self.mode == "nonnegative":
-            taps = F.softplus(self.raw_taps)
-            return (taps / taps.sum(dim=(-1, -2), keepdim=True)).unsqueeze(1)
+            magnitude = self.taps.abs()
+            return (magnitude / _brightest_sum(magnitude)).unsqueeze(1)
         plus, minus = self.signed_parts()
         return plus - minus
+
+
+def _brightest_sum(*parts: torch.Tensor) -> torch.Tensor:
+    """The largest sum of one PSF [k, k] among ``parts`` (each [F, k, k]), as a scalar tensor.
+
+    Dividing by it is the passive optic's light budget: no capture gets more light than the
+    scene, and the filters keep their gains relative to each other (the per-frame gain stage
+    sees all filters of a frame together, so those ratios shape the codes).
+    """
+    return torch.stack([p.sum(dim=(-1, -2)).amax() for p in parts]).amax()

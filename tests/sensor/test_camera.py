@@ -194,11 +194,13 @@ def test_physical_kernels_conserve_light():
     from optics.kernels import KernelPSF, half_plane_bars
 
     nonneg = KernelPSF(half_plane_bars(), mode="nonnegative")()
+    # equal bars: each sums to 1 (the brightest PSF gets the scene's light, none more)
     np.testing.assert_allclose(nonneg.sum(dim=(-1, -2)).detach().numpy(), 1.0, rtol=1e-5)
     assert (nonneg >= 0).all()
     plus, minus = KernelPSF(torch.randn(3, 11, 11), mode="two_mask").signed_parts()
     sums = torch.maximum(plus.sum(dim=(-1, -2)), minus.sum(dim=(-1, -2)))
-    np.testing.assert_allclose(sums.detach().numpy(), 1.0, rtol=1e-5)
+    assert float(sums.max()) == pytest.approx(1.0, rel=1e-5)
+    assert float(sums.min()) <= 1.0
 
 
 def test_signed_free_kernel_with_physical_sensor_is_refused():
