@@ -120,6 +120,29 @@ def _build_rows() -> "tuple[Row, ...]":
 
 ROWS: "tuple[Row, ...]" = _build_rows()
 
+#: Suffix of a learned row's key when it is learned in physical mode (:func:`physical_mode_row`).
+PHYSICAL_MODE_SUFFIX = "_physical_mode"
+
+
+def physical_mode_row(row: Row) -> Row:
+    """``row`` learned in physical mode: through :data:`PHYSICAL_CAMERA`'s noise during learning.
+
+    A learned row's camera gets the two-mask kernel (``kernel_mode="two_mask"``: K+ and K- as
+    two non-negative PSFs, each captured through the pixel array) and every noise source of
+    :data:`PHYSICAL_CAMERA`; its ideal columns then score that noisy camera as learned, its
+    physical columns the same design through designed masks. The key gets
+    :data:`PHYSICAL_MODE_SUFFIX` (its own cache entry and CSV row); other rows are returned as
+    they are.
+    """
+    if row.kind != "learned":
+        return row
+    camera = {**row.camera, **PHYSICAL_CAMERA}
+    if camera.get("conv", "none") != "none":
+        camera["kernel_mode"] = "two_mask"
+    return dataclasses.replace(row, key=row.key + PHYSICAL_MODE_SUFFIX,
+                               label=row.label + " [learned in physical mode]", camera=camera)
+
+
 #: Columns of table1.csv, in order.
 CSV_COLUMNS = ("key", "label", "kind", "alpha", "status", "id_top1_mean", "id_top1_std",
                "id_top5_mean", "id_top5_std", "strongest_attack", "id_fraction_of_clean",

@@ -46,6 +46,11 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto",
                         help="where encoders, attackers and learned rows compute: auto (CUDA when "
                              "present), cpu, cuda, cuda:N; workers share it")
+    parser.add_argument("--learn-mode", choices=("ideal", "physical"), default="ideal",
+                        help="how the learned rows learn: with the paper's ideal camera, or in "
+                             "physical mode (two-mask kernel, the physical camera's pixel, "
+                             "comparator and ADC noise in the loop); physical-mode rows get the "
+                             "key suffix '_physical_mode'")
     parser.add_argument("--no-physical", action="store_true",
                         help="skip the physical-camera columns")
     parser.add_argument("--threads", type=int, default=1,
@@ -161,6 +166,8 @@ def run(args) -> int:
             args.pixelate_blocks, int, "pixelate-blocks"))
     keys = _choose(args.rows, [row.key for row in table1.ROWS], "rows")
     rows = table1.ROWS if keys is None else tuple(r for r in table1.ROWS if r.key in keys)
+    if args.learn_mode == "physical":
+        rows = tuple(table1.physical_mode_row(row) for row in rows)
     attacks = _choose(args.attacks, ATTACK_NAMES, "attacks") or ATTACK_NAMES
     threads_before = torch.get_num_threads()
     if args.threads:
@@ -209,7 +216,8 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
             "split_seed": args.split_seed, "eval_identities": len(splits.eval_identities),
             "workers": args.workers, "threads": args.threads, "device": _device_name(args.device),
             "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
-            "alternating": dict(profile.alternating), "physical": profile.physical,
+            "alternating": dict(profile.alternating), "learn_mode": args.learn_mode,
+            "physical": profile.physical,
             "blur_sigmas_px": list(profile.blur_sigmas_px),
             "pixelate_blocks": list(profile.pixelate_blocks),
             "wall_seconds": round(seconds, 1)}

@@ -128,6 +128,34 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     assert "--rows" in capsys.readouterr().err
 
 
+def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, monkeypatch):
+    from canopic.cli import main
+
+    learned = next(r for r in table1.ROWS if r.key == "conv4_mp_q_a50_learned")
+    row = table1.physical_mode_row(learned)
+    assert row.key == "conv4_mp_q_a50_learned_physical_mode" and row.kind == "learned"
+    assert row.camera["kernel_mode"] == "two_mask"
+    assert row.camera["sensor"] == table1.PHYSICAL_CAMERA["sensor"]
+    assert row.camera["adc_mismatch_sigma"] == table1.PHYSICAL_CAMERA["adc_mismatch_sigma"] > 0
+    unlearned = next(r for r in table1.ROWS if r.key == "conv4_mp_q_unlearned")
+    assert table1.physical_mode_row(unlearned) is unlearned
+
+    splits = tiny_splits()
+    monkeypatch.setattr(table1, "QUICK", TINY)
+    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    out = tmp_path / "t1"
+    assert main(["table1", "--quick", "--out", str(out), "--rows", "clean,conv1_mp_q_a1_learned",
+                 "--learn-mode", "physical", "--attacks", "logistic", "--quiet",
+                 "--device", "cpu"]) == 0
+    with open(out / "table1.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["key"] for r in rows] == ["clean", "conv1_mp_q_a1_learned_physical_mode"]
+    assert all(r["status"] == "ok" and r["id_top1_mean"] and r["face_acc_mean"] for r in rows)
+    assert json.loads((out / "table1.json").read_text())["meta"]["learn_mode"] == "physical"
+
+
 def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     """An interrupted table1 resumes from OUT/tasks; other settings or a corrupt file recompute."""
     import dataclasses
