@@ -152,6 +152,16 @@ def _initial_psf(config: CameraConfig) -> Optional[torch.Tensor]:
     return bars / bars.sum(dim=(-1, -2), keepdim=True)
 
 
+def _captured_light(images: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:
+    """Intensity [N, 3F, H, W] of ``images`` through a non-negative PSF [F, C, k, k].
+
+    Light through a non-negative PSF is non-negative; the FFT convolution of large kernels
+    (k > 15) leaves round-off of about 1e-7 of the peak below zero in dark regions, which is
+    clipped here so the pixel array never sees negative photon counts.
+    """
+    return convolve_psf(images, psf).clamp(min=0.0)
+
+
 class Camera(nn.Module):
     """The simulated camera (see the module docstring).
 
@@ -253,7 +263,8 @@ class Camera(nn.Module):
         if self.optics is None:
             optical = images
         else:
-            optical = convolve_psf(images, self.optics())
+            psf = self.optics()
+            optical = convolve_psf(images, psf)
         if self.pixels is None:
             volts = self.config.full_scale_volts
             return optical, optical if volts == 1.0 else optical * volts
@@ -261,13 +272,15 @@ class Camera(nn.Module):
         if getattr(self.optics, "is_two_mask", False):
             # two masks, two captures, subtracted in the analog domain: K = P+ - P-
             plus, minus = self.optics.signed_parts()
-            v_plus = self.pixels(to_photons(convolve_psf(images, plus)), mode=mode, generator=generator)
-            v_minus = self.pixels(to_photons(convolve_psf(images, minus)), mode=mode, generator=generator)
+            v_plus = self.pixels(to_photons(_captured_light(images, plus)), mode=mode, generator=generator)
+            v_minus = self.pixels(to_photons(_captured_light(images, minus)), mode=mode, generator=generator)
             return optical, v_plus - v_minus
-        if self.optics is not None and self.config.kernel_mode == "free" and bool((optical < 0).any()):
-            raise ValueError("sensor: a physical pixel array needs non-negative light, but the "
-                             "free (signed) kernel gives negative intensities; use kernel_mode "
-                             "'nonnegative' or 'two_mask', or sensor=None for the ideal camera")
+        if self.optics is not None:
+            if bool((psf < 0).any()):
+                raise ValueError("sensor: a physical pixel array needs non-negative light, but the "
+                                 "PSF has negative taps (a free, signed kernel); use kernel_mode "
+                                 "'nonnegative' or 'two_mask', or sensor=None for the ideal camera")
+            optical = optical.clamp(min=0.0)  # FFT round-off only (see _captured_light)
         return optical, self.pixels(to_photons(optical), mode=mode, generator=generator)
 
     def stages(self, images: torch.Tensor, mode: str = "hard", hardness: Optional[float] = None,

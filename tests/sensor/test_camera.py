@@ -209,3 +209,21 @@ def test_signed_free_kernel_with_physical_sensor_is_refused():
         camera.optics.taps.mul_(-1)
     with pytest.raises(ValueError, match="non-negative light"):
         camera(torch.rand(1, 3, 64, 64))
+
+
+def test_large_non_negative_psf_on_a_dark_scene_is_captured():
+    """A 63-px PSF goes through the FFT, whose round-off dips ~1e-7 below zero in dark regions:
+    the physical camera must capture it (it once refused it as 'negative light')."""
+    from optics.imaging import convolve_psf
+    from optics.kernels import KernelPSF, gaussian_psf
+
+    scene = torch.zeros(2, 3, 64, 64)
+    scene[:, :, :4, :4] = 1.0
+    psf = gaussian_psf(63, 3.0)
+    assert float(convolve_psf(scene, psf[None, None]).min()) < 0  # the round-off is there
+    for mode in ("free", "nonnegative", "two_mask"):  # free: a non-negative kernel, as in the twins
+        camera = Camera(CameraConfig(conv="conv1", kernel_mode=mode, sensor={}, quantize=False,
+                                     maxpool=False), psf_source=KernelPSF(psf, mode=mode))
+        volts = camera(scene)
+        assert torch.isfinite(volts).all() and volts.shape == (2, 3, 64, 64)
+        assert float(volts[..., :8, :8].mean()) > float(volts[..., 40:, 40:].mean())
