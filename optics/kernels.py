@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 KERNEL_MODES = ("free", "nonnegative", "two_mask")
@@ -127,7 +126,7 @@ class KernelPSF(nn.Module):
         magnitude = self.taps.abs()
         plus = 0.5 * (magnitude + self.taps)
         minus = 0.5 * (magnitude - self.taps)
-        scale = _brightest_sum(plus, minus)
+        scale = brightest_psf_sum(plus, minus)
         return (plus / scale).unsqueeze(1), (minus / scale).unsqueeze(1)
 
     def forward(self) -> torch.Tensor:
@@ -136,13 +135,13 @@ class KernelPSF(nn.Module):
             return self.taps.unsqueeze(1)
         if self.mode == "nonnegative":
             magnitude = self.taps.abs()
-            return (magnitude / _brightest_sum(magnitude)).unsqueeze(1)
+            return (magnitude / brightest_psf_sum(magnitude)).unsqueeze(1)
         plus, minus = self.signed_parts()
         return plus - minus
 
 
-def _brightest_sum(*parts: torch.Tensor) -> torch.Tensor:
-    """The largest sum of one PSF [k, k] among ``parts`` (each [F, k, k]), as a scalar tensor.
+def brightest_psf_sum(*parts: torch.Tensor) -> torch.Tensor:
+    """The largest sum of one PSF [k, k] among ``parts`` (each [..., k, k]), as a scalar tensor.
 
     Dividing by it is the passive optic's light budget: no capture gets more light than the
     scene, and the filters keep their gains relative to each other (the per-frame gain stage

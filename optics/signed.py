@@ -180,10 +180,10 @@ class RealisedPSF(torch.nn.Module):
         ideal camera with a per-frame gain stage gives the same codes; the factor is the analog
         gain the chain must add back.
         """
-        sums = [self.plus.sum(dim=(-1, -2)).max()]
-        if self.minus is not None:
-            sums.append(self.minus.sum(dim=(-1, -2)).max())
-        factor = float(max(sums))
+        from .kernels import brightest_psf_sum
+
+        parts = (self.plus,) if self.minus is None else (self.plus, self.minus)
+        factor = float(brightest_psf_sum(*parts))
         if not factor > 0:
             raise ValueError("light_conserving: the PSFs carry no light (all sums are 0)")
         minus = None if self.minus is None else self.minus / factor
