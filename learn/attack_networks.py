@@ -97,6 +97,9 @@ class InceptionClassifier(nn.Module):
         super().__init__()
         if input_size < 4:
             raise ValueError(f"input_size={input_size} px: must be >= 4")
+        #: the constructor's arguments, to rebuild the network from a saved state_dict
+        self.config = dict(in_channels=in_channels, num_classes=num_classes,
+                           input_size=input_size, width=width, dropout=dropout)
         self.standardise = Standardise(in_channels)
         stem_channels = 2 * width
         if input_size > 16:

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from learn.attack_networks import (CodeDecoder, FlatClassifier, InceptionClassifier,
                                    standardise_modules, top_k_hits)
+from learn.layout import adopt_layout, in_layout
 
 ATTACK_NAMES = ("inception", "mlp", "logistic", "knn", "reconstruct")
 
@@ -194,7 +195,8 @@ def augment_geometric(images: torch.Tensor, generator: torch.Generator) -> torch
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """``model`` in eval mode on ``x`` [N, ...] in batches -> float32 [N, K]."""
     model.eval()
-    return torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    return torch.cat([model(in_layout(x[i:i + batch_size]))
+                      for i in range(0, x.shape[0], batch_size)])
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
@@ -254,7 +256,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
         raise ValueError(f"label_smoothing: {label_smoothing} is not allowed; need [0, 1)")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model.to(x.device)
+    adopt_layout(model, x.device)
     for module in standardise_modules(model):
         module.fit(x)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -270,7 +272,8 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
             if index.numel() < 2:  # BatchNorm needs two samples
                 continue
             batch = x[index] if augment is None else augment(x[index], generator)
-            loss = F.cross_entropy(model(batch), y[index], label_smoothing=label_smoothing)
+            loss = F.cross_entropy(model(in_layout(batch)), y[index],
+                                   label_smoothing=label_smoothing)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -459,7 +462,7 @@ def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    decoder.to(codes.device)
+    adopt_layout(decoder, codes.device)
     for module in standardise_modules(decoder):
         module.fit(codes)
     optimiser = torch.optim.AdamW(decoder.parameters(), lr=lr, weight_decay=1e-4)
@@ -472,7 +475,7 @@ def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
             index = order[start:start + batch_size]
             if index.numel() < 2:
                 continue
-            loss = F.l1_loss(decoder(codes[index]), images[index])
+            loss = F.l1_loss(decoder(in_layout(codes[index])), images[index])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -494,7 +497,8 @@ class ReconstructionAttack(Attack):
     budget : AttackBudget
     recognisers : dict, optional
         Cache ``{seed: trained clean recogniser}`` shared between attacks on the SAME split (the
-        clean recogniser depends only on the clean images and the seed). Give each split its own.
+        clean recogniser depends only on the clean images, the budget and the seed). Give each
+        split its own; ``learn.recogniser_store.RecogniserStore`` keeps them on disk.
     """
 
     name = "reconstruct"
@@ -517,7 +521,8 @@ class ReconstructionAttack(Attack):
                              self.budget.batch_size, seed, augment=augment_images,
                              label_smoothing=InceptionAttack.label_smoothing)
             self.recognisers[seed] = model
-        return self.recognisers[seed]
+        # a recogniser read back from disk (learn.recogniser_store) comes on the CPU
+        return adopt_layout(self.recognisers[seed], data.train_images.device)
 
     def fit(self, data: AttackData, seed: int) -> "ReconstructionAttack":
         if data.train_images is None or data.val_images is None:

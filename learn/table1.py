@@ -420,11 +420,12 @@ class _Evaluator:
     """Everything one process needs to evaluate rows: splits, data, caches and settings."""
 
     def __init__(self, splits, profile: Profile, seeds: "list[int]", attacks: Sequence[str],
-                 device="cpu"):
+                 device="cpu", recognisers=None):
         self.splits, self.profile, self.seeds, self.attacks = splits, profile, seeds, attacks
         self.device = torch.device(device)
         self.data = data_from_splits(splits, profile.max_per_part).to(self.device)
-        self.recognisers: dict = {}   # clean recognisers of the reconstruction attack, per seed
+        # clean recognisers of the reconstruction attack, per seed (a RecogniserStore: on disk)
+        self.recognisers = {} if recognisers is None else recognisers
         self.learned: dict = {}       # learned cameras, per (row key, seed)
 
     def evaluate(self, encoder, desc: str) -> EvaluationResult:
@@ -470,11 +471,12 @@ _WORKER: "_Evaluator | None" = None
 
 
 def _worker_start(load_splits: Callable, profile: Profile, seeds: "list[int]",
-                  attacks: Sequence[str], threads: int, device: str = "cpu") -> None:
+                  attacks: Sequence[str], threads: int, device: str = "cpu",
+                  recognisers=None) -> None:
     global _WORKER
     if threads:
         torch.set_num_threads(threads)
-    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks, device)
+    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks, device, recognisers)
 
 
 def _worker_run(task: tuple):
@@ -520,11 +522,25 @@ class TaskCache:
         (``settings["profile"]["alternating"]``), so other tasks are reused when only the
         schedule changes.
         """
+        return self._digest(learned=task[0] == "row" and task[1].kind == "learned")
+
+    def recogniser_store(self):
+        """The clean recognisers of the reconstruction attack, kept in ``folder/recognisers``.
+
+        Their fingerprint is that of a task that does not learn, without the seed count and the
+        attack list (a seed's recogniser depends on neither).
+        """
+        from learn.recogniser_store import RecogniserStore
+
+        return RecogniserStore(self.folder / "recognisers",
+                               self._digest(learned=False, drop=("seeds", "attacks")))
+
+    def _digest(self, learned: bool, drop: "tuple[str, ...]" = ()) -> str:
+        """sha256 of the settings less ``drop`` (and less the schedule unless ``learned``)."""
         import hashlib
         import json
 
-        settings = dict(self.settings)
-        learned = task[0] == "row" and task[1].kind == "learned"
+        settings = {k: v for k, v in self.settings.items() if k not in drop}
         if not learned and isinstance(settings.get("profile"), dict):
             settings["profile"] = {k: v for k, v in settings["profile"].items()
                                    if k != "alternating"}
@@ -583,12 +599,15 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     progress : bool
         Show a progress bar over rows and sweep points.
     workers : int
-        Processes evaluating rows in parallel (1: this process). Each worker trains its own
-        clean recognisers for the reconstruction attack, so two workers repeat that work once.
+        Processes evaluating rows in parallel (1: this process). Without a ``cache`` each
+        worker trains its own clean recognisers for the reconstruction attack; with one they
+        are shared through its folder once written (workers starting together may each train
+        the same seed's once).
     threads : int
         torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
     cache : TaskCache, optional
-        Finished tasks are saved there and reused (resume after an interruption).
+        Finished tasks are saved there and reused (resume after an interruption), and so are
+        the reconstruction attack's clean recognisers (:meth:`TaskCache.recogniser_store`).
     device : str or torch.device
         Where encoders, attackers and learned rows compute ("cpu", "cuda", "cuda:N"). Results
         match the CPU's within the spread over seeds, not bit for bit (the per-frame noise of
@@ -620,6 +639,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             if saved is not None:
                 outputs[index] = saved
     todo = [i for i in range(len(tasks)) if i not in outputs]
+    recognisers = None if cache is None else cache.recogniser_store()
 
     def finished(index: int, result) -> None:
         outputs[index] = result
@@ -634,7 +654,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             for index in todo:
                 if evaluator is None:
                     evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
-                                           seeds, attacks, device)
+                                           seeds, attacks, device, recognisers)
                 finished(index, evaluator.run(tasks[index]))
         else:
             import concurrent.futures
@@ -648,7 +668,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
                     initargs=(splits, profile, seeds, tuple(attacks), threads,
-                              str(device))) as pool:
+                              str(device), recognisers)) as pool:
                 futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())

@@ -1,0 +1,94 @@
+"""Clean-image recognisers of the reconstruction attack, kept on disk between runs.
+
+The reconstruction attack classifies its decoded images with a recogniser trained on clean
+images (``learn.attacks.ReconstructionAttack``). That network depends only on the clean training
+images, the attack budget and the seed -- not on the encoder -- so every row of Table 1, every
+worker process and every later ``canopic table1`` run on the same settings can share it. It is
+also the most expensive single network of a code row's evaluation (a 64x64 Inception-style CNN,
+about 130 s per seed on one CPU core of the development machine at the 30-epoch budget).
+
+:class:`RecogniserStore` behaves as the ``{seed: network}`` dict the attack takes, backed by one
+file per seed, ``FOLDER/clean-recogniser-seed<N>.pt``: ``{"fingerprint", "config",
+"state_dict"}``, loaded with ``torch.load(weights_only=True)``. A file whose fingerprint (sha256
+of the settings that decide the network) differs, or that cannot be read, is ignored and
+overwritten by the next training.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from learn.attack_networks import InceptionClassifier
+
+
+class RecogniserStore:
+    """``{seed: trained clean recogniser}`` in memory, mirrored to ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where the files go (created on the first save).
+    fingerprint : str
+        Identifies the settings the recognisers were trained with (data, budget); files with
+        another fingerprint are not used.
+    """
+
+    def __init__(self, folder, fingerprint: str):
+        self.folder = Path(folder)
+        self.fingerprint = str(fingerprint)
+        self._loaded: "dict[int, nn.Module]" = {}
+
+    def path(self, seed: int) -> Path:
+        """The file of ``seed``'s recogniser."""
+        return self.folder / f"clean-recogniser-seed{int(seed)}.pt"
+
+    def _read(self, seed: int) -> "nn.Module | None":
+        try:
+            saved = torch.load(self.path(seed), map_location="cpu", weights_only=True)
+            if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+                return None
+            model = InceptionClassifier(**saved["config"])
+            model.load_state_dict(saved["state_dict"])
+        except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError,
+                AttributeError, pickle.UnpicklingError):  # missing, corrupt, other network
+            return None
+        return model.eval()
+
+    def __contains__(self, seed: object) -> bool:
+        if not isinstance(seed, int):
+            return False
+        if seed not in self._loaded:
+            model = self._read(seed)
+            if model is None:
+                return False
+            self._loaded[seed] = model
+        return True
+
+    def __getitem__(self, seed: int) -> nn.Module:
+        if seed not in self:
+            raise KeyError(seed)
+        return self._loaded[seed]
+
+    def __setitem__(self, seed: int, model: nn.Module) -> None:
+        """Keep ``model`` for ``seed`` and write it (atomically) to :meth:`path`."""
+        from canopic.files import write_bytes
+
+        config = getattr(model, "config", None)
+        if not isinstance(model, InceptionClassifier) or config is None:
+            raise TypeError(f"recogniser store: keeps InceptionClassifier networks, not "
+                            f"{type(model).__name__}")
+        self._loaded[int(seed)] = model
+        buffer = io.BytesIO()
+        state = {name: value.detach().cpu().contiguous()
+                 for name, value in model.state_dict().items()}
+        torch.save({"fingerprint": self.fingerprint, "config": dict(config),
+                    "state_dict": state}, buffer)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_bytes(self.path(seed), buffer.getvalue())
+
+
+__all__ = ["RecogniserStore"]
