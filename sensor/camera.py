@@ -260,30 +260,28 @@ class Camera(nn.Module):
     def _optics_and_sensor(self, images: torch.Tensor, mode: str,
                            generator: Optional[torch.Generator]) -> "tuple[torch.Tensor, torch.Tensor]":
         """(optical image, sensor volts), both [N, 3F, H, W] (or [N, 3, H, W] without optics)."""
-        if self.optics is None:
-            optical = images
-        elif self.pixels is not None and getattr(self.optics, "is_two_mask", False):
+        if self.pixels is None:  # the ideal camera: the optics' output is the signal
+            optical = images if self.optics is None else convolve_psf(images, self.optics())
+            volts = self.config.full_scale_volts
+            return optical, optical if volts == 1.0 else optical * volts
+        to_photons = self.pixels.params.scene_to_photons
+        if getattr(self.optics, "is_two_mask", False):
             # two masks, two captures, subtracted in the analog domain: K = P+ - P-
             plus, minus = self.optics.signed_parts()
             light_plus, light_minus = _captured_light(images, plus), _captured_light(images, minus)
-            to_photons = self.pixels.params.scene_to_photons
             v_plus = self.pixels(to_photons(light_plus), mode=mode, generator=generator)
             v_minus = self.pixels(to_photons(light_minus), mode=mode, generator=generator)
             return light_plus - light_minus, v_plus - v_minus
+        if self.optics is None:
+            optical = images
         else:
             psf = self.optics()
-            optical = convolve_psf(images, psf)
-        if self.pixels is None:
-            volts = self.config.full_scale_volts
-            return optical, optical if volts == 1.0 else optical * volts
-        if self.optics is not None:
             if bool((psf < 0).any()):
                 raise ValueError("sensor: a physical pixel array needs non-negative light, but the "
                                  "PSF has negative taps (a free, signed kernel); use kernel_mode "
                                  "'nonnegative' or 'two_mask', or sensor=None for the ideal camera")
-            optical = optical.clamp(min=0.0)  # FFT round-off only (see _captured_light)
-        return optical, self.pixels(self.pixels.params.scene_to_photons(optical), mode=mode,
-                                    generator=generator)
+            optical = _captured_light(images, psf)
+        return optical, self.pixels(to_photons(optical), mode=mode, generator=generator)
 
     def stages(self, images: torch.Tensor, mode: str = "hard", hardness: Optional[float] = None,
                generator: Optional[torch.Generator] = None) -> "dict[str, torch.Tensor]":
