@@ -172,9 +172,19 @@ class CodeDecoder(nn.Module):
     input_size : int
         Height = width of the camera output (8 for codes, 64 for images).
     output_size : int
-        Height = width of the reconstructed image (64). Must be ``input_size * 2**n``.
+        Height = width of the reconstructed image (64). Must be ``cells * 2**n``.
     width : int
-        Feature channels.
+        Feature channels on the coarsest grid (halved at each upsampling, at least 16).
+    cells : int
+        Side of the coarsest grid the decoder computes on. An input larger than ``cells`` x
+        ``cells`` is first folded onto it without loss (pixel unshuffle: each f x f block of
+        pixels becomes f * f channels, f = input_size / cells), which gives the decoder's
+        3x3 convolutions a receptive field of several blocks (deblurring needs one as wide as
+        the blur) at a fraction of the cost of convolving at full resolution. Inputs no larger
+        than ``cells`` are decoded as they are; ``cells >= input_size`` never folds. A folded
+        input also goes, unfolded, into the upsampling stage at its own resolution (a U-Net
+        skip), so fine detail that survives the camera (clean images, mild blur) need not pass
+        through the coarse grid.
 
     Shapes
     ------
@@ -182,25 +192,45 @@ class CodeDecoder(nn.Module):
     values in [0, 1] (sigmoid output).
     """
 
-    def __init__(self, in_channels: int, input_size: int, output_size: int = 64, width: int = 64):
+    def __init__(self, in_channels: int, input_size: int, output_size: int = 64, width: int = 64,
+                 cells: int = 16):
         super().__init__()
-        ratio = output_size // input_size
-        if ratio < 1 or ratio * input_size != output_size or ratio & (ratio - 1):
-            raise ValueError(f"output_size={output_size} px must be input_size={input_size} px "
-                             "times a power of two")
+        if not isinstance(cells, int) or cells < 1:
+            raise ValueError(f"cells={cells!r} is not allowed; need an integer >= 1")
+        grid = min(input_size, cells)
+        fold = input_size // grid
+        if fold * grid != input_size:
+            raise ValueError(f"input_size={input_size} px must be a multiple of cells={cells}")
+        ratio = output_size // grid
+        if ratio < 1 or ratio * grid != output_size or ratio & (ratio - 1):
+            raise ValueError(f"output_size={output_size} px must be the decoder's grid of "
+                             f"{grid} cells times a power of two")
         self.standardise = Standardise(in_channels)
-        layers: list[nn.Module] = [_conv_bn(in_channels, width, 3), _conv_bn(width, width, 3)]
-        channels = width
-        while ratio > 1:
+        self.fold = nn.PixelUnshuffle(fold) if fold > 1 else nn.Identity()
+        self.skip = fold > 1 and input_size <= output_size
+        coarse: list[nn.Module] = [_conv_bn(in_channels * fold * fold, width, 3),
+                                   _conv_bn(width, width, 3)]
+        fine: list[nn.Module] = []
+        stage, channels, size = coarse, width, grid
+        while size < output_size:
             out = max(channels // 2, 16)
-            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                       _conv_bn(channels, out, 3), _conv_bn(out, out, 3)]
-            channels, ratio = out, ratio // 2
-        layers.append(nn.Conv2d(channels, 3, 3, padding=1))
-        self.body = nn.Sequential(*layers)
+            stage.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+            size *= 2
+            extra = 0
+            if self.skip and size == input_size:  # the unfolded input joins here
+                stage, extra = fine, in_channels
+            stage += [_conv_bn(channels + extra, out, 3), _conv_bn(out, out, 3)]
+            channels = out
+        fine.append(nn.Conv2d(channels, 3, 3, padding=1))
+        self.coarse = nn.Sequential(*coarse)
+        self.fine = nn.Sequential(*fine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.body(self.standardise(x)))
+        x = self.standardise(x)
+        features = self.coarse(self.fold(x))
+        if self.skip:
+            features = torch.cat([features, x], dim=1)
+        return torch.sigmoid(self.fine(features))
 
 
 def standardise_modules(model: nn.Module) -> "list[Standardise]":

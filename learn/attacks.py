@@ -108,6 +108,10 @@ class AttackBudget:
     detector_epochs : int
         Epochs of the face vs no-face detector (0: the same as ``cnn_epochs``); face vs no-face
         is learnt in far fewer epochs than identity.
+    decoder_cells : int
+        Grid (cells per side) the reconstruction decoder computes on; full-size inputs (blurred
+        or pixelated 64x64 images) are folded onto it (``learn.attack_networks.CodeDecoder``).
+        64 decodes them at full resolution, as before this field existed.
     """
 
     cnn_epochs: int = 80
@@ -118,6 +122,7 @@ class AttackBudget:
     cnn_width: int = 16
     decoder_width: int = 64
     detector_epochs: int = 0
+    decoder_cells: int = 16
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -531,7 +536,8 @@ class ReconstructionAttack(Attack):
         self.recogniser = self._clean_recogniser(data, seed)
         torch.manual_seed(seed)
         self.decoder = CodeDecoder(data.in_channels, data.input_size,
-                                   data.train_images.shape[-1], width=self.budget.decoder_width)
+                                   data.train_images.shape[-1], width=self.budget.decoder_width,
+                                   cells=self.budget.decoder_cells)
         self.decoder_val_l1 = train_decoder(
             self.decoder, data.train_x, data.train_images, data.val_x, data.val_images,
             self.budget.decoder_epochs, self.budget.patience, self.budget.batch_size, seed)

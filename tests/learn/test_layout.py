@@ -34,7 +34,8 @@ def test_in_layout_reorders_4d_tensors_only():
     (lambda: InceptionClassifier(12, 7, 8, width=8), (6, 12, 8, 8)),
     (lambda: InceptionClassifier(3, 7, 32, width=8), (6, 3, 32, 32)),
     (lambda: CodeDecoder(12, 8, 32, width=16), (6, 12, 8, 8)),
-], ids=["inception-code", "inception-image", "decoder"])
+    (lambda: CodeDecoder(3, 32, 32, width=16, cells=8), (6, 3, 32, 32)),
+], ids=["inception-code", "inception-image", "decoder", "decoder-folded"])
 def test_outputs_and_gradients_match_nchw(factory, shape):
     torch.manual_seed(0)
     reference = factory().train()
