@@ -207,7 +207,7 @@ class CodeDecoder(nn.Module):
                              f"{grid} cells times a power of two")
         self.standardise = Standardise(in_channels)
         self.fold = nn.PixelUnshuffle(fold) if fold > 1 else nn.Identity()
-        self.skip = fold > 1 and input_size <= output_size
+        self.skip = False  # set below where an upsampling stage has the input's resolution
         coarse: list[nn.Module] = [_conv_bn(in_channels * fold * fold, width, 3),
                                    _conv_bn(width, width, 3)]
         fine: list[nn.Module] = []
@@ -217,8 +217,8 @@ class CodeDecoder(nn.Module):
             stage.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
             size *= 2
             extra = 0
-            if self.skip and size == input_size:  # the unfolded input joins here
-                stage, extra = fine, in_channels
+            if fold > 1 and size == input_size:  # the unfolded input joins here
+                stage, extra, self.skip = fine, in_channels, True
             stage += [_conv_bn(channels + extra, out, 3), _conv_bn(out, out, 3)]
             channels = out
         fine.append(nn.Conv2d(channels, 3, 3, padding=1))

@@ -14,7 +14,8 @@ from learn.attacks import AttackBudget, AttackData, ReconstructionAttack
 
 
 @pytest.mark.parametrize("channels, size, output, cells", [
-    (12, 8, 64, 16), (3, 8, 64, 16), (3, 64, 64, 16), (3, 64, 64, 64), (3, 32, 32, 8)])
+    (12, 8, 64, 16), (3, 8, 64, 16), (3, 64, 64, 16), (3, 64, 64, 64), (3, 32, 32, 8),
+    (3, 48, 64, 16)])  # the last folds by 3: no stage at 48 px, so no skip
 def test_output_shape_and_range(channels, size, output, cells):
     decoder = CodeDecoder(channels, size, output, width=16, cells=cells).eval()
     with torch.no_grad():
@@ -47,8 +48,10 @@ def test_folded_decoder_sees_several_blocks():
 
 
 def test_inputs_no_larger_than_the_grid_are_not_folded():
-    assert isinstance(CodeDecoder(12, 8, 64, cells=16).fold, nn.Identity)
-    assert isinstance(CodeDecoder(3, 64, 64, cells=64).fold, nn.Identity)
+    for decoder in (CodeDecoder(12, 8, 64, cells=16), CodeDecoder(3, 64, 64, cells=64)):
+        assert isinstance(decoder.fold, nn.Identity) and not decoder.skip
+    assert CodeDecoder(3, 64, 64, cells=16).skip
+    assert not CodeDecoder(3, 48, 64, cells=16).skip
 
 
 @pytest.mark.parametrize("kwargs, match", [
