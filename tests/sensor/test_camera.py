@@ -198,7 +198,7 @@ def test_physical_kernels_conserve_light():
     np.testing.assert_allclose(nonneg.sum(dim=(-1, -2)).detach().numpy(), 1.0, rtol=1e-5)
     assert (nonneg >= 0).all()
     plus, minus = KernelPSF(torch.randn(3, 11, 11), mode="two_mask").signed_parts()
-    sums = torch.maximum(plus.sum(dim=(-1, -2)), minus.sum(dim=(-1, -2)))
+    sums = torch.maximum(plus.sum(dim=(-1, -2)), minus.sum(dim=(-1, -2))).detach()
     assert float(sums.max()) == pytest.approx(1.0, rel=1e-5)
     assert float(sums.min()) <= 1.0
 
