@@ -172,7 +172,8 @@ class CodeDecoder(nn.Module):
     input_size : int
         Height = width of the camera output (8 for codes, 64 for images).
     output_size : int
-        Height = width of the reconstructed image (64). Must be ``cells * 2**n``.
+        Height = width of the reconstructed image (64). Must be the decoder's grid,
+        ``min(input_size, cells)``, times a power of two.
     width : int
         Feature channels on the coarsest grid (halved at each upsampling, at least 16).
     cells : int

@@ -109,9 +109,10 @@ class AttackBudget:
         Epochs of the face vs no-face detector (0: the same as ``cnn_epochs``); face vs no-face
         is learnt in far fewer epochs than identity.
     decoder_cells : int
-        Grid (cells per side) the reconstruction decoder computes on; full-size inputs (blurred
-        or pixelated 64x64 images) are folded onto it (``learn.attack_networks.CodeDecoder``).
-        64 decodes them at full resolution, as before this field existed.
+        Grid (cells per side) the reconstruction decoder computes on; larger outputs (clean or
+        blurred 64x64 images, un-pooled codes) are folded onto it
+        (``learn.attack_networks.CodeDecoder``); 8x8 codes are not. 64 decodes full-size
+        outputs at full resolution, as before this field existed.
     """
 
     cnn_epochs: int = 80
