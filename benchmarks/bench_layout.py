@@ -91,9 +91,9 @@ def row_seconds(key: str, seed: int, cnn_epochs: int, memory_format) -> "tuple[f
     chosen = layout.preferred_format
     layout.preferred_format = lambda device: memory_format
     try:
-        evaluator = table1._Evaluator(default_splits(0), profile, [seed], ATTACK_NAMES)
+        evaluator = table1._Evaluator(default_splits(0), profile, ATTACK_NAMES)
         start = time.perf_counter()
-        item = evaluator.row(row)
+        item = evaluator.row(row, seed)
         seconds = time.perf_counter() - start
     finally:
         layout.preferred_format = chosen

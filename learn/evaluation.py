@@ -442,6 +442,41 @@ def _fit_detector(encoder: Encoder, data: EvaluationData, seed: int, budget: Att
     return seed, detector, record.val_top1
 
 
+def merge_seeds(results: "Sequence[EvaluationResult]") -> EvaluationResult:
+    """One result over the seeds of several results (each from its own seeds, none shared).
+
+    ``evaluate_encoder`` seeds every model, generator and split read by the evaluation seed
+    alone, so evaluating seeds one by one and merging gives the numbers of one call over all
+    of them (tests/learn/test_evaluation.py checks this); ``learn.table1`` runs one task per
+    (row, seed) that way.
+
+    Raises ``ValueError`` for no results, a seed in two results, different class counts or
+    face vs no-face test sets, or a mix of results with and without utility.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("results: nothing to merge")
+    seeds = [seed for result in results for seed in result.privacy.seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"results: seeds {seeds} repeat; each seed may come from one result")
+    classes = {result.privacy.num_classes for result in results}
+    if len(classes) != 1:
+        raise ValueError(f"results: different numbers of identities {sorted(classes)}")
+    privacy = PrivacyResult([score for result in results for score in result.privacy.scores],
+                            classes.pop())
+    utilities = [result.utility for result in results]
+    if all(u is None for u in utilities):
+        return EvaluationResult(privacy, None)
+    if any(u is None for u in utilities):
+        raise ValueError("results: some have a face vs no-face result and some do not")
+    chances = {"nan" if math.isnan(u.chance) else u.chance for u in utilities}
+    if len(chances) != 1:
+        raise ValueError(f"results: face vs no-face test sets differ (chance {sorted(map(str, chances))})")
+    return EvaluationResult(privacy, UtilityResult(
+        Spread.of([v for u in utilities for v in u.val_accuracy.values]),
+        Spread.of([v for u in utilities for v in u.test_accuracy.values]), utilities[0].chance))
+
+
 def relative_privacy(encoded: PrivacyResult, clean: PrivacyResult) -> float:
     """The strongest attack's mean top-1 as a fraction of the suite's mean top-1 on clean images."""
     reference = clean.top1.mean

@@ -23,7 +23,7 @@ import torch
 
 from learn.attacks import ATTACK_NAMES, QUICK_BUDGET, AttackBudget
 from learn.evaluation import (EvaluationResult, data_from_splits, evaluate_encoder,
-                              relative_privacy)
+                              merge_seeds, relative_privacy)
 
 #: The physical camera of the "physical" columns (SI units; stated in every output).
 #: Illumination: 2000 mean photons per pixel per exposure for a white scene (dim indoor light);
@@ -417,41 +417,43 @@ BASELINE_STRENGTH = {"blur": 8.0, "pixelate": 8}
 
 
 class _Evaluator:
-    """Everything one process needs to evaluate rows: splits, data, caches and settings."""
+    """Everything one process needs to evaluate tasks: splits, data, caches and settings."""
 
-    def __init__(self, splits, profile: Profile, seeds: "list[int]", attacks: Sequence[str],
-                 device="cpu", recognisers=None):
-        self.splits, self.profile, self.seeds, self.attacks = splits, profile, seeds, attacks
+    def __init__(self, splits, profile: Profile, attacks: Sequence[str], device="cpu",
+                 recognisers=None):
+        self.splits, self.profile, self.attacks = splits, profile, attacks
         self.device = torch.device(device)
         self.data = data_from_splits(splits, profile.max_per_part).to(self.device)
         # clean recognisers of the reconstruction attack, per seed (a RecogniserStore: on disk)
         self.recognisers = {} if recognisers is None else recognisers
         self.learned: dict = {}       # learned cameras, per (row key, seed)
 
-    def evaluate(self, encoder, desc: str) -> EvaluationResult:
-        return evaluate_encoder(encoder, self.data, seeds=self.seeds, attacks=self.attacks,
+    def evaluate(self, encoder, seed: int, desc: str) -> EvaluationResult:
+        return evaluate_encoder(encoder, self.data, seeds=(seed,), attacks=self.attacks,
                                 budget=self.profile.budget, n_augment=self.profile.n_augment,
-                                desc=desc, recognisers=self.recognisers)
+                                desc=f"{desc} seed {seed}", recognisers=self.recognisers)
 
-    def row(self, row: Row) -> RowResult:
+    def row(self, row: Row, seed: int) -> RowResult:
+        """Row ``row`` at evaluation seed ``seed`` (and its physical twin where it quantises)."""
         start = time.perf_counter()
         try:
             if row.kind == "baseline":
                 encoder = baseline_encoder(row.key, BASELINE_STRENGTH.get(row.key, 0))
-                item = RowResult(row, "ok", self.evaluate(encoder, row.key))
+                item = RowResult(row, "ok", self.evaluate(encoder, seed, row.key))
             else:
-                encoders, camera = row_encoders(row, self.splits, self.profile, self.seeds,
+                encoders, camera = row_encoders(row, self.splits, self.profile, [seed],
                                                 learned=self.learned, device=self.device)
-                item = RowResult(row, "ok", self.evaluate(encoders, row.key), camera=camera)
+                item = RowResult(row, "ok", self.evaluate(encoders, seed, row.key),
+                                 camera=camera)
                 if self.profile.physical and row.quantises:
                     try:
-                        physical, _ = row_encoders(row, self.splits, self.profile, self.seeds,
+                        physical, _ = row_encoders(row, self.splits, self.profile, [seed],
                                                    physical=True, learned=self.learned,
                                                    device=self.device)
                     except ValueError as error:  # e.g. masks that do not realise the kernel
                         item.status = f"ok; physical not run: {error}"
                     else:
-                        item.physical = self.evaluate(physical, f"{row.key} physical")
+                        item.physical = self.evaluate(physical, seed, f"{row.key} physical")
         except ImportError as error:  # a package another engineer has not delivered yet
             item = RowResult(row, f"not run: {error}")
         if item.camera is not None:  # results are kept (and pickled) on the CPU
@@ -459,24 +461,41 @@ class _Evaluator:
         item.seconds = time.perf_counter() - start
         return item
 
-    def sweep_point(self, name: str, strength: float) -> EvaluationResult:
-        return self.evaluate(baseline_encoder(name, strength), f"{name} {strength:g}")
+    def sweep_point(self, name: str, strength: float, seed: int) -> EvaluationResult:
+        return self.evaluate(baseline_encoder(name, strength), seed, f"{name} {strength:g}")
 
     def run(self, task: tuple):
-        """``("row", Row)`` -> RowResult; ``("sweep", name, strength)`` -> EvaluationResult."""
-        return self.row(task[1]) if task[0] == "row" else self.sweep_point(*task[1:])
+        """``("row", Row, seed)`` -> RowResult; ``("sweep", name, strength, seed)`` ->
+        EvaluationResult (one evaluation seed each)."""
+        return self.row(*task[1:]) if task[0] == "row" else self.sweep_point(*task[1:])
+
+
+def merge_row_seeds(items: "Sequence[RowResult]") -> RowResult:
+    """One row's per-seed results (in seed order) as one :class:`RowResult` over the seeds.
+
+    The status is the first that is not "ok" (a seed that could not run, or whose physical
+    twin could not be built, speaks for the row); ``seconds`` is the compute of all seeds;
+    ``camera`` is the first seed's (the one Fig. 3 shows).
+    """
+    items = list(items)
+    status = next((item.status for item in items if item.status != "ok"), "ok")
+    ran = all(item.result is not None for item in items)
+    twins = [item.physical for item in items]
+    return RowResult(items[0].row, status,
+                     merge_seeds([item.result for item in items]) if ran else None,
+                     merge_seeds(twins) if ran and all(t is not None for t in twins) else None,
+                     sum(item.seconds for item in items), items[0].camera)
 
 
 _WORKER: "_Evaluator | None" = None
 
 
-def _worker_start(load_splits: Callable, profile: Profile, seeds: "list[int]",
-                  attacks: Sequence[str], threads: int, device: str = "cpu",
-                  recognisers=None) -> None:
+def _worker_start(load_splits: Callable, profile: Profile, attacks: Sequence[str],
+                  threads: int, device: str = "cpu", recognisers=None) -> None:
     global _WORKER
     if threads:
         torch.set_num_threads(threads)
-    _WORKER = _Evaluator(load_splits(), profile, seeds, attacks, device, recognisers)
+    _WORKER = _Evaluator(load_splits(), profile, attacks, device, recognisers)
 
 
 def _worker_run(task: tuple):
@@ -495,16 +514,19 @@ def _task_cost(task: tuple) -> float:
 
 
 def task_name(task: tuple) -> str:
-    """File-name-safe name of a task: ``row-<key>`` or ``sweep-<name>-<strength>``."""
-    return f"row-{task[1].key}" if task[0] == "row" else f"sweep-{task[1]}-{task[2]:g}"
+    """File-name-safe name of a task: ``row-<key>-seed<s>`` or ``sweep-<name>-<strength>-seed<s>``."""
+    name = f"row-{task[1].key}" if task[0] == "row" else f"sweep-{task[1]}-{task[2]:g}"
+    return f"{name}-seed{task[-1]}"
 
 
 class TaskCache:
     """Finished tasks of a table1 run, kept on disk so an interrupted run resumes.
 
-    Every finished row or sweep point is pickled to ``folder/<task name>.pkl`` beside the
-    fingerprint (sha256) of everything that decides its result: the profile, seeds, attacks and
-    the data (``settings``; see :meth:`fingerprint`). A task is reused only when the fingerprint matches; otherwise it is
+    A task is one row or sweep point at one evaluation seed; each finished one is pickled to
+    ``folder/<task name>.pkl`` (:func:`task_name`) beside the fingerprint (sha256) of
+    everything that decides its result: the profile, attacks and data (``settings``, less its
+    seed count, which no task depends on: a 3-seed run reuses a 1-seed run's seed 0; see
+    :meth:`fingerprint`). A task is reused only when the fingerprint matches; otherwise it is
     run again and overwritten. The files hold our own results (pickle: read only caches you
     wrote).
     """
@@ -522,7 +544,8 @@ class TaskCache:
         (``settings["profile"]["alternating"]``), so other tasks are reused when only the
         schedule changes.
         """
-        return self._digest(learned=task[0] == "row" and task[1].kind == "learned")
+        return self._digest(learned=task[0] == "row" and task[1].kind == "learned",
+                            drop=("seeds",))
 
     def recogniser_store(self):
         """The clean recognisers of the reconstruction attack, kept in ``folder/recognisers``.
@@ -597,9 +620,9 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     rows : sequence of Row, optional
         Defaults to :data:`ROWS`.
     progress : bool
-        Show a progress bar over rows and sweep points.
+        Show a progress bar over the tasks (a row or sweep point at one seed).
     workers : int
-        Processes evaluating rows in parallel (1: this process). Without a ``cache`` each
+        Processes evaluating tasks in parallel (1: this process). Without a ``cache`` each
         worker trains its own clean recognisers for the reconstruction attack; with one they
         are shared through its folder once written (workers starting together may each train
         the same seed's once).
@@ -628,10 +651,12 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     seeds = [int(seed) for seed in seeds]
     row_keys = {row.key for row in rows}
     sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
-    tasks = [("row", row) for row in rows]
-    tasks += [("sweep", name, strength) for name, strengths in sweep_strengths.items()
+    # one task per evaluation seed (resume, and parallel workers, work at that grain)
+    tasks = [("row", row, seed) for row in rows for seed in seeds]
+    tasks += [("sweep", name, strength, seed) for name, strengths in sweep_strengths.items()
               for strength in strengths
-              if not (strength == BASELINE_STRENGTH[name] and name in row_keys)]
+              if not (strength == BASELINE_STRENGTH[name] and name in row_keys)
+              for seed in seeds]
     outputs: dict = {}
     if cache is not None:
         for index, task in enumerate(tasks):
@@ -654,7 +679,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             for index in todo:
                 if evaluator is None:
                     evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
-                                           seeds, attacks, device, recognisers)
+                                           attacks, device, recognisers)
                 finished(index, evaluator.run(tasks[index]))
         else:
             import concurrent.futures
@@ -667,17 +692,21 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             with concurrent.futures.ProcessPoolExecutor(
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
-                    initargs=(splits, profile, seeds, tuple(attacks), threads,
-                              str(device), recognisers)) as pool:
+                    initargs=(splits, profile, tuple(attacks), threads, str(device),
+                              recognisers)) as pool:
                 futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())
-    results = [outputs[i] for i, task in enumerate(tasks) if task[0] == "row"]
+    per_seed: dict = {}  # (kind, row key or sweep name, strength) -> outputs, in seed order
+    for i, task in enumerate(tasks):
+        group = ("row", task[1].key, None) if task[0] == "row" else task[:-1]
+        per_seed.setdefault(group, []).append(outputs[i])
+    results = [merge_row_seeds(items) for group, items in per_seed.items() if group[0] == "row"]
     by_key = {item.row.key: item.result for item in results}
     sweeps: dict = {"blur": [], "pixelate": []}
-    for i, task in enumerate(tasks):
-        if task[0] == "sweep":
-            sweeps[task[1]].append((task[2], outputs[i]))
+    for (kind, name, strength), items in per_seed.items():
+        if kind == "sweep":
+            sweeps[name].append((strength, merge_seeds(items)))
     for name in sweeps:
         if BASELINE_STRENGTH[name] in sweep_strengths[name] and name in row_keys:
             sweeps[name].append((BASELINE_STRENGTH[name], by_key[name]))

@@ -57,12 +57,14 @@ def register(subparsers) -> None:
                         help="torch CPU threads; the attack networks are small, so on a shared "
                              "CPU one thread per process is usually fastest (0: torch's default)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes evaluating rows in parallel (use the number of CPU cores; "
-                             "each worker runs --threads torch threads)")
+                        help="processes evaluating tasks (a row or sweep point at one seed) in "
+                             "parallel (use the number of CPU cores; each worker runs --threads "
+                             "torch threads)")
     parser.add_argument("--no-resume", action="store_true",
-                        help="recompute every row; by default each finished row and sweep point "
-                             "is kept in OUT/tasks/ and reused when the same command runs again "
-                             "(same profile, seeds, attacks and data)")
+                        help="recompute everything; by default each finished row and sweep point "
+                             "is kept per seed in OUT/tasks/ and reused when the same command "
+                             "runs again, or with more rows or seeds (same profile, attacks and "
+                             "data)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 

@@ -1,6 +1,7 @@
 """The protocol: test split read once, after every model is selected; seeds reproduce numbers."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from torch.nn import functional as F
 import learn.evaluation as evaluation
 from learn.attacks import AttackBudget
 from learn.evaluation import (AttackScore, EvaluationData, Part, PrivacyResult, Spread,
-                              evaluate_encoder, relative_privacy)
+                              evaluate_encoder, merge_seeds, relative_privacy)
 
 TINY = AttackBudget(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, batch_size=16,
                     cnn_width=4)
@@ -185,3 +186,29 @@ def test_quick_subset_of_splits_covers_every_identity():
         assert sorted(set(part.labels.tolist())) == list(range(5))     # no identity dropped
     assert data.id_train.labels.shape[0] == 10
     assert int(data.det_train.labels.sum()) == 10 and int((data.det_train.labels == 0).sum()) == 10
+
+
+def test_seeds_evaluated_one_by_one_merge_to_the_same_numbers():
+    """learn.table1 runs one task per seed: merging them must equal one call over all seeds."""
+    together = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0, 1), budget=TINY)
+    apart = merge_seeds([evaluate_encoder(pooled_camera, tiny_data(), seeds=(seed,), budget=TINY)
+                         for seed in (0, 1)])
+    assert apart.privacy.scores == together.privacy.scores
+    assert apart.privacy.top1 == together.privacy.top1
+    assert apart.utility == together.utility
+
+
+def test_merge_seeds_refuses_what_does_not_belong_together():
+    one = evaluate_encoder(pooled_camera, tiny_data(), seeds=(0,), budget=TINY, utility=False)
+    with pytest.raises(ValueError, match="nothing to merge"):
+        merge_seeds([])
+    with pytest.raises(ValueError, match="repeat"):
+        merge_seeds([one, one])
+    other = dataclasses.replace(one, privacy=PrivacyResult(
+        [dataclasses.replace(s, seed=1) for s in one.privacy.scores], K + 1))
+    with pytest.raises(ValueError, match="numbers of identities"):
+        merge_seeds([one, other])
+    utility = evaluation.UtilityResult(Spread.of([0.9]), Spread.of([0.8]), 0.5)
+    with pytest.raises(ValueError, match="some have a face"):
+        merge_seeds([one, dataclasses.replace(one, privacy=dataclasses.replace(
+            other.privacy, num_classes=K), utility=utility)])

@@ -157,18 +157,34 @@ def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, mo
 
 
 def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
-    """An interrupted table1 resumes from OUT/tasks; other settings or a corrupt file recompute."""
+    """An interrupted table1 resumes from OUT/tasks (one file per row or sweep point and seed);
+    other settings or a corrupt file recompute; more seeds compute only the new seeds."""
     import dataclasses
 
     rows = [row for row in table1.ROWS if row.key in ("clean", "mp_unlearned")]
     profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=(4,))
-    run = lambda cache: table1.run_table1(tiny_splits(), profile, seeds=(0,), attacks=("knn",),
-                                          rows=rows, progress=False, cache=cache)
-    settings = lambda n, schedule: table1.TaskCache(
-        tmp_path, {"settings": n, "profile": {"alternating": {"epochs": schedule}}})
+    run = lambda cache, seeds=(0,): table1.run_table1(
+        tiny_splits(), profile, seeds=seeds, attacks=("knn",), rows=rows, progress=False,
+        cache=cache)
+    settings = lambda n, schedule, seeds=1: table1.TaskCache(
+        tmp_path, {"settings": n, "seeds": seeds, "profile": {"alternating": {"epochs": schedule}}})
     first, first_sweeps = run(settings(1, 1))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "row-clean.pkl", "row-mp_unlearned.pkl", "sweep-pixelate-4.pkl"]
+        "row-clean-seed0.pkl", "row-mp_unlearned-seed0.pkl", "sweep-pixelate-4-seed0.pkl"]
+
+    computed = []
+    real_run = table1._Evaluator.run
+
+    def counting(self, task):
+        computed.append(table1.task_name(task))
+        return real_run(self, task)
+
+    monkeypatch.setattr(table1._Evaluator, "run", counting)
+    two, _ = run(settings(1, 1, seeds=2), seeds=(0, 1))   # the seed count is not in a task's print
+    assert sorted(computed) == ["row-clean-seed1", "row-mp_unlearned-seed1",
+                                "sweep-pixelate-4-seed1"]
+    assert two[0].result.privacy.seeds == [0, 1]
+    assert [s for s in two[0].result.privacy.scores if s.seed == 0] == first[0].result.privacy.scores
 
     def refuse(self, task):
         raise AssertionError(f"recomputed {table1.task_name(task)}")
@@ -178,13 +194,30 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
     assert [table1.csv_record(r, None) for r in again] == [table1.csv_record(r, None) for r in first]
     assert again_sweeps["pixelate"][0][1].privacy.scores == first_sweeps["pixelate"][0][1].privacy.scores
     run(settings(1, 2))           # only learned rows depend on the alternating schedule
-    learned = ("row", next(r for r in table1.ROWS if r.kind == "learned"))
+    learned = ("row", next(r for r in table1.ROWS if r.kind == "learned"), 0)
     assert settings(1, 2).fingerprint(learned) != settings(1, 1).fingerprint(learned)
-    with pytest.raises(AssertionError, match="recomputed row-clean"):
+    with pytest.raises(AssertionError, match="recomputed row-clean-seed0"):
         run(settings(2, 1))
-    (tmp_path / "row-clean.pkl").write_bytes(b"not a pickle")
-    with pytest.raises(AssertionError, match="recomputed row-clean"):
+    (tmp_path / "row-clean-seed0.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(AssertionError, match="recomputed row-clean-seed0"):
         run(settings(1, 1))
+
+
+def test_per_seed_row_results_merge_into_one_row():
+    """merge_row_seeds: seconds add up, the first status that is not ok speaks for the row."""
+    from learn.evaluation import AttackScore, EvaluationResult, PrivacyResult
+
+    row = next(r for r in table1.ROWS if r.key == "mp_unlearned")
+    result = lambda seed, top1: EvaluationResult(
+        PrivacyResult([AttackScore("knn", seed, 0.5, top1, 0.9)], 3), None)
+    items = [table1.RowResult(row, "ok", result(0, 0.2), result(0, 0.1), 10.0, camera="c0"),
+             table1.RowResult(row, "ok; physical not run: masks", result(1, 0.4), None, 5.0)]
+    merged = table1.merge_row_seeds(items)
+    assert merged.status == "ok; physical not run: masks"
+    assert merged.result.privacy.top1.values == (0.2, 0.4)
+    assert merged.physical is None and merged.seconds == 15.0 and merged.camera == "c0"
+    failed = table1.merge_row_seeds([items[0], table1.RowResult(row, "not run: no optics")])
+    assert failed.status == "not run: no optics" and failed.result is None
 
 
 def test_worker_processes_give_the_same_numbers(tmp_path):
