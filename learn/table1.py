@@ -597,6 +597,40 @@ class TaskCache:
                                                     "task": task_name(task), "result": result}))
 
 
+def table_tasks(rows: "Sequence[Row]", profile: Profile, seeds: Sequence[int]) -> "list[tuple]":
+    """The tasks of a table: ``("row", Row, seed)`` per row and seed, then ``("sweep", name,
+    strength, seed)`` per sweep point (less the rows' own strengths) and seed.
+
+    A task is one evaluation seed: resume and parallel workers work at that grain.
+    """
+    row_keys = {row.key for row in rows}
+    sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
+    tasks = [("row", row, int(seed)) for row in rows for seed in seeds]
+    tasks += [("sweep", name, strength, int(seed)) for name, strengths in sweep_strengths.items()
+              for strength in strengths
+              if not (strength == BASELINE_STRENGTH[name] and name in row_keys)
+              for seed in seeds]
+    return tasks
+
+
+def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str]":
+    """What a run would do: each task, its relative cost and whether ``cache`` holds it.
+
+    The last line counts finished and missing tasks and their relative cost (the units of
+    :func:`_task_cost`: 1 is about one 8x8-code row at one seed, its physical twin excluded).
+    """
+    lines, done_cost, todo_cost, done = [], 0.0, 0.0, 0
+    for task in tasks:
+        finished = cache is not None and cache.load(task) is not None
+        cost = _task_cost(task)
+        done, done_cost, todo_cost = (done + finished, done_cost + finished * cost,
+                                      todo_cost + (not finished) * cost)
+        lines.append(f"{'done' if finished else 'to run':6s}  cost {cost:4.1f}  {task_name(task)}")
+    lines.append(f"{done} of {len(tasks)} tasks done (cost {done_cost:g}); {len(tasks) - done} "
+                 f"to run (cost {todo_cost:g})")
+    return lines
+
+
 def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
                attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
                progress: bool = True, workers: int = 1, threads: int = 1,
@@ -651,12 +685,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     seeds = [int(seed) for seed in seeds]
     row_keys = {row.key for row in rows}
     sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
-    # one task per evaluation seed (resume, and parallel workers, work at that grain)
-    tasks = [("row", row, seed) for row in rows for seed in seeds]
-    tasks += [("sweep", name, strength, seed) for name, strengths in sweep_strengths.items()
-              for strength in strengths
-              if not (strength == BASELINE_STRENGTH[name] and name in row_keys)
-              for seed in seeds]
+    tasks = table_tasks(rows, profile, seeds)
     outputs: dict = {}
     if cache is not None:
         for index, task in enumerate(tasks):

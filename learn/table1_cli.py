@@ -65,6 +65,9 @@ def register(subparsers) -> None:
                              "is kept per seed in OUT/tasks/ and reused when the same command "
                              "runs again, or with more rows or seeds (same profile, attacks and "
                              "data)")
+    parser.add_argument("--plan", action="store_true",
+                        help="compute nothing: list the tasks (a row or sweep point at one seed), "
+                             "their relative cost and which OUT/tasks/ already holds, then exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -201,13 +204,16 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     load_splits = functools.partial(datasets.default_splits, args.split_seed, args.faces,
                                     args.nonfaces)
     splits = load_splits()  # fails early, here, on bad data
-    cache = None if args.no_resume else table1.TaskCache(
+    cache = None if args.no_resume and not args.plan else table1.TaskCache(
         os.path.join(args.out, "tasks"),
         {"profile": {key: value for key, value in dataclasses.asdict(profile).items()
                      if key not in ("blur_sigmas_px", "pixelate_blocks")},  # not per task
          "seeds": seeds, "attacks": list(attacks),
          "faces": args.faces, "nonfaces": args.nonfaces, "split_seed": args.split_seed,
          "format": 1})
+    if args.plan:
+        print("\n".join(table1.plan_lines(table1.table_tasks(rows, profile, range(seeds)), cache)))
+        return 0
     results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
                                         seeds=range(seeds), attacks=attacks, rows=rows,
                                         progress=not args.quiet, workers=args.workers,
