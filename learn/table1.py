@@ -617,7 +617,8 @@ def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str
     """What a run would do: each task, its relative cost and whether ``cache`` holds it.
 
     The last line counts finished and missing tasks and their relative cost (the units of
-    :func:`_task_cost`: 1 is about one 8x8-code row at one seed, its physical twin excluded).
+    :func:`_task_cost`: 1 is about one 8x8-code row at one seed that does not quantise, so has no
+    physical twin; a twin doubles a task, a 64x64 output triples it, learning doubles it).
     """
     lines, done_cost, todo_cost, done = [], 0.0, 0.0, 0
     for task in tasks:
