@@ -616,19 +616,31 @@ def table_tasks(rows: "Sequence[Row]", profile: Profile, seeds: Sequence[int]) -
 def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str]":
     """What a run would do: each task, its relative cost and whether ``cache`` holds it.
 
-    The last line counts finished and missing tasks and their relative cost (the units of
+    The last lines count finished and missing tasks and their relative cost (the units of
     :func:`_task_cost`: 1 is about one 8x8-code row at one seed that does not quantise, so has no
-    physical twin; a twin doubles a task, a 64x64 output triples it, learning doubles it).
+    physical twin; a twin doubles a task, a 64x64 output triples it, learning doubles it) and,
+    where finished row tasks recorded their compute time, the seconds per cost unit they took
+    and what that predicts for the rest (an estimate: the units are rough).
     """
     lines, done_cost, todo_cost, done = [], 0.0, 0.0, 0
+    timed_seconds, timed_cost = 0.0, 0.0
     for task in tasks:
-        finished = cache is not None and cache.load(task) is not None
+        saved = None if cache is None else cache.load(task)
         cost = _task_cost(task)
-        done, done_cost, todo_cost = (done + finished, done_cost + finished * cost,
-                                      todo_cost + (not finished) * cost)
-        lines.append(f"{'done' if finished else 'to run':6s}  cost {cost:4.1f}  {task_name(task)}")
+        if saved is None:
+            todo_cost += cost
+        else:
+            done, done_cost = done + 1, done_cost + cost
+            if isinstance(saved, RowResult) and saved.seconds > 0:
+                timed_seconds, timed_cost = timed_seconds + saved.seconds, timed_cost + cost
+        lines.append(f"{'to run' if saved is None else 'done':6s}  cost {cost:4.1f}  "
+                     f"{task_name(task)}")
     lines.append(f"{done} of {len(tasks)} tasks done (cost {done_cost:g}); {len(tasks) - done} "
                  f"to run (cost {todo_cost:g})")
+    if timed_cost and todo_cost:
+        rate = timed_seconds / timed_cost
+        lines.append(f"finished rows took {rate:.0f} s per cost unit (compute of one process): "
+                     f"about {rate * todo_cost / 3600:.1f} process-hours to go")
     return lines
 
 

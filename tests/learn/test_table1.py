@@ -133,12 +133,13 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
                  "--seeds", "2", "--plan"]) == 0
     plan = capsys.readouterr().out.splitlines()
     assert not (out / "table1.csv").exists()
-    status = {line.split()[-1]: line.split("  ")[0].strip() for line in plan[:-1]}
+    status = {line.split()[-1]: line.split("  ")[0].strip() for line in plan[:-2]}
     assert status["row-clean-seed0"] == "done" and status["row-clean-seed1"] == "to run"
     assert status["row-pixelate-seed0"] == "to run"
     assert sorted(status) == ["row-clean-seed0", "row-clean-seed1", "row-pixelate-seed0",
                               "row-pixelate-seed1", "sweep-blur-8-seed0", "sweep-blur-8-seed1"]
-    assert plan[-1].startswith(f"1 of {len(status)} tasks done")
+    assert plan[-2].startswith(f"1 of {len(status)} tasks done (cost 3);")
+    assert plan[-1].startswith("finished rows took") and "process-hours to go" in plan[-1]
 
 
 def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, monkeypatch):
