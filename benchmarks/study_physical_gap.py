@@ -26,6 +26,8 @@ scene) and how closely the masks realise the kernel: normalised correlation of t
 signed PSF with the learned kernel, per filter and colour (1 = exact).
 
     .venv/bin/python benchmarks/study_physical_gap.py --row conv4_mp_q_a50_learned --seed 0
+    .venv/bin/python benchmarks/study_physical_gap.py --variants ideal,noise \
+        --photon-scale 20,200,2000,20000 --out /tmp/light.json     # a light sweep, learned once
 
 About 4 min of learning, 1-2 min per mask design and 2-3 min per evaluation on one core.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Sequence
 
 
 def kernel_correlation(realised, kernel) -> "list[list[float]]":
@@ -53,17 +56,38 @@ NOISE_FREE = dict(sensor=None, comparator_offset_sigma=0.0, comparator_noise_sig
                   adc_mismatch_sigma=0.0, adc_noise_sigma=0.0)
 
 
+#: Versions whose codes depend on the light (they go through the pixel array's noise).
+LIGHT_DEPENDENT = ("noise", "physical", "sensor")
+
+
+def physical_camera_at(photon_scale: "float | None") -> dict:
+    """``PHYSICAL_CAMERA`` at ``photon_scale`` mean photons per pixel for a white scene."""
+    from learn import table1
+
+    physical = dict(table1.PHYSICAL_CAMERA)
+    if photon_scale is not None:
+        physical["sensor"] = {**physical["sensor"], "photon_scale": float(photon_scale)}
+    return physical
+
+
 def study(row_key: str, seed: int, attacks, names=VARIANTS,
-          photon_scale: "float | None" = None, learn_with: str = "ideal") -> dict:
+          photon_scales: "Sequence[float] | None" = None, learn_with: str = "ideal") -> dict:
+    """Learn ``row_key``'s camera for ``seed`` and score each version in ``names`` on validation.
+
+    Versions that go through the pixel array (:data:`LIGHT_DEPENDENT`) are scored at each of
+    ``photon_scales`` (mean photons per pixel per exposure for a white scene; default
+    ``PHYSICAL_CAMERA``'s), and recorded as ``"<version> <photons>"`` when there are several.
+    """
     from learn import datasets, table1
     from learn.evaluation import data_from_splits, evaluate_encoder
 
+    scales = [None] if not photon_scales else [float(s) for s in photon_scales]
+    if learn_with == "physical" and len(scales) > 1:
+        raise ValueError("--learn-with physical learns at one light level: give one --photon-scale")
     splits = datasets.default_splits(0)
     data = data_from_splits(splits)
     row = next(r for r in table1.ROWS if r.key == row_key)
-    physical = dict(table1.PHYSICAL_CAMERA)
-    if photon_scale is not None:
-        physical["sensor"] = {**physical["sensor"], "photon_scale": photon_scale}
+    physical = physical_camera_at(scales[0])
     if learn_with != "ideal":  # two-mask kernel; "physical": two captures with all the noise
         import dataclasses
 
@@ -73,7 +97,8 @@ def study(row_key: str, seed: int, attacks, names=VARIANTS,
     start = time.perf_counter()
     camera = table1.row_camera(row, splits, table1.FULL, seed=seed)
     record = {"row": row.key, "seed": seed, "learn_s": round(time.perf_counter() - start, 1),
-              "photon_scale": physical["sensor"]["photon_scale"], "variants": {}}
+              "photon_scales": [physical_camera_at(s)["sensor"]["photon_scale"] for s in scales],
+              "variants": {}}
     if camera.psf is not None:  # the twins divide the captures' light by about this
         record["kernel_plus_sum_max"] = round(float(camera.psf.detach().clamp(min=0.0)
                                                     .sum(dim=(-1, -2)).max()), 4)
@@ -82,33 +107,36 @@ def study(row_key: str, seed: int, attacks, names=VARIANTS,
     if camera.adc is not None:
         record["thresholds"] = [round(float(t), 3) for t in camera.thresholds]
         print(f"{row.key} seed {seed}: learned thresholds {record['thresholds']}", flush=True)
-    sensor_only = {"sensor": physical["sensor"]}
     analog_only = {k: v for k, v in physical.items() if k != "sensor"}
     variants = {
-        "ideal": lambda: (table1.physical_twin(camera, masks=None, settings=NOISE_FREE)
-                          if learn_with == "physical" else camera),
-        "noise": lambda: table1.physical_twin(camera, masks=None, settings=physical),
-        "masks": lambda: table1.physical_twin(camera, settings={}),
-        "physical": lambda: table1.physical_twin(camera, settings=physical),
-        "sensor": lambda: table1.physical_twin(camera, masks=None, settings=sensor_only),
-        "analog": lambda: table1.physical_twin(camera, masks=None, settings=analog_only),
+        "ideal": lambda lit: (table1.physical_twin(camera, masks=None, settings=NOISE_FREE)
+                              if learn_with == "physical" else camera),
+        "noise": lambda lit: table1.physical_twin(camera, masks=None, settings=lit),
+        "masks": lambda lit: table1.physical_twin(camera, settings={}),
+        "physical": lambda lit: table1.physical_twin(camera, settings=lit),
+        "sensor": lambda lit: table1.physical_twin(camera, masks=None,
+                                                   settings={"sensor": lit["sensor"]}),
+        "analog": lambda lit: table1.physical_twin(camera, masks=None, settings=analog_only),
     }
-    for name in names:
-        build = variants[name]
+    runs = [(name if len(scales) == 1 or name not in LIGHT_DEPENDENT else
+             f"{name} {physical_camera_at(scale)['sensor']['photon_scale']:g}", name, scale)
+            for name in names for scale in (scales if name in LIGHT_DEPENDENT else scales[:1])]
+    for label, name, scale in runs:
+        build = lambda: variants[name](physical_camera_at(scale))
         start = time.perf_counter()
         variant = build()
         result = evaluate_encoder(table1.camera_encoder(variant), data, seeds=(seed,),
                                   attacks=attacks, budget=table1.FULL.budget,
                                   n_augment=table1.FULL.n_augment,
-                                  desc=f"{row.key} {name}", read_test=False)
+                                  desc=f"{row.key} {label}", read_test=False)
         entry = {"val_top1": {attack: round(100 * spread["val_top1"].mean, 2)
                               for attack, spread in result.privacy.per_attack().items()},
                  "face_val": round(100 * result.utility.val_accuracy.mean, 2),
                  "seconds": round(time.perf_counter() - start, 1)}
         if name in ("masks", "physical") and camera.psf is not None:
             entry["kernel_correlation"] = kernel_correlation(variant.psf, camera.psf[:, 0])
-        record["variants"][name] = entry
-        print(f"{row.key} seed {seed} {name:9s} val ID strongest "
+        record["variants"][label] = entry
+        print(f"{row.key} seed {seed} {label:9s} val ID strongest "
               f"{max(entry['val_top1'].values()):5.1f} % {entry['val_top1']}  face val "
               f"{entry['face_val']:.1f} %" + (f"  kernel correlation {entry['kernel_correlation']}"
                                               if "kernel_correlation" in entry else ""),
@@ -124,9 +152,10 @@ def main(argv=None) -> None:
                         help="attacks (the strongest on 8x8 codes in the claim study)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"versions to evaluate, comma-separated (default: all of {VARIANTS})")
-    parser.add_argument("--photon-scale", type=float,
+    parser.add_argument("--photon-scale", default=None,
                         help="mean photons per pixel per exposure for a white scene in the noisy "
-                             "versions (default: PHYSICAL_CAMERA's 2000)")
+                             "versions; comma-separated for a light sweep (the design is learned "
+                             "once; default: PHYSICAL_CAMERA's 2000)")
     parser.add_argument("--learn-with", choices=("ideal", "two_mask", "physical"),
                         default="ideal",
                         help="camera the design is learned through: the row's own (ideal), the "
@@ -145,8 +174,18 @@ def main(argv=None) -> None:
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"--variants: unknown {unknown}; choose from {VARIANTS}")
+    scales = None
+    if args.photon_scale is not None:
+        try:
+            scales = [float(v) for v in args.photon_scale.split(",") if v.strip()]
+        except ValueError:
+            scales = []
+        if not scales or min(scales) <= 0:
+            parser.error(f"--photon-scale: {args.photon_scale!r}; need comma-separated numbers > 0")
+    if args.learn_with == "physical" and scales and len(scales) > 1:
+        parser.error("--learn-with physical learns at one light level: give one --photon-scale")
     record = study(args.row, args.seed, tuple(a for a in args.attacks.split(",") if a), names,
-                   args.photon_scale, args.learn_with)
+                   scales, args.learn_with)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.out:
         with open(args.out, "w") as handle:
