@@ -122,9 +122,8 @@ def study(row_key: str, seed: int, attacks, names=VARIANTS,
              f"{name} {physical_camera_at(scale)['sensor']['photon_scale']:g}", name, scale)
             for name in names for scale in (scales if name in LIGHT_DEPENDENT else scales[:1])]
     for label, name, scale in runs:
-        build = lambda: variants[name](physical_camera_at(scale))
         start = time.perf_counter()
-        variant = build()
+        variant = variants[name](physical_camera_at(scale))
         result = evaluate_encoder(table1.camera_encoder(variant), data, seeds=(seed,),
                                   attacks=attacks, budget=table1.FULL.budget,
                                   n_augment=table1.FULL.n_augment,

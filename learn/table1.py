@@ -14,6 +14,7 @@ Every encoder runs in ``mode="hard"`` (the hardware quantiser) and is scored by
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -277,8 +278,6 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
     config, so only the optics change). The twin is built on the CPU and returned on
     ``camera``'s device.
     """
-    import copy
-
     from optics.signed import RealisedPSF
     from sensor import Camera, CameraConfig
     from sensor.published import spread_thresholds
@@ -338,20 +337,14 @@ def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
     return physical_twin(camera, profile.physical_masks) if physical else camera
 
 
-def row_encoders(row: Row, splits, profile: Profile, seeds: Sequence[int],
-                 physical: bool = False, learned: "dict | None" = None, device="cpu"
-                 ) -> "tuple[dict[int, Callable], torch.nn.Module]":
-    """``({seed: encoder}, camera of the first seed)`` of a CAnOPIC row.
+def camera_seed(row: Row, seed: int) -> int:
+    """Seed of the camera a row uses at evaluation seed ``seed``.
 
     A learned row has one camera per evaluation seed, each trained with that seed, so the
     spread over seeds includes the spread of the alternating optimisation; unlearned and
-    published rows share one camera (its per-frame noise still follows the seed).
+    published rows share one camera, seed 0's (its per-frame noise still follows ``seed``).
     """
-    camera_seed = {seed: seed if row.kind == "learned" else 0 for seed in seeds}
-    built = {s: row_camera(row, splits, profile, physical, learned, seed=s, device=device)
-             for s in dict.fromkeys(camera_seed.values())}
-    cameras = {seed: built[camera_seed[seed]] for seed in seeds}
-    return {seed: camera_encoder(camera) for seed, camera in cameras.items()}, cameras[seeds[0]]
+    return seed if row.kind == "learned" else 0
 
 
 # ----------------------------------------------------------------------------- the table
@@ -427,6 +420,7 @@ class _Evaluator:
         # clean recognisers of the reconstruction attack, per seed (a RecogniserStore: on disk)
         self.recognisers = {} if recognisers is None else recognisers
         self.learned: dict = {}       # learned cameras, per (row key, seed)
+        self.twins: dict = {}         # physical twins (masks designed once), per (row key, seed)
 
     def evaluate(self, encoder, seed: int, desc: str) -> EvaluationResult:
         return evaluate_encoder(encoder, self.data, seeds=(seed,), attacks=self.attacks,
@@ -441,25 +435,36 @@ class _Evaluator:
                 encoder = baseline_encoder(row.key, BASELINE_STRENGTH.get(row.key, 0))
                 item = RowResult(row, "ok", self.evaluate(encoder, seed, row.key))
             else:
-                encoders, camera = row_encoders(row, self.splits, self.profile, [seed],
-                                                learned=self.learned, device=self.device)
-                item = RowResult(row, "ok", self.evaluate(encoders, seed, row.key),
+                camera = self.camera(row, seed)
+                item = RowResult(row, "ok", self.evaluate(camera_encoder(camera), seed, row.key),
                                  camera=camera)
                 if self.profile.physical and row.quantises:
                     try:
-                        physical, _ = row_encoders(row, self.splits, self.profile, [seed],
-                                                   physical=True, learned=self.learned,
-                                                   device=self.device)
+                        twin = self.camera(row, seed, physical=True)
                     except ValueError as error:  # e.g. masks that do not realise the kernel
                         item.status = f"ok; physical not run: {error}"
                     else:
-                        item.physical = self.evaluate(physical, seed, f"{row.key} physical")
+                        item.physical = self.evaluate(camera_encoder(twin), seed,
+                                                      f"{row.key} physical")
         except ImportError as error:  # a package another engineer has not delivered yet
             item = RowResult(row, f"not run: {error}")
         if item.camera is not None:  # results are kept (and pickled) on the CPU
-            item.camera = item.camera.cpu()
+            item.camera = copy.deepcopy(item.camera).cpu()  # the cached camera stays on device
         item.seconds = time.perf_counter() - start
         return item
+
+    def camera(self, row: Row, seed: int, physical: bool = False) -> torch.nn.Module:
+        """The camera of CAnOPIC row ``row`` at evaluation seed ``seed`` (:func:`camera_seed`),
+        or its physical twin; twins are kept, so a row's shared camera gets its masks designed
+        once per process, not once per seed."""
+        key = (row.key, camera_seed(row, seed))
+        if physical and key in self.twins:
+            return self.twins[key]
+        camera = row_camera(row, self.splits, self.profile, physical, self.learned,
+                            seed=key[1], device=self.device)
+        if physical:
+            self.twins[key] = camera
+        return camera
 
     def sweep_point(self, name: str, strength: float, seed: int) -> EvaluationResult:
         return self.evaluate(baseline_encoder(name, strength), seed, f"{name} {strength:g}")

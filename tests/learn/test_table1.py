@@ -377,3 +377,24 @@ def test_physical_twin_gives_a_fixed_gain_stage_the_light_factor_back():
     codes = twin(scenes, mode="hard")
     assert (codes - expected).abs().max() <= 1.0
     assert (codes != expected).float().mean() < 0.01
+
+
+def test_a_shared_camera_gets_its_physical_twin_once_per_process(monkeypatch):
+    """Seeds of an unlearned row share one camera: its masks are designed once, not per seed;
+    a learned row's seeds each get their own twin."""
+    import dataclasses
+
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=())
+    designed = []
+    real_twin = table1.physical_twin
+
+    def counting(camera, *args, **kwargs):
+        designed.append(camera.config.conv)
+        return real_twin(camera, *args, **kwargs)
+
+    monkeypatch.setattr(table1, "physical_twin", counting)
+    rows = [row for row in table1.ROWS if row.key in ("conv1_mp_q_unlearned", "mp_q_a300_learned")]
+    results, _ = table1.run_table1(tiny_splits(), profile, seeds=(0, 1), attacks=("knn",),
+                                   rows=rows, progress=False)
+    assert designed == ["conv1", "none", "none"]
+    assert all(item.physical.privacy.seeds == [0, 1] for item in results)
