@@ -322,7 +322,8 @@ def _seed_list(seeds: Sequence[int]) -> "list[int]":
 def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: EvaluationData, seeds: Sequence[int] = (0, 1, 2),
                      attacks: Sequence[str] = ATTACK_NAMES, budget: AttackBudget = AttackBudget(),
                      n_augment: int = 1, utility: bool = True, desc: str = "encoder",
-                     recognisers: "dict | None" = None, read_test: bool = True) -> EvaluationResult:
+                     recognisers: "dict | None" = None, read_test: bool = True,
+                     progress: bool = True) -> EvaluationResult:
     """Run the protocol (module docstring) for one encoder.
 
     Parameters
@@ -351,6 +352,8 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
         False: stop after model selection and never read the test parts (test scores are NaN).
         For choosing hyper-parameters (alpha, learning rates) on validation scores only, so the
         test split stays untouched until the configuration is fixed.
+    progress : bool
+        Show the progress bar (one step per attack and seed, and the detector).
 
     Returns
     -------
@@ -365,7 +368,7 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
     fitted: "list[tuple[int, list]]" = []
     detectors: "list[tuple[int, torch.nn.Module, float]]" = []
     steps = len(seeds) * (len(attacks) + int(utility))
-    with tqdm(total=steps, desc=desc, leave=False) as progress:
+    with tqdm(total=steps, desc=desc, leave=False, disable=not progress) as bar:
         # -- model selection: train + validation only ------------------------------------
         for seed in seeds:
             seed_encoder = encoder_for_seed(encoder, seed)
@@ -378,14 +381,14 @@ def evaluate_encoder(encoder: "Encoder | Mapping[int, Encoder]", data: Evaluatio
                                      augment=online_augmentation(codes, scenes))
             suite = []
             for name in attacks:
-                progress.set_postfix_str(f"seed {seed} {name}")
+                bar.set_postfix_str(f"seed {seed} {name}")
                 suite.append(make_attack(name, budget, recognisers).fit(attack_data, seed))
-                progress.update()
+                bar.update()
             fitted.append((seed, suite))
             if utility:
-                progress.set_postfix_str(f"seed {seed} detector")
+                bar.set_postfix_str(f"seed {seed} detector")
                 detectors.append(_fit_detector(seed_encoder, data, seed, budget, n_augment))
-                progress.update()
+                bar.update()
     if not read_test:
         return _validation_only(fitted, detectors, data.num_classes, utility)
     # -- the test part, read once, after every model is fixed ------------------------------

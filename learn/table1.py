@@ -233,12 +233,13 @@ def baseline_encoder(name: str, strength: float) -> Callable:
 
 
 def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
-                 log: "list | None" = None, device="cpu") -> torch.nn.Module:
+                 log: "list | None" = None, device="cpu", progress: bool = True
+                 ) -> torch.nn.Module:
     """Train ``row``'s camera with ``learn.alternating`` on the encoder identities of ``splits``.
 
     ``log``, when given, receives the metrics dict of every alternation
     (``AlternatingTrainer.run_alternation``). Training runs on ``device``; the camera is
-    returned there.
+    returned there. ``progress``: a progress bar over the alternations.
     """
     from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData
     from sensor import Camera, CameraConfig
@@ -250,7 +251,7 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
     from tqdm.auto import tqdm
 
     for alternation in tqdm(range(trainer.settings.alternations), leave=False,
-                            desc=f"{row.key} learning (seed {seed})"):
+                            desc=f"{row.key} learning (seed {seed})", disable=not progress):
         metrics = trainer.run_alternation(alternation)
         if log is not None:
             log.append(metrics)
@@ -314,13 +315,14 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
 
 
 def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
-               learned: "dict | None" = None, seed: int = 0, device="cpu") -> torch.nn.Module:
+               learned: "dict | None" = None, seed: int = 0, device="cpu",
+               progress: bool = True) -> torch.nn.Module:
     """The camera of a CAnOPIC row: ideal, or its :func:`physical_twin`.
 
     Published encoders are loaded exactly (repeated thresholds kept) for the ideal columns and
     with realisable, spread thresholds (``exact=False``) for the physical ones. Learned rows are
-    trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``). The camera is
-    returned on ``device``.
+    trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``; ``progress``:
+    a bar over the alternations). The camera is returned on ``device``.
     """
     from sensor import Camera, CameraConfig
 
@@ -332,7 +334,7 @@ def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
         learned = {} if learned is None else learned
         if (row.key, seed) not in learned:
             learned[row.key, seed] = learn_camera(row, splits, profile.alternating, seed=seed,
-                                                  device=device)
+                                                  device=device, progress=progress)
         camera = learned[row.key, seed]
     return physical_twin(camera, profile.physical_masks) if physical else camera
 
@@ -413,8 +415,9 @@ class _Evaluator:
     """Everything one process needs to evaluate tasks: splits, data, caches and settings."""
 
     def __init__(self, splits, profile: Profile, attacks: Sequence[str], device="cpu",
-                 recognisers=None):
+                 recognisers=None, progress: bool = True):
         self.splits, self.profile, self.attacks = splits, profile, attacks
+        self.progress = progress  # the per-task bars (evaluation, learning)
         self.device = torch.device(device)
         self.data = data_from_splits(splits, profile.max_per_part).to(self.device)
         # clean recognisers of the reconstruction attack, per seed (a RecogniserStore: on disk)
@@ -425,7 +428,8 @@ class _Evaluator:
     def evaluate(self, encoder, seed: int, desc: str) -> EvaluationResult:
         return evaluate_encoder(encoder, self.data, seeds=(seed,), attacks=self.attacks,
                                 budget=self.profile.budget, n_augment=self.profile.n_augment,
-                                desc=f"{desc} seed {seed}", recognisers=self.recognisers)
+                                desc=f"{desc} seed {seed}", recognisers=self.recognisers,
+                                progress=self.progress)
 
     def row(self, row: Row, seed: int) -> RowResult:
         """Row ``row`` at evaluation seed ``seed`` (and its physical twin where it quantises)."""
@@ -461,7 +465,7 @@ class _Evaluator:
         if physical and key in self.twins:
             return self.twins[key]
         camera = row_camera(row, self.splits, self.profile, physical, self.learned,
-                            seed=key[1], device=self.device)
+                            seed=key[1], device=self.device, progress=self.progress)
         if physical:
             self.twins[key] = camera
         return camera
@@ -496,11 +500,12 @@ _WORKER: "_Evaluator | None" = None
 
 
 def _worker_start(load_splits: Callable, profile: Profile, attacks: Sequence[str],
-                  threads: int, device: str = "cpu", recognisers=None) -> None:
+                  threads: int, device: str = "cpu", recognisers=None,
+                  progress: bool = True) -> None:
     global _WORKER
     if threads:
         torch.set_num_threads(threads)
-    _WORKER = _Evaluator(load_splits(), profile, attacks, device, recognisers)
+    _WORKER = _Evaluator(load_splits(), profile, attacks, device, recognisers, progress)
 
 
 def _worker_run(task: tuple):
@@ -672,7 +677,8 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     rows : sequence of Row, optional
         Defaults to :data:`ROWS`.
     progress : bool
-        Show a progress bar over the tasks (a row or sweep point at one seed).
+        Show progress bars: over the tasks (a row or sweep point at one seed), and within each
+        task over its attacks and alternations. False: none at all, in the workers too.
     workers : int
         Processes evaluating tasks in parallel (1: this process). Without a ``cache`` each
         worker trains its own clean recognisers for the reconstruction attack; with one they
@@ -726,7 +732,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             for index in todo:
                 if evaluator is None:
                     evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
-                                           attacks, device, recognisers)
+                                           attacks, device, recognisers, progress)
                 finished(index, evaluator.run(tasks[index]))
         else:
             import concurrent.futures
@@ -740,7 +746,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
                     initargs=(splits, profile, tuple(attacks), threads, str(device),
-                              recognisers)) as pool:
+                              recognisers, progress)) as pool:
                 futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())

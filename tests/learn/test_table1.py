@@ -252,6 +252,24 @@ def test_worker_processes_give_the_same_numbers(tmp_path):
         table1.run_table1(tiny_splits(), profile, workers=2, **kwargs)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_false_prints_no_bar_at_all(workers, capfd):
+    """progress=False (`canopic table1 --quiet`) silences the per-task bars too (attacks,
+    alternations), in worker processes as well; progress=True shows them."""
+    import dataclasses
+
+    rows = [row for row in table1.ROWS if row.key in ("mp_q_a300_learned", "mp_unlearned")]
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=(), physical=False)
+    splits = tiny_splits if workers > 1 else tiny_splits()
+    kwargs = dict(seeds=(0,), attacks=("knn",), rows=rows, workers=workers)
+    table1.run_table1(splits, profile, progress=False, **kwargs)
+    assert capfd.readouterr().err == ""
+    if workers == 1:
+        table1.run_table1(splits, profile, progress=True, **kwargs)
+        err = capfd.readouterr().err
+        assert "mp_q_a300_learned learning (seed 0)" in err and "mp_unlearned seed 0" in err
+
+
 def _fake(key: str, ids, faces) -> "table1.RowResult":
     from learn.evaluation import (AttackScore, EvaluationResult, PrivacyResult, Spread,
                                   UtilityResult)
