@@ -783,6 +783,58 @@ def matched_utility(face: float, points: "Sequence[tuple[float, float]]") -> "di
     return None
 
 
+def sweep_points(sweeps: "dict | None", name: str) -> "list[tuple[float, float]]":
+    """``(face accuracy, identity top-1)`` means of sweep ``name``'s strengths (fractions), for
+    :func:`matched_utility`; strengths without a detector are left out."""
+    return [(r.utility.test_accuracy.mean, r.privacy.top1.mean)
+            for _, r in (sweeps or {}).get(name, []) if r.utility is not None]
+
+
+def matched_comparison(results: "Sequence[RowResult]", sweeps: "dict | None") -> "list[dict]":
+    """Every encoder row beside the blur and pixelation sweeps at the row's own face accuracy.
+
+    For each row that is not a baseline and has a detector: ``{"key", "label", "kind",
+    "face_acc", "id_top1", "blur", "pixelate"}`` (means over seeds, fractions), where
+    ``"blur"``/``"pixelate"`` is that sweep's identity top-1 interpolated to the row's face
+    accuracy (:func:`matched_utility`), or None outside the sweep's range. A row is more private
+    than a baseline at matched utility when its ``id_top1`` is below the baseline's.
+    """
+    points = {name: sweep_points(sweeps, name) for name in ("blur", "pixelate")}
+    table = []
+    for item in results:
+        result = item.result
+        if item.row.kind == "baseline" or result is None or result.utility is None:
+            continue
+        face = result.utility.test_accuracy.mean
+        entry = {"key": item.row.key, "label": item.row.label, "kind": item.row.kind,
+                 "face_acc": face, "id_top1": result.privacy.top1.mean}
+        for name, sweep in points.items():
+            matched = matched_utility(face, sweep)
+            entry[name] = None if matched is None else matched["id_top1"]
+        table.append(entry)
+    return table
+
+
+def matched_lines(table: "list[dict]") -> "list[str]":
+    """:func:`matched_comparison` as a Markdown section (percentages; '-' outside a sweep)."""
+    if not table:
+        return []
+    def cell(value: "float | None") -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    lines = ["", "## At matched utility", "",
+             "Identity top-1 (%) of each encoder beside the blur and pixelation sweeps "
+             "interpolated to the same face accuracy (`learn.table1.matched_comparison`; "
+             "'-': the face accuracy lies outside the sweep). Lower is more private.", "",
+             "| configuration | kind | face | ID (ours) | ID blur | ID pixelation |",
+             "|---|---|---|---|---|---|"]
+    for entry in table:
+        lines.append(f"| {entry['label']} | {entry['kind']} | {cell(entry['face_acc'])} | "
+                     f"{cell(entry['id_top1'])} | {cell(entry['blur'])} | "
+                     f"{cell(entry['pixelate'])} |")
+    return lines + [""]
+
+
 def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_learned",
                 sweeps: "dict | None" = None) -> "dict | None":
     """The paper's claim on these results: ``design`` beats blur AND pixelation on both axes.
@@ -823,9 +875,7 @@ def claim_check(results: "Sequence[RowResult]", design: str = "conv4_mp_q_a1_lea
             "seeds_more_private": sum(a < b for a, b in id_pairs),
             "seeds_more_useful": sum(a > b for a, b in face_pairs),
             "seeds": len(id_pairs)}
-        points = [(r.utility.test_accuracy.mean, r.privacy.top1.mean)
-                  for _, r in (sweeps or {}).get(baseline, []) if r.utility is not None]
-        matched = matched_utility(ours.utility.test_accuracy.mean, points)
+        matched = matched_utility(ours.utility.test_accuracy.mean, sweep_points(sweeps, baseline))
         if matched is not None:
             matched["more_private"] = ours.privacy.top1.mean < matched["id_top1"]
         report[baseline]["matched_utility"] = matched
@@ -874,6 +924,9 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
                  meta: "dict | None" = None) -> "dict[str, str]":
     """Write ``table1.csv``, ``table1.md`` and ``table1.json`` (sweeps, settings) into ``out_dir``.
 
+    The Markdown and JSON also give the paper-claim check (:func:`claim_check`) and every
+    encoder at matched utility against the sweeps (:func:`matched_comparison`).
+
     Returns
     -------
     dict
@@ -895,7 +948,9 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
              "json": os.path.join(out_dir, "table1.json")}
     write_text(paths["csv"], buffer.getvalue())
     claim = claim_check(results, sweeps=sweeps)
-    write_text(paths["md"], markdown_table(records, meta or {}) + "\n".join(claim_lines(claim)) + "\n")
+    matched = matched_comparison(results, sweeps)
+    write_text(paths["md"], markdown_table(records, meta or {})
+               + "\n".join(claim_lines(claim) + matched_lines(matched)) + "\n")
     sweep_json = {name: [{"strength_px": s, "id_top1_mean": r.privacy.top1.mean,
                           "id_top1_std": r.privacy.top1.std,
                           "face_acc_mean": r.utility.test_accuracy.mean if r.utility else None,
@@ -903,7 +958,7 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
                          for s, r in points] for name, points in (sweeps or {}).items()}
     write_json(paths["json"], {"schema": 1, "meta": meta or {}, "rows": records,
                                "sweeps": sweep_json, "physical_camera": PHYSICAL_CAMERA,
-                               "claim": claim})
+                               "claim": claim, "matched_utility": matched})
     return paths
 
 

@@ -317,6 +317,29 @@ def test_matched_utility_interpolates_the_sweep_and_never_extrapolates():
     assert any("LESS private" in line for line in table1.claim_lines(claim))
 
 
+def test_every_encoder_row_is_set_against_both_sweeps_at_its_face_accuracy(tmp_path):
+    """The matched-utility section: each encoder row beside blur and pixelation interpolated to
+    its own face accuracy; '-' outside a sweep; baselines are not compared with themselves."""
+    point = lambda key, ident, face: _fake(key, [ident] * 3, [face] * 3)
+    blur, pixelate = point("blur", 0.30, 0.96), point("pixelate", 0.40, 0.97)
+    sweeps = {"blur": [(4.0, point("blur", 0.42, 0.98).result), (8.0, blur.result)],
+              "pixelate": [(2.0, point("pixelate", 0.60, 0.99).result), (8.0, pixelate.result)]}
+    rows = [blur, pixelate, point("mp_unlearned", 0.25, 0.975),
+            point("conv4_mp_q_a50_learned", 0.10, 0.90)]
+    table = table1.matched_comparison(rows, sweeps)
+    assert [entry["key"] for entry in table] == ["mp_unlearned", "conv4_mp_q_a50_learned"]
+    assert table[0]["blur"] == pytest.approx(0.39)       # 0.30 + (0.975 - 0.96) / 0.02 * 0.12
+    assert table[0]["pixelate"] == pytest.approx(0.45)   # 0.40 + (0.975 - 0.97) / 0.02 * 0.20
+    assert table[1]["blur"] is None and table[1]["pixelate"] is None   # 90 % face: outside both
+    paths = table1.write_table1(rows, tmp_path, sweeps, {"profile": "test"})
+    markdown = open(paths["md"]).read()
+    assert "## At matched utility" in markdown
+    assert "| MP | unlearned | 97.5 | 25.0 | 39.0 | 45.0 |" in markdown
+    assert "| 90.0 | 10.0 | - | - |" in markdown
+    saved = json.load(open(paths["json"]))["matched_utility"]
+    assert saved[0]["blur"] == pytest.approx(0.39)
+
+
 def test_cli_device_and_budget_errors(tmp_path, capsys):
     """--device and --budget are checked before any work, with messages that name the flag."""
     import torch
