@@ -85,8 +85,10 @@ def test_quick_table_has_every_row_and_column(quick_table):
     clean = next(r for r in rows if r["key"] == "clean")
     assert float(clean["id_fraction_of_clean"]) == pytest.approx(1.0)
     assert len(sweeps["blur"]) == 1 and len(sweeps["pixelate"]) == 1
-    text = open(paths["md"]).read()
-    assert text.count("\n| ") == len(table1.ROWS) + 1      # header + one line per row
+    main, matched = open(paths["md"]).read().split("## At matched utility")
+    assert main.count("\n| ") == len(table1.ROWS) + 1      # header + one line per row
+    encoders = [row for row in table1.ROWS if row.kind != "baseline"]
+    assert matched.count("\n| ") == len(encoders) + 1    # every encoder row vs the sweeps
 
 
 def test_plots_are_written(quick_table):
