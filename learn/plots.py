@@ -48,13 +48,15 @@ def plot_privacy_utility(records: "Sequence[dict]", sweeps: dict, path) -> str:
     """
     plt = _figure_module()
     figure, axes = plt.subplots(figsize=(7.5, 5.5))
-    for name, marker in (("blur", "o"), ("pixelate", "s")):
+    # the two sweeps apart by colour and line as well as marker (both are baselines)
+    for name, marker, line, colour in (("blur", "o", "-", "tab:green"),
+                                       ("pixelate", "s", "--", "tab:olive")):
         points = sweeps.get(name, [])
         if not points:
             continue
         x = [100 * r.privacy.top1.mean for _, r in points]
         y = [100 * r.utility.test_accuracy.mean if r.utility else math.nan for _, r in points]
-        axes.plot(x, y, "-", marker=marker, color="tab:green", alpha=0.6,
+        axes.plot(x, y, line, marker=marker, color=colour, alpha=0.6,
                   label=f"{name} sweep")
         for (strength, _), xi, yi in zip(points, x, y):
             axes.annotate(f"{strength:g}px", (xi, yi), fontsize=7, xytext=(3, 3),
