@@ -446,7 +446,7 @@ class _Evaluator:
                     try:
                         twin = self.camera(row, seed, physical=True)
                     except ValueError as error:  # e.g. masks that do not realise the kernel
-                        item.status = f"ok; physical not run: {error}"
+                        item.status = f"{PHYSICAL_NOT_RUN}: {error}"
                     else:
                         item.physical = self.evaluate(camera_encoder(twin), seed,
                                                       f"{row.key} physical")
@@ -470,12 +470,34 @@ class _Evaluator:
             self.twins[key] = camera
         return camera
 
+    def retry_twin(self, item: RowResult, seed: int) -> RowResult:
+        """``item`` (a cached row at ``seed`` whose physical twin could not be built, see
+        :func:`needs_twin`) with its twin built from its own camera (a learned row is not
+        learned again) and evaluated; the status stays "physical not run" if it fails again."""
+        start = time.perf_counter()
+        item = dataclasses.replace(item)
+        if item.row.kind == "learned":
+            self.learned[item.row.key, camera_seed(item.row, seed)] = \
+                copy.deepcopy(item.camera).to(self.device)
+        try:
+            twin = self.camera(item.row, seed, physical=True)
+        except ValueError as error:
+            item.status = f"{PHYSICAL_NOT_RUN}: {error}"
+        else:
+            item.physical = self.evaluate(camera_encoder(twin), seed, f"{item.row.key} physical")
+            item.status = "ok"
+        item.seconds += time.perf_counter() - start
+        return item
+
     def sweep_point(self, name: str, strength: float, seed: int) -> EvaluationResult:
         return self.evaluate(baseline_encoder(name, strength), seed, f"{name} {strength:g}")
 
     def run(self, task: tuple):
         """``("row", Row, seed)`` -> RowResult; ``("sweep", name, strength, seed)`` ->
-        EvaluationResult (one evaluation seed each)."""
+        EvaluationResult (one evaluation seed each); ``("twin", RowResult, seed)`` -> the
+        RowResult with its physical twin (:meth:`retry_twin`)."""
+        if task[0] == "twin":
+            return self.retry_twin(*task[1:])
         return self.row(*task[1:]) if task[0] == "row" else self.sweep_point(*task[1:])
 
 
@@ -510,6 +532,18 @@ def _worker_start(load_splits: Callable, profile: Profile, attacks: Sequence[str
 
 def _worker_run(task: tuple):
     return _WORKER.run(task)
+
+
+#: Status prefix of a row whose physical twin could not be built (the ideal columns ran).
+PHYSICAL_NOT_RUN = "ok; physical not run"
+
+
+def needs_twin(saved) -> bool:
+    """True for a cached row result whose physical twin could not be built (the status says
+    why) but whose camera was kept: a later run tries the twin again from that camera (the mask
+    design may have learned to realise it since), without running the ideal columns again."""
+    return (isinstance(saved, RowResult) and saved.physical is None
+            and saved.camera is not None and saved.status.startswith(PHYSICAL_NOT_RUN))
 
 
 def _task_cost(task: tuple) -> float:
@@ -632,21 +666,26 @@ def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str
     where finished row tasks recorded their compute time, the seconds per cost unit they took
     and what that predicts for the rest (an estimate: the units are rough).
     """
-    lines, done_cost, todo_cost, done = [], 0.0, 0.0, 0
+    lines, done_cost, todo_cost, done, twins = [], 0.0, 0.0, 0, 0
     timed_seconds, timed_cost = 0.0, 0.0
     for task in tasks:
         saved = None if cache is None else cache.load(task)
         cost = _task_cost(task)
+        state = "to run" if saved is None else "twin" if needs_twin(saved) else "done"
         if saved is None:
             todo_cost += cost
-        else:
+        elif state == "twin":  # the ideal half is done: the twin is the other half
+            todo_cost += cost / 2
+            twins += 1
+        if saved is not None:
             done, done_cost = done + 1, done_cost + cost
             if isinstance(saved, RowResult) and saved.seconds > 0:
                 timed_seconds, timed_cost = timed_seconds + saved.seconds, timed_cost + cost
-        lines.append(f"{'to run' if saved is None else 'done':6s}  cost {cost:4.1f}  "
-                     f"{task_name(task)}")
-    lines.append(f"{done} of {len(tasks)} tasks done (cost {done_cost:g}); {len(tasks) - done} "
-                 f"to run (cost {todo_cost:g})")
+        lines.append(f"{state:6s}  cost {cost:4.1f}  {task_name(task)}")
+    twin_note = f", {twins} of them but for the physical twin (tried again)" if twins else ""
+    lines.append(f"{done} of {len(tasks)} tasks done (cost {done_cost:g}){twin_note}; "
+                 f"{len(tasks) - done} to run (cost {todo_cost:g}"
+                 f"{' with the twins' if twins else ''})")
     if timed_cost and todo_cost:
         rate = timed_seconds / timed_cost
         lines.append(f"finished rows took {rate:.0f} s per cost unit (compute of one process): "
@@ -688,7 +727,9 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
         torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
     cache : TaskCache, optional
         Finished tasks are saved there and reused (resume after an interruption), and so are
-        the reconstruction attack's clean recognisers (:meth:`TaskCache.recogniser_store`).
+        the reconstruction attack's clean recognisers (:meth:`TaskCache.recogniser_store`). A
+        cached row whose physical twin could not be built (:func:`needs_twin`) gets its twin
+        tried again from its cached camera.
     device : str or torch.device
         Where encoders, attackers and learned rows compute ("cpu", "cuda", "cuda:N"). Results
         match the CPU's within the spread over seeds, not bit for bit (the per-frame noise of
@@ -711,12 +752,16 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
     tasks = table_tasks(rows, profile, seeds)
     outputs: dict = {}
+    work: dict = {}  # index -> what to run: the task, or ("twin", cached RowResult, seed)
     if cache is not None:
         for index, task in enumerate(tasks):
             saved = cache.load(task)
-            if saved is not None:
+            if needs_twin(saved):
+                work[index] = ("twin", saved, task[-1])
+            elif saved is not None:
                 outputs[index] = saved
     todo = [i for i in range(len(tasks)) if i not in outputs]
+    work.update({i: tasks[i] for i in todo if i not in work})
     recognisers = None if cache is None else cache.recogniser_store()
 
     def finished(index: int, result) -> None:
@@ -733,7 +778,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
                 if evaluator is None:
                     evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
                                            attacks, device, recognisers, progress)
-                finished(index, evaluator.run(tasks[index]))
+                finished(index, evaluator.run(work[index]))
         else:
             import concurrent.futures
             import multiprocessing
@@ -741,13 +786,14 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             if not callable(splits):
                 raise ValueError("splits: with workers > 1 pass a picklable callable that "
                                  "returns the splits (each worker loads its own)")
-            order = sorted(todo, key=lambda i: -_task_cost(tasks[i]))
+            order = sorted(todo, key=lambda i: -_task_cost(tasks[i]) / (
+                2 if work[i][0] == "twin" else 1))
             with concurrent.futures.ProcessPoolExecutor(
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,
                     initargs=(splits, profile, tuple(attacks), threads, str(device),
                               recognisers, progress)) as pool:
-                futures = {pool.submit(_worker_run, tasks[i]): i for i in order}
+                futures = {pool.submit(_worker_run, work[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())
     per_seed: dict = {}  # (kind, row key or sweep name, strength) -> outputs, in seed order

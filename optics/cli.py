@@ -179,13 +179,14 @@ def realise(kernel, geometry, signed_mode: str, options: dict) -> dict:
     is_signed = bool((kernel_t < 0).any())
     if is_signed and signed_mode == "two-mask":
         result = signed_route.design_signed_masks(kernel_t, geometry, **options)
-        designs = [("plus", result.plus, list(range(kernel_t.shape[0])))]
+        designs = [] if result.plus is None else [("plus", result.plus, result.plus_filters)]
         if result.minus is not None:
             designs.append(("minus", result.minus, result.minus_filters))
         realised, report = result.realised, result.fidelity
         signed_info = {"route": "two-mask", "minus_weight": result.minus_weight.tolist(),
                        "scale": result.scale.tolist(),
-                       "formula": "K ~ scale[f][l] * (PSF+ - minus_weight[f] * PSF-), PSFs of unit sum"}
+                       "formula": "K ~ scale[f][l] * (PSF+ - minus_weight[f] * PSF-), PSFs of unit "
+                                  "sum (PSF+ = 0 for a filter without a plus mask)"}
     else:
         if is_signed:
             design, report = signed_route.design_nonnegative_mask(
@@ -258,9 +259,9 @@ def kernel_realisation(psf, kernel, filters, parts, signed_info, geometry):
     if signed_info["route"] == "two-mask":
         plus = [i for i, p in enumerate(parts) if p == "plus"]
         minus = [i for i, p in enumerate(parts) if p == "minus"]
-        minus_filters = [filters[i] for i in minus]
-        return combine_signed(kernel, psf[plus], psf[minus] if minus else None, minus_filters,
-                              geometry.wavelengths)[3]
+        return combine_signed(kernel, psf[plus] if plus else None, psf[minus] if minus else None,
+                              [filters[i] for i in minus], geometry.wavelengths,
+                              [filters[i] for i in plus])[3]
     scale = least_squares_scale(psf, kernel)
     return signed_fidelity(scale[..., None, None] * psf, kernel, geometry.wavelengths)
 

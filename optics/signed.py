@@ -8,7 +8,10 @@ published kernels). Two routes:
   ``P- ~ K- / sum K-``. The camera takes both captures and subtracts them in the analog domain
   with the minus capture weighted by ``r = sum K- / sum K+`` (a relative exposure time or gain),
   so that the realised kernel is ``a (P+ - r P-)``; ``a`` (ideally ``sum K+``) is fitted by least
-  squares per wavelength and reported. A filter with no negative tap needs one mask (``r = 0``).
+  squares per wavelength and reported. A filter with no negative tap needs one mask (``r = 0``);
+  one with no positive tap (learned filters can lose every positive tap) needs only the minus
+  mask: its plus capture is dark, ``r = 1`` and ``a`` is ideally ``sum K-`` (``K ~ -a P-``).
+  The sign cannot be moved into a global gain instead: max-pooling does not commute with it.
 - **One mask** (``design_nonnegative_mask``): the target is made non-negative either by
   ``"clip"`` (``max(K, 0)``: the negative lobes are lost) or by ``"shift"`` (``K - min K``: the
   shape is kept but a uniform pedestal is added, i.e. the capture gains a box-blurred copy of the
@@ -74,30 +77,39 @@ class SignedDesign:
     ----------
     kernel : torch.Tensor
         The signed target kernels [F, k, k] (PSF convention, original scale).
-    plus : MaskDesign
-        Masks for the positive parts, one per filter.
+    plus : MaskDesign or None
+        Masks for the positive parts of the filters in ``plus_filters``.
     minus : MaskDesign or None
         Masks for the negative parts of the filters in ``minus_filters``.
     minus_filters : list of int
         Filters that have negative taps (and so a minus mask), in ``minus`` order.
     minus_weight : torch.Tensor
-        r [F]: weight of the minus capture (``sum K- / sum K+``; 0 without a minus mask).
+        r [F]: weight of the minus capture (``sum K- / sum K+``; 0 without a minus mask, 1 for a
+        filter without a plus mask).
     scale : torch.Tensor
         a [F, L]: least-squares scale of ``P+ - r P-`` onto K per wavelength.
     realised : torch.Tensor
         ``a (P+ - r P-)`` [F, L, k, k].
     fidelity : list
         ``fidelity[f][l]``: correlation and relative L2 of ``realised`` to K.
+    plus_filters : list of int
+        Filters that have positive taps (and so a plus mask), in ``plus`` order; every filter
+        unless one is all <= 0.
     """
 
     kernel: torch.Tensor
-    plus: MaskDesign
+    plus: "MaskDesign | None"
     minus: "MaskDesign | None"
     minus_filters: list
     minus_weight: torch.Tensor
     scale: torch.Tensor
     realised: torch.Tensor
     fidelity: list
+    plus_filters: "list | None" = None
+
+    def __post_init__(self):
+        if self.plus_filters is None:
+            self.plus_filters = list(range(self.kernel.shape[0]))
 
     def worst_correlation(self, wavelength: "float | None" = None) -> float:
         """Smallest correlation over filters (at one wavelength, or over all)."""
@@ -110,18 +122,15 @@ class SignedDesign:
         """The two captures' PSFs ``(a P+, a r P-)``, each non-negative float32 [F, L, k, k].
 
         Their difference is :attr:`realised`; the minus capture is zero for filters without a
-        minus mask.
+        minus mask, the plus capture for filters without a plus mask.
         """
         if bool((self.scale <= 0).any()):
             raise ValueError("captures: a fitted scale a <= 0 (the masks do not realise the "
                              "kernel); redesign with more iterations")
         scale = self.scale[..., None, None]
-        plus = scale * normalize_sum(self.plus.psf.double())
-        minus = torch.zeros_like(plus)
-        if self.minus is not None and self.minus_filters:
-            index = torch.as_tensor(self.minus_filters)
-            minus[index] = (scale[index] * self.minus_weight[index, None, None, None]
-                            * normalize_sum(self.minus.psf.double()))
+        plus = scale * _unit_psfs(self.plus, self.plus_filters, self.realised)
+        minus = (scale * self.minus_weight[:, None, None, None]
+                 * _unit_psfs(self.minus, self.minus_filters, self.realised))
         return plus.float(), minus.float()
 
     def psf_source(self) -> "RealisedPSF":
@@ -190,13 +199,34 @@ class RealisedPSF(torch.nn.Module):
         return RealisedPSF(self.plus / factor, minus), factor
 
 
-def combine_signed(kernel: torch.Tensor, plus_psf: torch.Tensor, minus_psf: "torch.Tensor | None",
-                   minus_filters: list, wavelengths) -> "tuple[torch.Tensor, ...]":
-    """``(r, a, realised, fidelity)`` from unit-sum PSFs of the plus [F, L, k, k] and minus masks."""
+def _unit_psfs(design: "MaskDesign | None", filters: list, like: torch.Tensor) -> torch.Tensor:
+    """Unit-sum PSFs [F, L, k, k] (float64) of ``design``'s masks placed at ``filters``; zero
+    for filters without a mask (``like`` gives the shape)."""
+    psfs = torch.zeros(like.shape, dtype=torch.float64)
+    if design is not None and filters:
+        psfs[torch.as_tensor(filters)] = normalize_sum(design.psf.double())
+    return psfs
+
+
+def combine_signed(kernel: torch.Tensor, plus_psf: "torch.Tensor | None",
+                   minus_psf: "torch.Tensor | None", minus_filters: list, wavelengths,
+                   plus_filters: "list | None" = None) -> "tuple[torch.Tensor, ...]":
+    """``(r, a, realised, fidelity)`` from the PSFs [M, L, k, k] of the plus masks (of
+    ``plus_filters``, default every filter) and of the minus masks (of ``minus_filters``).
+
+    ``r = sum K- / sum K+`` (1 where a filter has no plus mask: ``K ~ -a P-``).
+    """
     kernel = kernel.double()
     positive, negative = kernel.clamp(min=0.0), (-kernel).clamp(min=0.0)
-    weight = negative.sum(dim=(-1, -2)) / positive.sum(dim=(-1, -2)).clamp_min(1e-300)
-    difference = normalize_sum(plus_psf.double()).clone()
+    plus_filters = list(range(kernel.shape[0])) if plus_filters is None else list(plus_filters)
+    has_plus = torch.zeros(kernel.shape[0], dtype=torch.bool)
+    has_plus[plus_filters] = True
+    weight = torch.where(has_plus, negative.sum(dim=(-1, -2))
+                         / positive.sum(dim=(-1, -2)).clamp_min(1e-300), torch.ones(()).double())
+    shape = (kernel.shape[0], len(wavelengths), *kernel.shape[-2:])
+    difference = torch.zeros(shape, dtype=torch.float64)
+    if plus_filters:
+        difference[torch.as_tensor(plus_filters)] = normalize_sum(plus_psf.double())
     if minus_psf is not None and minus_filters:
         index = torch.as_tensor(minus_filters)
         difference[index] -= weight[index, None, None, None] * normalize_sum(minus_psf.double())
@@ -213,7 +243,8 @@ def design_signed_masks(kernel, geometry: MaskGeometry = MaskGeometry(), **desig
     ----------
     kernel : array-like
         Signed kernels [k, k] or [F, k, k] (or [F, 1, k, k]) in the PSF (true convolution)
-        convention on the sensor grid. Every filter needs a positive tap.
+        convention on the sensor grid. A filter without a positive tap gets only a minus mask,
+        one without a negative tap only a plus mask.
     geometry : MaskGeometry
     **design_options
         Passed to :func:`optics.design.design_mask` (method, iterations, seed, progress, ...).
@@ -224,18 +255,18 @@ def design_signed_masks(kernel, geometry: MaskGeometry = MaskGeometry(), **desig
     """
     kernel = validate_kernel(kernel, "kernel", signed=True)
     positive, negative = split_signed(kernel)
-    if not bool((positive.sum(dim=(-1, -2)) > 0).all()):
-        raise ValueError("kernel: a filter has no positive tap; negate it (the sign is a global "
-                         "gain) or design it as a single mask")
+    plus_filters = [f for f in range(kernel.shape[0]) if float(positive[f].sum()) > 0]
     minus_filters = [f for f in range(kernel.shape[0]) if float(negative[f].sum()) > 0]
-    plus = design_mask(positive, geometry, **design_options)
+    plus = design_mask(positive[plus_filters], geometry, **design_options) \
+        if plus_filters else None
     minus = design_mask(negative[minus_filters], geometry, **design_options) \
         if minus_filters else None
     weight, scale, realised, report = combine_signed(
-        kernel, plus.psf, None if minus is None else minus.psf, minus_filters,
-        geometry.wavelengths)
+        kernel, None if plus is None else plus.psf, None if minus is None else minus.psf,
+        minus_filters, geometry.wavelengths, plus_filters)
     return SignedDesign(kernel=kernel, plus=plus, minus=minus, minus_filters=minus_filters,
-                        minus_weight=weight, scale=scale, realised=realised, fidelity=report)
+                        minus_weight=weight, scale=scale, realised=realised, fidelity=report,
+                        plus_filters=plus_filters)
 
 
 def design_nonnegative_mask(kernel, geometry: MaskGeometry = MaskGeometry(), mode: str = "clip",

@@ -219,6 +219,45 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
         run(settings(1, 1))
 
 
+def test_a_twin_that_could_not_be_built_is_tried_again_from_the_cached_camera(tmp_path,
+                                                                               monkeypatch):
+    """A cached learned row whose mask design failed is not learned again: the next run builds
+    its twin from the cached camera, evaluates it and saves it; `--plan` says 'twin'."""
+    import dataclasses
+
+    import optics.signed
+
+    row = next(r for r in table1.ROWS if r.key == "conv1_mp_q_a1_learned")
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=())
+    cache = table1.TaskCache(tmp_path, {"settings": 1})
+    run = lambda: table1.run_table1(tiny_splits(), profile, seeds=(0,), attacks=("knn",),
+                                    rows=[row], progress=False, cache=cache)
+    real_design = optics.signed.design_signed_masks
+
+    def no_positive_tap(*args, **kwargs):
+        raise ValueError("kernel: a filter has no positive tap")
+
+    monkeypatch.setattr(optics.signed, "design_signed_masks", no_positive_tap)
+    first, _ = run()
+    assert first[0].status == f"{table1.PHYSICAL_NOT_RUN}: kernel: a filter has no positive tap"
+    assert first[0].physical is None and first[0].camera is not None
+    tasks = table1.table_tasks([row], profile, (0,))
+    assert table1.plan_lines(tasks, cache)[0].startswith("twin")
+    assert any("1 of them but for the physical twin" in line
+               for line in table1.plan_lines(tasks, cache))
+    assert run()[0][0].physical is None       # fails again: still cached without a twin
+
+    monkeypatch.setattr(optics.signed, "design_signed_masks", real_design)
+    monkeypatch.setattr(table1, "learn_camera", lambda *a, **k: pytest.fail("learned again"))
+    second, _ = run()
+    assert second[0].status == "ok" and second[0].physical is not None
+    assert second[0].result.privacy.scores == first[0].result.privacy.scores
+    assert second[0].seconds > first[0].seconds
+    assert table1.plan_lines(tasks, cache)[0].startswith("done")
+    monkeypatch.setattr(table1._Evaluator, "run", lambda *a: pytest.fail("recomputed"))
+    assert run()[0][0].physical.privacy.scores == second[0].physical.privacy.scores
+
+
 def test_per_seed_row_results_merge_into_one_row():
     """merge_row_seeds: seconds add up, the first status that is not ok speaks for the row."""
     from learn.evaluation import AttackScore, EvaluationResult, PrivacyResult

@@ -86,6 +86,26 @@ def test_signed_kernel_gives_two_masks(tmp_path):
         np.clip(-kernel, 0, None).sum() / np.clip(kernel, 0, None).sum())
 
 
+def test_filter_without_positive_tap_gets_only_a_minus_mask(tmp_path):
+    """A learned filter can lose every positive tap: its design is the minus mask alone, and
+    export-mask re-realises the kernel from the masks it finds."""
+    r = np.arange(9) - 4
+    g = np.exp(-0.5 * (r / 1.5) ** 2)
+    rng = np.random.default_rng(5)
+    kernel = np.stack([rng.normal(size=(9, 9)), -np.outer(g, g)])[:, None]
+    path = tmp_path / "negative.npz"
+    np.savez(path, kernels=kernel)
+    out, fab_dir = tmp_path / "design", tmp_path / "fab"
+    assert main(["design-mask", str(path), "--out", str(out), "--correlation"] + SMALL) == 0
+    report = json.loads((out / "design.json").read_text())
+    assert [m["name"] for m in report["masks"]] == ["f0_plus", "f0_minus", "f1_minus"]
+    assert report["signed"]["minus_weight"][1] == 1.0
+    assert main(["export-mask", str(out), "--out", str(fab_dir), "--levels", "8"]) == 0
+    manifest = json.loads((fab_dir / "manifest.json").read_text())
+    assert manifest["design"]["mask_filter"] == {"f0_plus": 0, "f0_minus": 0, "f1_minus": 1}
+    assert len(manifest["psf_after_quantization"]["kernel_ideal"]) == 2
+
+
 @pytest.mark.parametrize("make, extra, message", [
     ("nan", [], "NaN"),
     ("zero", [], "all zeros"),

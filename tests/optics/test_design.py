@@ -206,10 +206,30 @@ def test_kernel_larger_than_mask_is_refused():
                       gs_iterations=1, progress=False)
 
 
-def test_signed_kernel_without_positive_part_is_refused():
-    with pytest.raises(ValueError, match="positive"):
-        S.design_signed_masks(-gaussian_psf(5, 1.0), CI_GEOMETRY, method="gs", gs_iterations=1,
-                              progress=False)
+def test_filter_without_positive_tap_is_a_lone_minus_mask_under_a_dark_plus_capture():
+    """K = -G: no plus mask, r = 1, realised -a P- with a ~ sum G; beside a signed filter the
+    signed one keeps both masks. Judged against the closed-form Gaussian and its negation."""
+    gaussian = gaussian_psf(5, 1.0).double()
+    signed = gaussian_psf(5, 0.8).double() - 0.5 * gaussian  # a difference of Gaussians
+    assert float(signed.min()) < 0 < float(signed.max())
+    kernel = torch.stack([signed, -gaussian])
+    design = S.design_signed_masks(kernel, CI_GEOMETRY, method="gs", gs_iterations=40,
+                                   progress=False)
+    assert design.plus_filters == [0] and design.minus_filters == [0, 1]
+    assert design.plus.psf.shape[0] == 1 and design.minus.psf.shape[0] == 2
+    assert float(design.minus_weight[1]) == 1.0
+    assert float(design.minus_weight[0]) == pytest.approx(
+        float((-signed).clamp(min=0).sum() / signed.clamp(min=0).sum()))
+    green = [i for i, w in enumerate(CI_GEOMETRY.wavelengths) if w == GREEN][0]
+    assert float(design.scale[1, green]) == pytest.approx(float(gaussian.sum()), rel=0.15)
+    assert D.normalized_correlation(design.realised[1, green], -gaussian) >= 0.95
+    assert design.worst_correlation(GREEN) >= 0.90
+    plus, minus = design.captures()
+    assert float(plus[1].abs().max()) == 0.0 and float(minus[1].min()) >= 0
+    torch.testing.assert_close((plus - minus).double(), design.realised, atol=1e-6, rtol=1e-5)
+    lone = S.design_signed_masks(-gaussian, CI_GEOMETRY, method="gs", gs_iterations=5,
+                                 progress=False)
+    assert lone.plus is None and lone.plus_filters == [] and lone.psf_source().is_two_mask
 
 
 # --------------------------------------------------------------------------- slow: full study
