@@ -657,14 +657,16 @@ def table_tasks(rows: "Sequence[Row]", profile: Profile, seeds: Sequence[int]) -
     return tasks
 
 
-def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str]":
+def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None", workers: int = 1
+               ) -> "list[str]":
     """What a run would do: each task, its relative cost and whether ``cache`` holds it.
 
     The last lines count finished and missing tasks and their relative cost (the units of
     :func:`_task_cost`: 1 is about one 8x8-code row at one seed that does not quantise, so has no
     physical twin; a twin doubles a task, a 64x64 output triples it, learning doubles it) and,
     where finished row tasks recorded their compute time, the seconds per cost unit they took
-    and what that predicts for the rest (an estimate: the units are rough).
+    and what that predicts for the rest (an estimate: the units are rough), also as wall time
+    with ``workers`` processes (each on its own core, as many as tasks left at most).
     """
     lines, done_cost, todo_cost, done, twins = [], 0.0, 0.0, 0, 0
     timed_seconds, timed_cost = 0.0, 0.0
@@ -688,8 +690,12 @@ def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None") -> "list[str
                  f"{' with the twins' if twins else ''})")
     if timed_cost and todo_cost:
         rate = timed_seconds / timed_cost
+        hours = rate * todo_cost / 3600
+        parallel = max(1, min(workers, len(tasks) - done + twins))
         lines.append(f"finished rows took {rate:.0f} s per cost unit (compute of one process): "
-                     f"about {rate * todo_cost / 3600:.1f} process-hours to go")
+                     f"about {hours:.1f} process-hours to go"
+                     + (f", about {hours / parallel:.1f} h with {parallel} workers"
+                        if parallel > 1 else ""))
     return lines
 
 

@@ -212,7 +212,8 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
          "faces": args.faces, "nonfaces": args.nonfaces, "split_seed": args.split_seed,
          "format": 1})
     if args.plan:
-        print("\n".join(table1.plan_lines(table1.table_tasks(rows, profile, range(seeds)), cache)))
+        print("\n".join(table1.plan_lines(table1.table_tasks(rows, profile, range(seeds)), cache,
+                                          args.workers)))
         return 0
     results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
                                         seeds=range(seeds), attacks=attacks, rows=rows,

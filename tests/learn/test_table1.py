@@ -132,7 +132,7 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     (out / "table1.csv").unlink()
     assert main(["table1", "--quick", "--out", str(out), "--rows", "clean,pixelate",
                  "--attacks", "logistic,knn", "--budget", "cnn_epochs=2", "--device", "cpu",
-                 "--seeds", "2", "--plan"]) == 0
+                 "--seeds", "2", "--workers", "2", "--plan"]) == 0
     plan = capsys.readouterr().out.splitlines()
     assert not (out / "table1.csv").exists()
     status = {line.split()[-1]: line.split("  ")[0].strip() for line in plan[:-2]}
@@ -142,6 +142,10 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
                               "row-pixelate-seed1", "sweep-blur-8-seed0", "sweep-blur-8-seed1"]
     assert plan[-2].startswith(f"1 of {len(status)} tasks done (cost 3);")
     assert plan[-1].startswith("finished rows took") and "process-hours to go" in plan[-1]
+    import re
+    hours, wall = re.search(r"about ([\d.]+) process-hours to go, about ([\d.]+) h with 2 "
+                            r"workers", plan[-1]).groups()
+    assert float(wall) == pytest.approx(float(hours) / 2, abs=0.051)
 
 
 def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, monkeypatch):
