@@ -360,6 +360,13 @@ def test_matched_utility_interpolates_the_sweep_and_never_extrapolates():
     assert matched["id_top1"] == pytest.approx(0.36) and matched["more_private"] is False
     assert claim["pixelate"]["matched_utility"] is None
     assert any("LESS private" in line for line in table1.claim_lines(claim))
+    assert matched["within_spread"] is False          # 2 points apart, no spread over seeds
+    spread = _fake("conv4_mp_q_a1_learned", [0.33, 0.38, 0.43], [0.97] * 3)   # std 0.05
+    claim = table1.claim_check([blur, _fake("pixelate", [0.4] * 3, [0.97] * 3), spread],
+                               sweeps=sweeps)
+    assert claim["blur"]["matched_utility"]["within_spread"] is True
+    assert any("LESS private, within the design's spread over seeds (+- 5.0)" in line
+               for line in table1.claim_lines(claim))
 
 
 def test_every_encoder_row_is_set_against_both_sweeps_at_its_face_accuracy(tmp_path):
