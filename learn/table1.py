@@ -350,6 +350,10 @@ def camera_seed(row: Row, seed: int) -> int:
 
 
 # ----------------------------------------------------------------------------- the table
+#: Status prefix of a row whose physical twin could not be built (the ideal columns ran).
+PHYSICAL_NOT_RUN = "ok; physical not run"
+
+
 @dataclasses.dataclass
 class RowResult:
     """One evaluated row (``result`` None when it could not run; ``status`` says why)."""
@@ -443,13 +447,7 @@ class _Evaluator:
                 item = RowResult(row, "ok", self.evaluate(camera_encoder(camera), seed, row.key),
                                  camera=camera)
                 if self.profile.physical and row.quantises:
-                    try:
-                        twin = self.camera(row, seed, physical=True)
-                    except ValueError as error:  # e.g. masks that do not realise the kernel
-                        item.status = f"{PHYSICAL_NOT_RUN}: {error}"
-                    else:
-                        item.physical = self.evaluate(camera_encoder(twin), seed,
-                                                      f"{row.key} physical")
+                    self._add_twin(item, seed)
         except ImportError as error:  # a package another engineer has not delivered yet
             item = RowResult(row, f"not run: {error}")
         if item.camera is not None:  # results are kept (and pickled) on the CPU
@@ -470,6 +468,17 @@ class _Evaluator:
             self.twins[key] = camera
         return camera
 
+    def _add_twin(self, item: RowResult, seed: int) -> None:
+        """Evaluate ``item``'s physical twin into ``item.physical`` (status "ok"), or say in its
+        status why the twin could not be built."""
+        try:
+            twin = self.camera(item.row, seed, physical=True)
+        except ValueError as error:  # e.g. masks that do not realise the kernel
+            item.status = f"{PHYSICAL_NOT_RUN}: {error}"
+        else:
+            item.physical = self.evaluate(camera_encoder(twin), seed, f"{item.row.key} physical")
+            item.status = "ok"
+
     def retry_twin(self, item: RowResult, seed: int) -> RowResult:
         """``item`` (a cached row at ``seed`` whose physical twin could not be built, see
         :func:`needs_twin`) with its twin built from its own camera (a learned row is not
@@ -479,13 +488,7 @@ class _Evaluator:
         if item.row.kind == "learned":
             self.learned[item.row.key, camera_seed(item.row, seed)] = \
                 copy.deepcopy(item.camera).to(self.device)
-        try:
-            twin = self.camera(item.row, seed, physical=True)
-        except ValueError as error:
-            item.status = f"{PHYSICAL_NOT_RUN}: {error}"
-        else:
-            item.physical = self.evaluate(camera_encoder(twin), seed, f"{item.row.key} physical")
-            item.status = "ok"
+        self._add_twin(item, seed)
         item.seconds += time.perf_counter() - start
         return item
 
@@ -534,10 +537,6 @@ def _worker_run(task: tuple):
     return _WORKER.run(task)
 
 
-#: Status prefix of a row whose physical twin could not be built (the ideal columns ran).
-PHYSICAL_NOT_RUN = "ok; physical not run"
-
-
 def needs_twin(saved) -> bool:
     """True for a cached row result whose physical twin could not be built (the status says
     why) but whose camera was kept: a later run tries the twin again from that camera (the mask
@@ -547,7 +546,10 @@ def needs_twin(saved) -> bool:
 
 
 def _task_cost(task: tuple) -> float:
-    """Rough relative cost, to start the longest tasks first (64x64 outputs cost most)."""
+    """Rough relative cost, to start the longest tasks first (64x64 outputs cost most); a
+    ``("twin", RowResult, seed)`` retry is the twin half of its row's task."""
+    if task[0] == "twin":
+        return _task_cost(("row", task[1].row, task[2])) / 2
     if task[0] == "sweep":
         return 3.0 if task[1] == "blur" else 1.0
     row = task[1]
@@ -677,7 +679,7 @@ def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None", workers: int
         if saved is None:
             todo_cost += cost
         elif state == "twin":  # the ideal half is done: the twin is the other half
-            todo_cost += cost / 2
+            todo_cost += _task_cost(("twin", saved, task[-1]))
             twins += 1
         if saved is not None:
             done, done_cost = done + 1, done_cost + cost
@@ -792,8 +794,7 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             if not callable(splits):
                 raise ValueError("splits: with workers > 1 pass a picklable callable that "
                                  "returns the splits (each worker loads its own)")
-            order = sorted(todo, key=lambda i: -_task_cost(tasks[i]) / (
-                2 if work[i][0] == "twin" else 1))
+            order = sorted(todo, key=lambda i: -_task_cost(work[i]))
             with concurrent.futures.ProcessPoolExecutor(
                     min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,

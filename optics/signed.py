@@ -128,9 +128,12 @@ class SignedDesign:
             raise ValueError("captures: a fitted scale a <= 0 (the masks do not realise the "
                              "kernel); redesign with more iterations")
         scale = self.scale[..., None, None]
-        plus = scale * _unit_psfs(self.plus, self.plus_filters, self.realised)
+        shape = tuple(self.realised.shape)
+        plus = scale * _placed_unit_psfs(None if self.plus is None else self.plus.psf,
+                                         self.plus_filters, shape)
         minus = (scale * self.minus_weight[:, None, None, None]
-                 * _unit_psfs(self.minus, self.minus_filters, self.realised))
+                 * _placed_unit_psfs(None if self.minus is None else self.minus.psf,
+                                     self.minus_filters, shape))
         return plus.float(), minus.float()
 
     def psf_source(self) -> "RealisedPSF":
@@ -199,13 +202,13 @@ class RealisedPSF(torch.nn.Module):
         return RealisedPSF(self.plus / factor, minus), factor
 
 
-def _unit_psfs(design: "MaskDesign | None", filters: list, like: torch.Tensor) -> torch.Tensor:
-    """Unit-sum PSFs [F, L, k, k] (float64) of ``design``'s masks placed at ``filters``; zero
-    for filters without a mask (``like`` gives the shape)."""
-    psfs = torch.zeros(like.shape, dtype=torch.float64)
-    if design is not None and filters:
-        psfs[torch.as_tensor(filters)] = normalize_sum(design.psf.double())
-    return psfs
+def _placed_unit_psfs(psf: "torch.Tensor | None", filters: list, shape: tuple) -> torch.Tensor:
+    """Mask PSFs [M, L, k, k] normalised to unit sum and placed at their ``filters`` in a
+    float64 tensor of ``shape`` [F, L, k, k]; zero for filters without a mask."""
+    placed = torch.zeros(shape, dtype=torch.float64)
+    if psf is not None and filters:
+        placed[torch.as_tensor(filters)] = normalize_sum(psf.double())
+    return placed
 
 
 def combine_signed(kernel: torch.Tensor, plus_psf: "torch.Tensor | None",
@@ -224,12 +227,8 @@ def combine_signed(kernel: torch.Tensor, plus_psf: "torch.Tensor | None",
     weight = torch.where(has_plus, negative.sum(dim=(-1, -2))
                          / positive.sum(dim=(-1, -2)).clamp_min(1e-300), torch.ones(()).double())
     shape = (kernel.shape[0], len(wavelengths), *kernel.shape[-2:])
-    difference = torch.zeros(shape, dtype=torch.float64)
-    if plus_filters:
-        difference[torch.as_tensor(plus_filters)] = normalize_sum(plus_psf.double())
-    if minus_psf is not None and minus_filters:
-        index = torch.as_tensor(minus_filters)
-        difference[index] -= weight[index, None, None, None] * normalize_sum(minus_psf.double())
+    difference = (_placed_unit_psfs(plus_psf, plus_filters, shape) - weight[:, None, None, None]
+                  * _placed_unit_psfs(minus_psf, minus_filters, shape))
     scale = least_squares_scale(difference, kernel)
     realised = scale[..., None, None] * difference
     return weight, scale, realised, signed_fidelity(realised, kernel, wavelengths)
