@@ -25,6 +25,15 @@ def _numbers(text: str, kind=float) -> list:
     return [kind(item) for item in text.split(",") if item.strip()]
 
 
+def finish(records, out: "str | None", start: float) -> None:
+    """Print the wall time since ``start`` (``time.perf_counter``) and write ``records`` as JSON
+    to ``out`` when given (the common end of the study scripts)."""
+    print(f"wall time {time.perf_counter() - start:.0f} s")
+    if out:
+        with open(out, "w") as handle:
+            json.dump(records, handle, indent=1)
+
+
 def distinct_levels(thresholds, tolerance: float = 0.25) -> int:
     """Output levels that thresholds ``tolerance`` LSB or more apart can tell apart (+1)."""
     values = sorted(float(t) for t in thresholds)
@@ -120,10 +129,7 @@ def main(argv=None) -> None:
                    else [table1.FULL.alternating["encoder_lr"]])
     records = study(args.config, _numbers(args.alphas), encoder_lrs,
                     range(args.seeds), tuple(_numbers(args.attacks, str)), overrides)
-    print(f"wall time {time.perf_counter() - start:.0f} s")
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(records, handle, indent=1)
+    finish(records, args.out, start)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,10 @@ About 4 min of learning, 1-2 min per mask design and 2-3 min per evaluation on o
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Sequence
+
+from study_alternating import finish
 
 
 def kernel_correlation(realised, kernel) -> "list[list[float]]":
@@ -185,10 +186,7 @@ def main(argv=None) -> None:
         parser.error("--learn-with physical learns at one light level: give one --photon-scale")
     record = study(args.row, args.seed, tuple(a for a in args.attacks.split(",") if a), names,
                    scales, args.learn_with)
-    print(f"wall time {time.perf_counter() - start:.0f} s")
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(record, handle, indent=1)
+    finish(record, args.out, start)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ import torch
 from torch import nn
 
 
+#: Smallest input side (px) the Inception-style classifier takes (two 2x2 poolings).
+MIN_INPUT_SIZE = 4
+
+
 class Standardise(nn.Module):
     """Subtract a per-channel mean and divide by a per-channel standard deviation.
 
@@ -95,8 +99,8 @@ class InceptionClassifier(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, input_size: int, width: int = 16,
                  dropout: float = 0.4):
         super().__init__()
-        if input_size < 4:
-            raise ValueError(f"input_size={input_size} px: must be >= 4")
+        if input_size < MIN_INPUT_SIZE:
+            raise ValueError(f"input_size={input_size} px: must be >= {MIN_INPUT_SIZE}")
         #: the constructor's arguments, to rebuild the network from a saved state_dict
         self.config = dict(in_channels=in_channels, num_classes=num_classes,
                            input_size=input_size, width=width, dropout=dropout)

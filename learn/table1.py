@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import math
+import re
 import time
 from typing import Callable, Optional, Sequence
 
@@ -142,6 +145,51 @@ def physical_mode_row(row: Row) -> Row:
         camera["kernel_mode"] = "two_mask"
     return dataclasses.replace(row, key=row.key + PHYSICAL_MODE_SUFFIX,
                                label=row.label + " [learned in physical mode]", camera=camera)
+
+
+#: ``sensor.CameraConfig`` fields :func:`camera_override_row` may not change: they define the row
+#: (its optics, pooling and quantiser) or are set per evaluation seed.
+ROW_DEFINING_FIELDS = ("conv", "maxpool", "quantize", "seed")
+
+
+def camera_override_row(row: Row, overrides: dict) -> Row:
+    """``row`` learned with some ``sensor.CameraConfig`` fields changed (``canopic table1 --camera``).
+
+    A learned row's camera gets ``overrides`` on top of its own fields, e.g.
+    ``{"min_threshold_spacing": 0.5}``, and its key the suffix ``_<field><value>`` per field
+    (sorted), so it has its own cache entry and CSV row; the label says what changed. Other rows
+    (baselines, unlearned, published) are returned as they are: their cameras are not learned.
+
+    Raises
+    ------
+    ValueError
+        An unknown field, a field of :data:`ROW_DEFINING_FIELDS`, or a value the camera refuses
+        (checked by building it).
+    """
+    from sensor import Camera, CameraConfig
+
+    locked = sorted(set(overrides) & set(ROW_DEFINING_FIELDS))
+    if locked:
+        raise ValueError(f"camera override: {locked} define the row (or the seed) and cannot be "
+                         "overridden; choose other rows with --rows")
+    if row.kind != "learned" or not overrides:
+        return row
+    camera = {**row.camera, **overrides}
+    Camera(CameraConfig.from_dict(camera))  # unknown keys and bad values fail here
+    suffix = "".join(f"_{key}{_key_text(overrides[key])}" for key in sorted(overrides))
+    changes = ", ".join(f"{key} = {overrides[key]}" for key in sorted(overrides))
+    return dataclasses.replace(row, key=row.key + suffix, label=f"{row.label} [{changes}]",
+                               camera=camera)
+
+
+def _key_text(value) -> str:
+    """A camera-override value as file-name-safe text for a row key: scalars as written (``0.5``,
+    ``two_mask``; other characters become ``-``), lists and dicts as ``h`` + 8 hex digits of the
+    sha256 of their JSON (the label keeps the value itself)."""
+    if isinstance(value, (list, tuple, dict)):
+        text = json.dumps(value, sort_keys=True).encode()
+        return "h" + hashlib.sha256(text).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9.+_]+", "-", str(value))
 
 
 #: Columns of table1.csv, in order.
@@ -606,9 +654,6 @@ class TaskCache:
 
     def _digest(self, learned: bool, drop: "tuple[str, ...]" = ()) -> str:
         """sha256 of the settings less ``drop`` (and less the schedule unless ``learned``)."""
-        import hashlib
-        import json
-
         settings = {k: v for k, v in self.settings.items() if k not in drop}
         if not learned and isinstance(settings.get("profile"), dict):
             settings["profile"] = {k: v for k, v in settings["profile"].items()

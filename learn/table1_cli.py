@@ -40,6 +40,10 @@ def register(subparsers) -> None:
                         help="override a field of the learned rows' alternating optimisation "
                              "(learn.alternating.AlternatingSettings), e.g. encoder_epochs=10; "
                              "repeatable")
+    parser.add_argument("--camera", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of the learned rows' camera (sensor.CameraConfig), "
+                             "e.g. min_threshold_spacing=0.5; the rows get a key suffix "
+                             "(_min_threshold_spacing0.5); repeatable")
     parser.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
                         help="override a field of the attackers' training budget "
                              "(learn.attacks.AttackBudget), e.g. cnn_epochs=80; repeatable")
@@ -96,6 +100,18 @@ def _strengths(text: str, kind, name: str) -> tuple:
     return values
 
 
+def _check_pixelate_blocks(blocks, image_size: int) -> None:
+    """Refuse pixelation blocks that leave the attackers fewer than MIN_INPUT_SIZE px a side
+    (``image_size`` px images), before anything is computed."""
+    from learn.attack_networks import MIN_INPUT_SIZE
+
+    small = [block for block in blocks if image_size // block < MIN_INPUT_SIZE]
+    if small:
+        raise ValueError(f"--pixelate-blocks: {small} leave fewer than {MIN_INPUT_SIZE} px a "
+                         f"side of {image_size} px images for the attackers; need blocks <= "
+                         f"{image_size // MIN_INPUT_SIZE}")
+
+
 def _overrides(items: "list[str]") -> dict:
     """Parse ``KEY=VALUE`` overrides of AlternatingSettings (values as JSON, else text)."""
     import json
@@ -115,6 +131,23 @@ def _overrides(items: "list[str]") -> dict:
         except ValueError:
             parsed[key] = value
     AlternatingSettings(**parsed)  # a bad value fails here, before any work
+    return parsed
+
+
+def _camera_overrides(items: "list[str]") -> dict:
+    """Parse ``KEY=VALUE`` overrides of the learned rows' CameraConfig (values as JSON, else text)."""
+    import json
+
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--camera: {item!r} is not allowed; need KEY=VALUE with KEY a "
+                             "sensor.CameraConfig field")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except ValueError:
+            parsed[key.strip()] = value
     return parsed
 
 
@@ -173,6 +206,12 @@ def run(args) -> int:
     rows = table1.ROWS if keys is None else tuple(r for r in table1.ROWS if r.key in keys)
     if args.learn_mode == "physical":
         rows = tuple(table1.physical_mode_row(row) for row in rows)
+    if args.camera:
+        overrides = _camera_overrides(args.camera)
+        rows = tuple(table1.camera_override_row(row, overrides) for row in rows)
+        if not any(row.kind == "learned" for row in rows):
+            raise ValueError("--camera: only learned rows take camera overrides; choose some "
+                             "with --rows (e.g. conv4_mp_q_a50_learned)")
     attacks = _choose(args.attacks, ATTACK_NAMES, "attacks") or ATTACK_NAMES
     threads_before = torch.get_num_threads()
     if args.threads:
@@ -204,6 +243,7 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     load_splits = functools.partial(datasets.default_splits, args.split_seed, args.faces,
                                     args.nonfaces)
     splits = load_splits()  # fails early, here, on bad data
+    _check_pixelate_blocks(profile.pixelate_blocks, splits.nonfaces_train.images.shape[1])
     cache = None if args.no_resume and not args.plan else table1.TaskCache(
         os.path.join(args.out, "tasks"),
         {"profile": {key: value for key, value in dataclasses.asdict(profile).items()
@@ -226,6 +266,7 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
             "workers": args.workers, "threads": args.threads, "device": _device_name(args.device),
             "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
             "alternating": dict(profile.alternating), "learn_mode": args.learn_mode,
+            "camera_overrides": _camera_overrides(args.camera),
             "physical": profile.physical,
             "blur_sigmas_px": list(profile.blur_sigmas_px),
             "pixelate_blocks": list(profile.pixelate_blocks),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -491,3 +492,72 @@ def test_a_shared_camera_gets_its_physical_twin_once_per_process(monkeypatch):
                                    rows=rows, progress=False)
     assert designed == ["conv1", "none", "none"]
     assert all(item.physical.privacy.seeds == [0, 1] for item in results)
+
+
+def test_camera_overrides_give_learned_rows_their_own_key_and_spacing(tmp_path, monkeypatch, capsys):
+    """--camera min_threshold_spacing=0.9: the learned thresholds (and the twin's) keep 0.9 LSB."""
+    import torch
+
+    from canopic.cli import main
+
+    learned = next(r for r in table1.ROWS if r.key == "conv1_mp_q_a1_learned")
+    row = table1.camera_override_row(learned, {"min_threshold_spacing": 0.9})
+    assert row.key == "conv1_mp_q_a1_learned_min_threshold_spacing0.9"
+    assert row.camera["min_threshold_spacing"] == 0.9 and learned.camera.get(
+        "min_threshold_spacing") is None and "min_threshold_spacing = 0.9" in row.label
+    listed = table1.camera_override_row(learned, {"thresholds": [k + 0.5 for k in range(15)],
+                                                  "kernel_mode": "two_mask"})
+    assert re.fullmatch(r"conv1_mp_q_a1_learned_kernel_modetwo_mask_thresholdsh[0-9a-f]{8}",
+                        listed.key), listed.key  # file-name safe; the label keeps the values
+    assert "thresholds = [0.5, 1.5" in listed.label
+    unlearned = next(r for r in table1.ROWS if r.key == "conv1_mp_q_unlearned")
+    assert table1.camera_override_row(unlearned, {"min_threshold_spacing": 0.9}) is unlearned
+
+    splits = tiny_splits()
+    camera = table1.row_camera(row, splits, TINY, seed=0, progress=False)
+    twin = table1.row_camera(row, splits, TINY, physical=True, learned={(row.key, 0): camera})
+    for built in (camera, twin):  # (thresholds barely move in one tiny alternation: check the ADC)
+        assert built.config.min_threshold_spacing == built.adc.min_spacing == 0.9
+        assert float(torch.diff(built.thresholds.detach()).min()) >= 0.9 - 1e-5
+
+    monkeypatch.setattr(table1, "QUICK", TINY)
+    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    out = tmp_path / "t1"
+    base = ["table1", "--quick", "--out", str(out), "--attacks", "logistic", "--quiet",
+            "--device", "cpu", "--no-physical"]
+    bad = [(["--rows", "clean"], "only learned rows"), (["--camera", "conv=conv4"], "define the row"),
+           (["--camera", "lens=3"], "unknown keys"), (["--camera", "spacing"], "KEY=VALUE"),
+           (["--camera", "min_threshold_spacing=1.5"], "min_spacing")]
+    for flags, message in bad:
+        flags = flags if "--rows" in flags else flags + ["--rows", "conv1_mp_q_a1_learned"]
+        camera_flags = [] if "--camera" in flags else ["--camera", "min_threshold_spacing=0.9"]
+        assert main(base + flags + camera_flags) == 1
+        assert message in capsys.readouterr().err
+    assert not os.path.exists(out)
+    assert main(base + ["--rows", "conv1_mp_q_a1_learned", "--camera",
+                        "min_threshold_spacing=0.9"]) == 0
+    with open(out / "table1.csv", newline="") as handle:
+        assert [r["key"] for r in csv.DictReader(handle)] == [row.key]
+    assert json.load(open(out / "table1.json"))["meta"]["camera_overrides"] == {
+        "min_threshold_spacing": 0.9}
+
+
+def test_pixelate_blocks_too_large_for_the_attackers_fail_before_computing(tmp_path, monkeypatch,
+                                                                           capsys):
+    """A block leaving under 4 px a side (the CNN's minimum) is refused at once, not after an hour."""
+    from canopic.cli import main
+    from learn.attack_networks import MIN_INPUT_SIZE
+
+    splits = tiny_splits()
+    size = splits.nonfaces_train.images.shape[1]
+    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    out = tmp_path / "t1"
+    block = size // MIN_INPUT_SIZE + 1
+    assert main(["table1", "--quick", "--out", str(out), "--rows", "pixelate", "--quiet",
+                 "--pixelate-blocks", f"2,{block}", "--blur-sigmas", "none"]) == 1
+    assert f"--pixelate-blocks: [{block}] leave fewer than 4 px" in capsys.readouterr().err
+    assert not os.path.exists(out)
