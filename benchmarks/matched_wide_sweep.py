@@ -1,0 +1,81 @@
+"""Matched-utility figures of finished Table 1 results against a blur / pixelation sweep widened
+by a later run, computing nothing but the interpolation.
+
+``canopic table1`` writes the matched-utility section from its own task cache; when the rows
+were run long ago (their cache gone) and stronger sweep points were run since, this joins the
+sweep points of every given ``table1.json`` (later files win on equal strength) and sets each
+row's identity top-1 beside the sweeps interpolated to the row's own face accuracy
+(``learn.table1.matched_utility``: linear, no extrapolation).
+
+    .venv/bin/python benchmarks/matched_wide_sweep.py docs/results/full_table1.json \\
+        docs/results/authors_schedule_a50_table1.json docs/results/wide_sweeps_table1.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def joined_sweeps(documents: "list[dict]") -> "dict[str, list[tuple[float, float]]]":
+    """``{name: [(face accuracy, identity top-1), ...]}`` over all documents' sweeps (fractions,
+    as table1.json's sweeps hold them; its rows hold percentages),
+    one point per strength (the last document's)."""
+    by_strength: "dict[str, dict[float, tuple[float, float]]]" = {}
+    for document in documents:
+        for name, points in (document.get("sweeps") or {}).items():
+            for point in points:
+                if point.get("face_acc_mean") is None:
+                    continue
+                by_strength.setdefault(name, {})[float(point["strength_px"])] = (
+                    point["face_acc_mean"], point["id_top1_mean"])
+    return {name: [by_strength[name][s] for s in sorted(by_strength[name])]
+            for name in by_strength}
+
+
+def matched_rows(documents: "list[dict]", names: "list[str]") -> "list[dict]":
+    """Every encoder row (not clean, blur or pixelate) of the documents (``names``: where each
+    came from) with the sweeps' identity top-1 at its face accuracy (None outside a sweep's
+    range); percentages."""
+    from learn.table1 import matched_utility
+
+    sweeps = joined_sweeps(documents)
+    records = []
+    for document, source in zip(documents, names):
+        for row in document.get("rows", []):
+            try:  # rows hold percentages as text ('-' where not measured)
+                identity, face = float(row["id_top1_mean"]), float(row["face_acc_mean"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if row["key"] in ("clean", "blur", "pixelate"):
+                continue
+            record = {"key": row["key"], "source": source, "id_top1": identity, "face_acc": face}
+            for name, points in sweeps.items():
+                match = matched_utility(face / 100, points)
+                record[name] = None if match is None else 100 * match["id_top1"]
+            records.append(record)
+    return records
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="+", help="table1.json files (sweeps and rows)")
+    parser.add_argument("--below", type=float, default=None,
+                        help="only rows whose face accuracy (%%) is below this")
+    args = parser.parse_args(argv)
+    documents = [json.load(open(path)) for path in args.tables]
+    for name, points in joined_sweeps(documents).items():
+        print(f"{name} sweep (face %, identity %): " + ", ".join(
+            f"{100 * f:.1f} / {100 * i:.1f}" for f, i in points))
+    for record in matched_rows(documents, [os.path.basename(path) for path in args.tables]):
+        if args.below is not None and record["face_acc"] >= args.below:
+            continue
+        others = ", ".join(f"{name} {'-' if value is None else f'{value:.1f}'}"
+                           for name, value in record.items()
+                           if name not in ("key", "source", "id_top1", "face_acc"))
+        print(f"{record['key']} ({record['source']}): {record['id_top1']:.1f} / {record['face_acc']:.1f}; "
+              f"sweeps at its face accuracy: {others}")
+
+
+if __name__ == "__main__":
+    main()
