@@ -8,7 +8,8 @@ row's identity top-1 beside the sweeps interpolated to the row's own face accura
 (``learn.table1.matched_utility``: linear, no extrapolation).
 
     .venv/bin/python benchmarks/matched_wide_sweep.py docs/results/full_table1.json \\
-        docs/results/authors_schedule_a50_table1.json docs/results/wide_sweeps_table1.json
+        docs/results/authors_schedule_a50_table1.json docs/results/wide_sweeps_table1.json \\
+        --below 93 --plot docs/results/wide_sweeps_matched.png
 """
 from __future__ import annotations
 
@@ -57,17 +58,49 @@ def matched_rows(documents: "list[dict]", names: "list[str]") -> "list[dict]":
     return records
 
 
+def plot(documents: "list[dict]", names: "list[str]", path: str,
+         below: "float | None" = None) -> None:
+    """Fig. 5-style plot: the joined sweeps as lines, the encoder rows (face accuracy below
+    ``below`` % when given) as labelled points; identity % on x, face % on y."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 6))
+    for (name, points), style in zip(joined_sweeps(documents).items(), ("-o", "--s")):
+        axes.plot([100 * i for _, i in points], [100 * f for f, _ in points], style,
+                  label=f"{name} sweep", alpha=0.7)
+    shown = [record for record in matched_rows(documents, names)
+             if below is None or record["face_acc"] < below]
+    for index, record in enumerate(sorted(shown, key=lambda r: r["id_top1"])):
+        axes.plot(record["id_top1"], record["face_acc"], "k^")
+        axes.annotate(f"{record['key']} ({record['source'].split('_table1')[0]})",
+                      (record["id_top1"], record["face_acc"]), fontsize=6,
+                      xytext=(3, 3 if index % 2 == 0 else -9), textcoords="offset points")
+    axes.set_xlabel("identity top-1 accuracy of the strongest attack (%)  [lower = more private]")
+    axes.set_ylabel("face vs no-face accuracy (%)  [higher = more useful]")
+    axes.set_title("Privacy vs utility at matched face accuracy (ideal: top left)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tables", nargs="+", help="table1.json files (sweeps and rows)")
     parser.add_argument("--below", type=float, default=None,
                         help="only rows whose face accuracy (%%) is below this")
+    parser.add_argument("--plot", default=None, help="also write the plot (PNG) here")
     args = parser.parse_args(argv)
     documents = [json.load(open(path)) for path in args.tables]
+    names = [os.path.basename(path) for path in args.tables]
     for name, points in joined_sweeps(documents).items():
         print(f"{name} sweep (face %, identity %): " + ", ".join(
             f"{100 * f:.1f} / {100 * i:.1f}" for f, i in points))
-    for record in matched_rows(documents, [os.path.basename(path) for path in args.tables]):
+    for record in matched_rows(documents, names):
         if args.below is not None and record["face_acc"] >= args.below:
             continue
         others = ", ".join(f"{name} {'-' if value is None else f'{value:.1f}'}"
@@ -75,6 +108,9 @@ def main(argv=None) -> None:
                            if name not in ("key", "source", "id_top1", "face_acc"))
         print(f"{record['key']} ({record['source']}): {record['id_top1']:.1f} / {record['face_acc']:.1f}; "
               f"sweeps at its face accuracy: {others}")
+    if args.plot:
+        plot(documents, names, args.plot, args.below)
+        print(f"plot -> {args.plot}")
 
 
 if __name__ == "__main__":
