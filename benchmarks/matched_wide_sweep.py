@@ -58,22 +58,19 @@ def matched_rows(documents: "list[dict]", names: "list[str]") -> "list[dict]":
     return records
 
 
-def plot(documents: "list[dict]", names: "list[str]", path: str,
-         below: "float | None" = None) -> None:
-    """Fig. 5-style plot: the joined sweeps as lines, the encoder rows (face accuracy below
-    ``below`` % when given) as labelled points; identity % on x, face % on y."""
+def plot(sweeps: "dict[str, list[tuple[float, float]]]", records: "list[dict]", path: str) -> None:
+    """Fig. 5-style plot: the sweeps (:func:`joined_sweeps`) as lines, the ``records``
+    (:func:`matched_rows`) as labelled points; identity % on x, face % on y."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 6))
-    for (name, points), style in zip(joined_sweeps(documents).items(), ("-o", "--s")):
+    for (name, points), style in zip(sweeps.items(), ("-o", "--s")):
         axes.plot([100 * i for _, i in points], [100 * f for f, _ in points], style,
                   label=f"{name} sweep", alpha=0.7)
-    shown = [record for record in matched_rows(documents, names)
-             if below is None or record["face_acc"] < below]
-    for index, record in enumerate(sorted(shown, key=lambda r: r["id_top1"])):
+    for index, record in enumerate(sorted(records, key=lambda r: r["id_top1"])):
         axes.plot(record["id_top1"], record["face_acc"], "k^")
         axes.annotate(f"{record['key']} ({record['source'].split('_table1')[0]})",
                       (record["id_top1"], record["face_acc"]), fontsize=6,
@@ -97,21 +94,20 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     documents = [json.load(open(path)) for path in args.tables]
     names = [os.path.basename(path) for path in args.tables]
-    for name, points in joined_sweeps(documents).items():
+    sweeps = joined_sweeps(documents)
+    records = [record for record in matched_rows(documents, names)
+               if args.below is None or record["face_acc"] < args.below]
+    for name, points in sweeps.items():
         print(f"{name} sweep (face %, identity %): " + ", ".join(
             f"{100 * f:.1f} / {100 * i:.1f}" for f, i in points))
-    for record in matched_rows(documents, names):
-        if args.below is not None and record["face_acc"] >= args.below:
-            continue
-        others = ", ".join(f"{name} {'-' if value is None else f'{value:.1f}'}"
-                           for name, value in record.items()
-                           if name not in ("key", "source", "id_top1", "face_acc"))
-        print(f"{record['key']} ({record['source']}): {record['id_top1']:.1f} / {record['face_acc']:.1f}; "
-              f"sweeps at its face accuracy: {others}")
+    for record in records:
+        others = ", ".join(f"{name} {'-' if record[name] is None else f'{record[name]:.1f}'}"
+                           for name in sweeps)
+        print(f"{record['key']} ({record['source']}): {record['id_top1']:.1f} / "
+              f"{record['face_acc']:.1f}; sweeps at its face accuracy: {others}")
     if args.plot:
-        plot(documents, names, args.plot, args.below)
+        plot(sweeps, records, args.plot)
         print(f"plot -> {args.plot}")
-
 
 if __name__ == "__main__":
     main()

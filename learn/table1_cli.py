@@ -112,43 +112,39 @@ def _check_pixelate_blocks(blocks, image_size: int) -> None:
                          f"{image_size // MIN_INPUT_SIZE}")
 
 
-def _overrides(items: "list[str]") -> dict:
-    """Parse ``KEY=VALUE`` overrides of AlternatingSettings (values as JSON, else text)."""
+def _key_values(items: "list[str]", flag: str, fields: "set[str] | None", need: str) -> dict:
+    """Parse repeated ``KEY=VALUE`` items of ``--flag`` (values as JSON, else text); a KEY
+    outside ``fields`` (any non-empty KEY when None) is refused with ``need`` as the hint."""
     import json
 
-    from learn.alternating import AlternatingSettings
-
-    fields = {field.name for field in dataclasses.fields(AlternatingSettings)} - {"alpha"}
     parsed = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in fields:
-            raise ValueError(f"--alternating: {item!r} is not allowed; need KEY=VALUE with KEY "
-                             f"one of {sorted(fields)} (alpha is set per row)")
+        if not sep or not key or (fields is not None and key not in fields):
+            raise ValueError(f"--{flag}: {item!r} is not allowed; need KEY=VALUE with KEY {need}")
         try:
             parsed[key] = json.loads(value)
         except ValueError:
             parsed[key] = value
+    return parsed
+
+
+def _overrides(items: "list[str]") -> dict:
+    """Parse ``KEY=VALUE`` overrides of AlternatingSettings (values as JSON, else text)."""
+    from learn.alternating import AlternatingSettings
+
+    fields = {field.name for field in dataclasses.fields(AlternatingSettings)} - {"alpha"}
+    parsed = _key_values(items, "alternating", fields,
+                         f"one of {sorted(fields)} (alpha is set per row)")
     AlternatingSettings(**parsed)  # a bad value fails here, before any work
     return parsed
 
 
 def _camera_overrides(items: "list[str]") -> dict:
-    """Parse ``KEY=VALUE`` overrides of the learned rows' CameraConfig (values as JSON, else text)."""
-    import json
-
-    parsed = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--camera: {item!r} is not allowed; need KEY=VALUE with KEY a "
-                             "sensor.CameraConfig field")
-        try:
-            parsed[key.strip()] = json.loads(value)
-        except ValueError:
-            parsed[key.strip()] = value
-    return parsed
+    """Parse ``KEY=VALUE`` overrides of the learned rows' CameraConfig (values as JSON, else
+    text); the fields and values are checked by ``learn.table1.camera_override_row``."""
+    return _key_values(items, "camera", None, "a sensor.CameraConfig field")
 
 
 def _budget_overrides(items: "list[str]") -> dict:

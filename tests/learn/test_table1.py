@@ -48,6 +48,14 @@ def tiny_splits() -> datasets.Splits:
     return datasets.make_splits(faces, nonfaces, seed=0, n_eval_identities=3, cap_per_identity=6)
 
 
+def use_tiny_data(monkeypatch, splits) -> None:
+    """Make ``canopic table1 --quick`` run the TINY profile on ``splits`` instead of the data."""
+    monkeypatch.setattr(table1, "QUICK", TINY)
+    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+
+
 def test_rows_match_the_paper():
     keys = [row.key for row in table1.ROWS]
     assert len(keys) == len(set(keys))
@@ -108,10 +116,7 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     from canopic.cli import main
 
     splits = tiny_splits()
-    monkeypatch.setattr(table1, "QUICK", TINY)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    use_tiny_data(monkeypatch, splits)
     keys = ("clean", "blur", "conv1_mp_q_unlearned", "conv1_mp_q_a1_learned",
             "conv1_mp_q_a1_published")
     out = tmp_path / "t1"
@@ -162,10 +167,7 @@ def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, mo
     assert table1.physical_mode_row(unlearned) is unlearned
 
     splits = tiny_splits()
-    monkeypatch.setattr(table1, "QUICK", TINY)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    use_tiny_data(monkeypatch, splits)
     out = tmp_path / "t1"
     assert main(["table1", "--quick", "--out", str(out), "--rows", "clean,conv1_mp_q_a1_learned",
                  "--learn-mode", "physical", "--attacks", "logistic", "--quiet",
@@ -520,10 +522,7 @@ def test_camera_overrides_give_learned_rows_their_own_key_and_spacing(tmp_path, 
         assert built.config.min_threshold_spacing == built.adc.min_spacing == 0.9
         assert float(torch.diff(built.thresholds.detach()).min()) >= 0.9 - 1e-5
 
-    monkeypatch.setattr(table1, "QUICK", TINY)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    use_tiny_data(monkeypatch, splits)
     out = tmp_path / "t1"
     base = ["table1", "--quick", "--out", str(out), "--attacks", "logistic", "--quiet",
             "--device", "cpu", "--no-physical"]
@@ -552,9 +551,7 @@ def test_pixelate_blocks_too_large_for_the_attackers_fail_before_computing(tmp_p
 
     splits = tiny_splits()
     size = splits.nonfaces_train.images.shape[1]
-    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
+    use_tiny_data(monkeypatch, splits)
     out = tmp_path / "t1"
     block = size // MIN_INPUT_SIZE + 1
     assert main(["table1", "--quick", "--out", str(out), "--rows", "pixelate", "--quiet",
