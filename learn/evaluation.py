@@ -276,11 +276,43 @@ def encoded_training_set(encoder: Encoder, part: LabelledPart, n_augment: int, s
     The attacker may run the camera on any scene, so augmenting the scene and encoding it is a
     legitimate way to enlarge the encoded training set.
     """
-    generator = torch.Generator().manual_seed(seed)
-    scenes = [part.images] + [augment_images(part.images, generator) for _ in range(n_augment)]
-    scenes = torch.cat(scenes)
+    scenes, generator = _training_scenes(part, n_augment, seed)
     labels = part.labels.repeat(n_augment + 1)
     return encode(encoder, scenes, generator), labels, scenes
+
+
+def _training_scenes(part: LabelledPart, n_augment: int, seed: int
+                     ) -> "tuple[torch.Tensor, torch.Generator]":
+    """The scenes :func:`encoded_training_set` encodes [(n_augment + 1) N, 3, H, W], and the
+    generator (seeded with ``seed``, past the augmentation) that encodes them."""
+    generator = torch.Generator().manual_seed(seed)
+    scenes = [part.images] + [augment_images(part.images, generator) for _ in range(n_augment)]
+    return torch.cat(scenes), generator
+
+
+@torch.no_grad()
+def same_outputs(first: Encoder, second: Encoder, data: EvaluationData, n_augment: int,
+                 seed: int) -> bool:
+    """True when two encoders are indistinguishable to :func:`evaluate_encoder` at ``seed``.
+
+    Both encoders are run on every input the protocol feeds an encoder at evaluation seed
+    ``seed``: the identity and detection training parts with their ``n_augment`` augmented
+    copies, and the validation and test parts; each twice, with two different noise
+    generators. True only if all four outputs agree bit for bit on every input: neither encoder
+    draws noise, and they compute the same function there. Since everything else the protocol
+    draws is seeded by ``seed`` alone, ``evaluate_encoder`` then gives both the same result, so
+    one evaluation serves both (``learn.table1.SAME_ENCODER``).
+    """
+    inputs = [_training_scenes(data.id_train, n_augment, seed)[0],
+              _training_scenes(data.det_train, n_augment, seed)[0],
+              data.id_val.images, data.id_test.images, data.det_val.images, data.det_test.images]
+    for images in inputs:
+        reference = encode(first, images, torch.Generator().manual_seed(1))
+        for encoder, generator_seed in ((second, 1), (first, 2), (second, 2)):
+            output = encode(encoder, images, torch.Generator().manual_seed(generator_seed))
+            if output.shape != reference.shape or not torch.equal(output, reference):
+                return False
+    return True
 
 
 def online_augmentation(codes: torch.Tensor, scenes: torch.Tensor):

@@ -27,7 +27,7 @@ import torch
 
 from learn.attacks import ATTACK_NAMES, QUICK_BUDGET, AttackBudget
 from learn.evaluation import (EvaluationResult, data_from_splits, evaluate_encoder,
-                              merge_seeds, relative_privacy)
+                              merge_seeds, relative_privacy, same_outputs)
 
 #: The physical camera of the "physical" columns (SI units; stated in every output).
 #: Illumination: 2000 mean photons per pixel per exposure for a white scene (dim indoor light);
@@ -462,6 +462,15 @@ def csv_record(item: RowResult, clean: Optional[EvaluationResult]) -> dict:
 #: Strength of the blur and pixelation rows (the paper's: sigma 8 px, 8x8 blocks).
 BASELINE_STRENGTH = {"blur": 8.0, "pixelate": 8}
 
+#: Rows whose encoder is another row's: the unlearned Conv(1) kernel is the Gaussian of sigma
+#: 8 px (``sensor.CameraConfig``'s default) and the ideal Conv(1) camera neither pools,
+#: quantises nor draws noise, so it is the blur row's encoder, bit for bit. Where both rows are
+#: in a table the row is not evaluated again: it gets the source row's result at each seed once
+#: :func:`learn.evaluation.same_outputs` finds the two encoders agree on every input the
+#: protocol would feed them (else it is evaluated as usual). Only for rows without a physical
+#: twin (that do not quantise). It saves about a tenth of the full table's compute.
+SAME_ENCODER = {"conv1_unlearned": "blur"}
+
 
 class _Evaluator:
     """Everything one process needs to evaluate tasks: splits, data, caches and settings."""
@@ -483,21 +492,40 @@ class _Evaluator:
                                 desc=f"{desc} seed {seed}", recognisers=self.recognisers,
                                 progress=self.progress)
 
+    def encoder(self, row: Row, seed: int) -> "tuple[Callable, torch.nn.Module | None]":
+        """(encoder, camera) of ``row`` at evaluation seed ``seed``; camera None for a
+        baseline."""
+        if row.kind == "baseline":
+            return baseline_encoder(row.key, BASELINE_STRENGTH.get(row.key, 0)), None
+        camera = self.camera(row, seed)
+        return camera_encoder(camera), camera
+
     def row(self, row: Row, seed: int) -> RowResult:
         """Row ``row`` at evaluation seed ``seed`` (and its physical twin where it quantises)."""
         start = time.perf_counter()
         try:
-            if row.kind == "baseline":
-                encoder = baseline_encoder(row.key, BASELINE_STRENGTH.get(row.key, 0))
-                item = RowResult(row, "ok", self.evaluate(encoder, seed, row.key))
-            else:
-                camera = self.camera(row, seed)
-                item = RowResult(row, "ok", self.evaluate(camera_encoder(camera), seed, row.key),
-                                 camera=camera)
-                if self.profile.physical and row.quantises:
-                    self._add_twin(item, seed)
+            encoder, camera = self.encoder(row, seed)
+            item = RowResult(row, "ok", self.evaluate(encoder, seed, row.key), camera=camera)
+            if camera is not None and self.profile.physical and row.quantises:
+                self._add_twin(item, seed)
         except ImportError as error:  # a package another engineer has not delivered yet
             item = RowResult(row, f"not run: {error}")
+        return self._finish(item, start)
+
+    def same_as(self, row: Row, source: Row, source_result: RowResult, seed: int) -> RowResult:
+        """Row ``row`` at ``seed`` given its :data:`SAME_ENCODER` source's result there: that
+        result under ``row`` (with ``row``'s own camera) if :func:`same_outputs` finds the two
+        encoders agree, else ``row`` evaluated itself (:meth:`row`)."""
+        start = time.perf_counter()
+        encoder, camera = self.encoder(row, seed)
+        if source_result.result is None or not same_outputs(
+                encoder, self.encoder(source, seed)[0], self.data, self.profile.n_augment, seed):
+            return self.row(row, seed)
+        item = RowResult(row, source_result.status, source_result.result, camera=camera)
+        return self._finish(item, start)
+
+    @staticmethod
+    def _finish(item: RowResult, start: float) -> RowResult:
         if item.camera is not None:  # results are kept (and pickled) on the CPU
             item.camera = copy.deepcopy(item.camera).cpu()  # the cached camera stays on device
         item.seconds = time.perf_counter() - start
@@ -543,12 +571,15 @@ class _Evaluator:
     def sweep_point(self, name: str, strength: float, seed: int) -> EvaluationResult:
         return self.evaluate(baseline_encoder(name, strength), seed, f"{name} {strength:g}")
 
-    def run(self, task: tuple):
+    def run(self, task: tuple, source_result: "RowResult | None" = None):
         """``("row", Row, seed)`` -> RowResult; ``("sweep", name, strength, seed)`` ->
         EvaluationResult (one evaluation seed each); ``("twin", RowResult, seed)`` -> the
-        RowResult with its physical twin (:meth:`retry_twin`)."""
+        RowResult with its physical twin (:meth:`retry_twin`); ``("same", Row, source Row,
+        seed)`` with the source's ``source_result`` at that seed -> RowResult (:meth:`same_as`)."""
         if task[0] == "twin":
             return self.retry_twin(*task[1:])
+        if task[0] == "same":
+            return self.same_as(task[1], task[2], source_result, task[3])
         return self.row(*task[1:]) if task[0] == "row" else self.sweep_point(*task[1:])
 
 
@@ -598,6 +629,8 @@ def _task_cost(task: tuple) -> float:
     ``("twin", RowResult, seed)`` retry is the twin half of its row's task."""
     if task[0] == "twin":
         return _task_cost(("row", task[1].row, task[2])) / 2
+    if task[0] == "same":  # encoding the evaluation images a few times, no training
+        return 0.0
     if task[0] == "sweep":
         return 3.0 if task[1] == "blur" else 1.0
     row = task[1]
@@ -608,8 +641,9 @@ def _task_cost(task: tuple) -> float:
 
 
 def task_name(task: tuple) -> str:
-    """File-name-safe name of a task: ``row-<key>-seed<s>`` or ``sweep-<name>-<strength>-seed<s>``."""
-    name = f"row-{task[1].key}" if task[0] == "row" else f"sweep-{task[1]}-{task[2]:g}"
+    """File-name-safe name of a task: ``row-<key>-seed<s>`` (a ``"same"`` task too: it gives
+    that row's result) or ``sweep-<name>-<strength>-seed<s>``."""
+    name = f"row-{task[1].key}" if task[0] in ("row", "same") else f"sweep-{task[1]}-{task[2]:g}"
     return f"{name}-seed{task[-1]}"
 
 
@@ -689,14 +723,23 @@ class TaskCache:
 
 
 def table_tasks(rows: "Sequence[Row]", profile: Profile, seeds: Sequence[int]) -> "list[tuple]":
-    """The tasks of a table: ``("row", Row, seed)`` per row and seed, then ``("sweep", name,
-    strength, seed)`` per sweep point (less the rows' own strengths) and seed.
+    """The tasks of a table: ``("row", Row, seed)`` per row and seed (``("same", Row, source
+    Row, seed)`` for a :data:`SAME_ENCODER` row whose source is in ``rows``), then ``("sweep",
+    name, strength, seed)`` per sweep point (less the rows' own strengths) and seed.
 
     A task is one evaluation seed: resume and parallel workers work at that grain.
     """
-    row_keys = {row.key for row in rows}
+    by_key = {row.key: row for row in rows}
+    row_keys = set(by_key)
     sweep_strengths = {"blur": profile.blur_sigmas_px, "pixelate": profile.pixelate_blocks}
-    tasks = [("row", row, int(seed)) for row in rows for seed in seeds]
+
+    def row_task(row: Row, seed: int) -> tuple:
+        source = by_key.get(SAME_ENCODER.get(row.key, ""))
+        if source is not None and not row.quantises:
+            return ("same", row, source, seed)
+        return ("row", row, seed)
+
+    tasks = [row_task(row, int(seed)) for row in rows for seed in seeds]
     tasks += [("sweep", name, strength, int(seed)) for name, strengths in sweep_strengths.items()
               for strength in strengths
               if not (strength == BASELINE_STRENGTH[name] and name in row_keys)
@@ -730,7 +773,8 @@ def plan_lines(tasks: "Sequence[tuple]", cache: "TaskCache | None", workers: int
             done, done_cost = done + 1, done_cost + cost
             if isinstance(saved, RowResult) and saved.seconds > 0:
                 timed_seconds, timed_cost = timed_seconds + saved.seconds, timed_cost + cost
-        lines.append(f"{state:6s}  cost {cost:4.1f}  {task_name(task)}")
+        same = f" (the result of row-{task[2].key}, encoders checked)" if task[0] == "same" else ""
+        lines.append(f"{state:6s}  cost {cost:4.1f}  {task_name(task)}{same}")
     twin_note = f", {twins} of them but for the physical twin (tried again)" if twins else ""
     lines.append(f"{done} of {len(tasks)} tasks done (cost {done_cost:g}){twin_note}; "
                  f"{len(tasks) - done} to run (cost {todo_cost:g}"
@@ -813,9 +857,19 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
                 work[index] = ("twin", saved, task[-1])
             elif saved is not None:
                 outputs[index] = saved
-    todo = [i for i in range(len(tasks)) if i not in outputs]
-    work.update({i: tasks[i] for i in todo if i not in work})
+    missing = [i for i in range(len(tasks)) if i not in outputs]
+    work.update({i: tasks[i] for i in missing if i not in work})
+    # "same" tasks need their source row's result: they run here, after everything else
+    same = [i for i in missing if work[i][0] == "same"]
+    todo = [i for i in missing if work[i][0] != "same"]
     recognisers = None if cache is None else cache.recogniser_store()
+    local: list = []  # this process's evaluator, made when first needed
+
+    def evaluator() -> _Evaluator:
+        if not local:
+            local.append(_Evaluator(splits() if callable(splits) else splits, profile, attacks,
+                                    device, recognisers, progress))
+        return local[0]
 
     def finished(index: int, result) -> None:
         outputs[index] = result
@@ -823,15 +877,11 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             cache.save(tasks[index], result)
         bar.update()
 
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="table1",
+    with tqdm(total=len(tasks), initial=len(tasks) - len(missing), desc="table1",
               disable=not progress) as bar:
         if workers == 1 or len(todo) <= 1:
-            evaluator = None
             for index in todo:
-                if evaluator is None:
-                    evaluator = _Evaluator(splits() if callable(splits) else splits, profile,
-                                           attacks, device, recognisers, progress)
-                finished(index, evaluator.run(work[index]))
+                finished(index, evaluator().run(work[index]))
         else:
             import concurrent.futures
             import multiprocessing
@@ -848,9 +898,13 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
                 futures = {pool.submit(_worker_run, work[i]): i for i in order}
                 for future in concurrent.futures.as_completed(futures):
                     finished(futures[future], future.result())
+        for index in same:
+            _, row, source, seed = work[index]
+            source_index = tasks.index(("row", source, seed))
+            finished(index, evaluator().run(work[index], outputs[source_index]))
     per_seed: dict = {}  # (kind, row key or sweep name, strength) -> outputs, in seed order
     for i, task in enumerate(tasks):
-        group = ("row", task[1].key, None) if task[0] == "row" else task[:-1]
+        group = ("row", task[1].key, None) if task[0] in ("row", "same") else task[:-1]
         per_seed.setdefault(group, []).append(outputs[i])
     results = [merge_row_seeds(items) for group, items in per_seed.items() if group[0] == "row"]
     by_key = {item.row.key: item.result for item in results}

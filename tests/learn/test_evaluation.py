@@ -212,3 +212,23 @@ def test_merge_seeds_refuses_what_does_not_belong_together():
     with pytest.raises(ValueError, match="some have a face"):
         merge_seeds([one, dataclasses.replace(one, privacy=dataclasses.replace(
             other.privacy, num_classes=K), utility=utility)])
+
+
+def test_same_outputs_tells_interchangeable_encoders_from_others():
+    """same_outputs: true for two encoders computing the same noiseless function on every
+    protocol input; false for another function, another output shape, or noise (the same
+    encoder with two generators differs)."""
+    from sensor.baselines import gaussian_blur
+
+    data = tiny_data()
+    blur = lambda images, generator: gaussian_blur(images, sigma_px=2.0)
+    blur_again = lambda images, generator: gaussian_blur(images.clone(), sigma_px=2.0)
+    # differs from blur only on augmented copies of the training scenes (brighter than 0.8)
+    clipped = lambda images, generator: gaussian_blur(images.clamp(max=0.8), sigma_px=2.0)
+    raw = (data.id_train, data.id_val, data.id_test, data.det_train, data.det_val, data.det_test)
+    assert all(float(p.images.max()) <= 0.8 for p in raw)
+    assert evaluation.same_outputs(blur, blur_again, data, n_augment=1, seed=0)
+    assert not evaluation.same_outputs(blur, lambda x, g: gaussian_blur(x, sigma_px=3.0), data, 1, 0)
+    assert not evaluation.same_outputs(blur, lambda x, g: blur(x, g)[..., :8, :8], data, 1, 0)
+    assert not evaluation.same_outputs(pooled_camera, pooled_camera, data, 1, 0)
+    assert not evaluation.same_outputs(blur, clipped, data, 1, 0)

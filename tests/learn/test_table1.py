@@ -558,3 +558,60 @@ def test_pixelate_blocks_too_large_for_the_attackers_fail_before_computing(tmp_p
                  "--pixelate-blocks", f"2,{block}", "--blur-sigmas", "none"]) == 1
     assert f"--pixelate-blocks: [{block}] leave fewer than 4 px" in capsys.readouterr().err
     assert not os.path.exists(out)
+
+
+def _evaluations(monkeypatch) -> list:
+    """Log the description of every encoder evaluation that table1 runs."""
+    seen, real = [], table1._Evaluator.evaluate
+
+    def logged(self, encoder, seed, desc):
+        seen.append(f"{desc} seed {seed}")
+        return real(self, encoder, seed, desc)
+
+    monkeypatch.setattr(table1._Evaluator, "evaluate", logged)
+    return seen
+
+
+def test_the_unlearned_conv1_row_takes_the_blur_rows_result_without_evaluating_again(
+        tmp_path, monkeypatch):
+    """conv1_unlearned is the blur row's encoder bit for bit (SAME_ENCODER): beside the blur row
+    it is not evaluated again, yet its numbers equal its own evaluation's; it keeps its camera
+    and is cached under its own name."""
+    import dataclasses
+
+    by_key = {row.key: row for row in table1.ROWS}
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=())
+    kwargs = dict(seeds=(0, 1), attacks=("logistic", "knn"), progress=False)
+    rows = [by_key["blur"], by_key["conv1_unlearned"]]
+    alone, _ = table1.run_table1(tiny_splits(), profile, rows=rows[1:], **kwargs)
+    seen = _evaluations(monkeypatch)
+    cache = table1.TaskCache(tmp_path, {"settings": 1})
+    both, _ = table1.run_table1(tiny_splits(), profile, rows=rows, cache=cache, **kwargs)
+    assert seen == ["blur seed 0", "blur seed 1"]
+    blur, conv1 = both
+    assert conv1.row.key == "conv1_unlearned" and conv1.status == "ok"
+    assert conv1.result.privacy.scores == blur.result.privacy.scores == alone[0].result.privacy.scores
+    assert conv1.result.utility.test_accuracy == alone[0].result.utility.test_accuracy
+    assert conv1.camera is not None and blur.camera is None
+    assert (tmp_path / "row-conv1_unlearned-seed1.pkl").exists()
+    lines = table1.plan_lines(table1.table_tasks(rows, profile, (0,)), cache)
+    assert ("done    cost  0.0  row-conv1_unlearned-seed0 (the result of row-blur, encoders "
+            "checked)") in lines
+    assert [task[0] for task in table1.table_tasks(rows[1:], profile, (0,))] == ["row"]
+
+
+def test_a_row_whose_encoder_differs_from_its_declared_source_is_evaluated_itself(monkeypatch):
+    """If the encoders do not agree (here: max-pooling declared the same as blur), the row is
+    evaluated as usual, in workers or not, and gets its own numbers."""
+    import dataclasses
+
+    monkeypatch.setattr(table1, "SAME_ENCODER", {"mp_unlearned": "blur"})
+    by_key = {row.key: row for row in table1.ROWS}
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=())
+    kwargs = dict(seeds=(0,), attacks=("logistic",), progress=False)
+    alone, _ = table1.run_table1(tiny_splits(), profile, rows=[by_key["mp_unlearned"]], **kwargs)
+    seen = _evaluations(monkeypatch)
+    blur, mp = table1.run_table1(tiny_splits(), profile,
+                                 rows=[by_key["blur"], by_key["mp_unlearned"]], **kwargs)[0]
+    assert seen == ["blur seed 0", "mp_unlearned seed 0"]
+    assert mp.result.privacy.scores == alone[0].result.privacy.scores != blur.result.privacy.scores
