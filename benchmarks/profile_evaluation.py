@@ -10,7 +10,9 @@ budget, the whole suite and the detector) on the bundled data for the unlearned 
 Table 1 configuration, and prints every classifier and decoder fit as it ends (network, training
 tensor shape, epochs run, best epoch, seconds), then the total. The reconstruction attack's
 clean recogniser (the 64x64 Inception fit after the flat models) is trained once per seed in a
-table run (``learn.recogniser_store``): subtract it for a table task's cost.
+table run (``learn.recogniser_store``): subtract it for a table task's cost. Last, the number of
+evaluations per seed in the full Table 1 by the side of the encoded output (physical twins
+included, rows that reuse another row's result left out), to scale these figures to the table.
 """
 from __future__ import annotations
 
@@ -56,5 +58,26 @@ def main(config: str) -> None:
           + f"; face {100 * result.utility.test_accuracy.mean:.1f} %")
 
 
+def evaluation_counts() -> None:
+    """Print the full Table 1's evaluations per seed by encoded-output side, and its learned rows."""
+    from collections import Counter
+
+    from learn.table1 import FULL, ROWS, table_tasks
+
+    sides, learned = Counter(), 0
+    for task in table_tasks(ROWS, FULL, (0,)):
+        if task[0] == "sweep":
+            sides[64 if task[1] == "blur" else 64 // int(task[2])] += 1
+        elif task[0] == "row":
+            row = task[1]
+            pooled = row.key == "pixelate" or bool(row.camera and row.camera.get("maxpool"))
+            sides[8 if pooled else 64] += 2 if FULL.physical and row.quantises else 1
+            learned += row.kind == "learned"
+    print("full Table 1, per seed: evaluations by output side "
+          + ", ".join(f"{side} px: {count}" for side, count in sorted(sides.items(), reverse=True))
+          + f"; {learned} learned cameras")
+
+
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "conv1_mp_q")
+    evaluation_counts()
