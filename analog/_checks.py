@@ -1,9 +1,14 @@
-"""Input checks shared by the analog stages: clear ValueErrors naming parameter, value and range."""
+"""Tensor and mode checks of the analog stages: clear ValueErrors naming parameter, value and range.
+
+Scalar checks come from :mod:`canopic.core.checks` (re-exported here for the stages).
+"""
 from __future__ import annotations
 
 import math
 
 import torch
+
+from canopic.core.checks import check_nonnegative, check_positive  # noqa: F401
 
 
 def check_finite_tensor(x: torch.Tensor, name: str) -> "tuple[float, float]":
@@ -31,22 +36,6 @@ def check_nchw(x: torch.Tensor, name: str) -> "tuple[float, float]":
         raise ValueError(f"{name}: expected an NCHW tensor (4 dimensions), got shape "
                          f"{tuple(x.shape)}")
     return check_finite_tensor(x, name)
-
-
-def check_nonnegative(value: float, name: str) -> float:
-    """Return ``value`` as float; raise ValueError unless finite and >= 0."""
-    value = float(value)
-    if not math.isfinite(value) or value < 0.0:
-        raise ValueError(f"{name}: got {value}; allowed range: finite and >= 0")
-    return value
-
-
-def check_positive(value: float, name: str) -> float:
-    """Return ``value`` as float; raise ValueError unless finite and > 0."""
-    value = float(value)
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name}: got {value}; allowed range: finite and > 0")
-    return value
 
 
 def check_mode(mode: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from canopic.units import parse_quantity
+from canopic.core.units import parse_quantity
 
 
 def _check_bits(dac_bits: int) -> int:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from analog._checks import check_finite_tensor, check_positive
-from canopic.units import parse_quantity
+from canopic.core.units import parse_quantity
 
 _MODES = ("per_frame", "fixed")
 

@@ -39,7 +39,7 @@ def main() -> None:
                         help="timed runs of the quick evaluation (median printed; 0 skips it)")
     parser.add_argument("--full", action="store_true", help="also time the full evaluation once")
     args = parser.parse_args()
-    from canopic.cli import main as canopic_main
+    from canopic.app.cli import main as canopic_main
     from learn.datasets import default_splits
     from learn.detection.experiment import CONFIGURATIONS, PROFILES
     from learn.detection.scenes import detection_scene_sets

@@ -63,7 +63,7 @@ def bench_table(profile_name: str, seeds: int, out: str, workers: int = 1, devic
                 extra: "list[str] | None" = None) -> None:
     import torch
 
-    from canopic.cli import main
+    from canopic.app.cli import main
 
     start = time.perf_counter()
     argv = ["table1", "--out", out, "--seeds", str(seeds), "--quiet", "--threads",

@@ -1,8 +1,14 @@
-"""CAnOPIC: the command-line door and the few helpers every package shares.
+"""CAnOPIC: design, simulate, learn and flash privacy-preserving cameras.
 
-This package is the thin top layer: ``canopic.cli`` dispatches subcommands to the package that
-owns each job; ``canopic.units`` parses lengths such as "532nm" to SI; ``canopic.files`` writes
-files atomically and hashes them. ``units`` and ``files`` import nothing of ours, so every
-package may use them.
+Three floors (docs/ARCHITECTURE.md):
+
+- :mod:`canopic.core`, the ground: units, atomic files and hashes, file types, the data
+  resolver, argument checks and the fingerprint cache. It imports nothing of ours.
+- ``optics``, ``analog``, ``sensor``, ``learn`` and ``hil``, the middle: the library.
+- :mod:`canopic.app`, the roof: the ``canopic`` command, the demo and its report. Nothing
+  imports it.
+
+``canopic.units``, ``canopic.files``, ``canopic.paths``, ``canopic.bundle`` and
+``canopic.cli`` are deprecated aliases of their new homes, kept for one release.
 """
 __version__ = "0.1.0"

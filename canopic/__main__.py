@@ -1,5 +1,5 @@
 import sys
 
-from canopic.cli import main
+from canopic.app.cli import main
 
 sys.exit(main())

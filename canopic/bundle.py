@@ -1,61 +1,8 @@
-"""Reader of the bundled image files (JPEG-in-npz; format in data/README.md).
+"""Deprecated alias of :mod:`canopic.core.bundle` (kept for one release)."""
+import warnings
 
->>> from canopic.bundle import read_image_bundle
->>> faces = read_image_bundle("faces64_wide")          # doctest: +SKIP
->>> faces["images"].shape, faces["labels"].shape       # doctest: +SKIP
-((3023, 64, 64, 3), (3023,))
-"""
-from __future__ import annotations
+from canopic.core.bundle import *  # noqa: F401,F403
+from canopic.core.bundle import __all__  # noqa: F401
 
-import functools
-from pathlib import Path
-
-import numpy as np
-
-from canopic.paths import data_dir
-
-
-def bundle_path(name_or_path: str) -> Path:
-    """Path of a bundled set by name ("faces64_wide", "faces64", "nonfaces64") or path."""
-    path = Path(name_or_path)
-    if path.suffix != ".npz":
-        path = data_dir() / f"{name_or_path}.npz"
-    if not path.is_file():
-        known = sorted(p.stem for p in data_dir().glob("*.npz"))
-        raise ValueError(f"source: no bundled image set {name_or_path!r}; known: {known}")
-    return path
-
-
-def decode_jpeg_array(blob: np.ndarray, offsets: np.ndarray, indices=None) -> np.ndarray:
-    """Decode JPEG images packed as one uint8 buffer: uint8 [N, H, W, 3] RGB."""
-    import cv2
-
-    idx = range(len(offsets) - 1) if indices is None else indices
-    images = []
-    for i in idx:
-        bgr = cv2.imdecode(blob[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"image {i}: cannot be decoded as JPEG")
-        images.append(bgr[:, :, ::-1])
-    return np.ascontiguousarray(np.stack(images))
-
-
-@functools.lru_cache(maxsize=4)
-def _read(path: str) -> "dict[str, np.ndarray]":
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    if "images" not in arrays:
-        if "jpeg" not in arrays or "jpeg_offsets" not in arrays:
-            raise ValueError(f"{path}: neither 'images' nor 'jpeg'+'jpeg_offsets' arrays inside")
-        arrays["images"] = decode_jpeg_array(arrays.pop("jpeg"), arrays.pop("jpeg_offsets"))
-    for key in arrays:
-        arrays[key].setflags(write=False)
-    return arrays
-
-
-def read_image_bundle(name_or_path: str) -> "dict[str, np.ndarray]":
-    """All arrays of a bundled set, with ``images`` decoded to uint8 [N, 64, 64, 3] RGB.
-
-    Read-only arrays, cached per file (decoding 3,000 images takes about a second).
-    """
-    return dict(_read(str(bundle_path(name_or_path))))
+warnings.warn("canopic.bundle moved to canopic.core.bundle; the alias goes in the next release",
+              DeprecationWarning, stacklevel=2)

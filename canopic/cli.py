@@ -1,71 +1,7 @@
-"""The ``canopic`` command: a thin dispatcher.
+"""Deprecated alias of :mod:`canopic.app.cli` (kept for one release)."""
+import warnings
 
-Each package that owns a job has a ``cli`` module with ``register(subparsers)``; it adds its
-subcommands and sets ``func`` on each, a callable taking the parsed ``argparse.Namespace`` and
-returning an exit code. Those modules import their heavy dependencies (torch) inside the
-handlers, so ``canopic --help`` stays fast.
-"""
-from __future__ import annotations
+from canopic.app.cli import build_parser, main  # noqa: F401
 
-import argparse
-import importlib
-import sys
-
-#: Modules whose ``register`` adds subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES = (
-    "sensor.cli",      # simulate
-    "optics.cli",      # design-mask, export-mask
-    "learn.cli",       # train, table1, detect-eval
-    "hil.cli",         # flash, capture, board-emulator, ports
-    "canopic.demo",    # demo
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="canopic",
-        description="Design, simulate, learn and flash privacy-preserving CAnOPIC cameras "
-                    "(phase-mask optics, comparator-tree max-pooling, non-uniform 4-bit ADC).",
-        epilog="Run 'canopic COMMAND --help' for each command's options. Units: SI, and "
-               "flags that take lengths accept '532nm', '2um', '1.869mm'.")
-    parser.add_argument("--version", action="version",
-                        version=f"canopic {importlib.import_module('canopic').__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    register_modules(subparsers, COMMAND_MODULES)
-    return parser
-
-
-def register_modules(subparsers, names) -> None:
-    """Call ``register(subparsers)`` of each module in ``names`` that is installed."""
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(subparsers)
-
-
-def main(argv: "list[str] | None" = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("canopic: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        if getattr(args, "debug", False):
-            raise
-        print(f"canopic {args.command}: error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+warnings.warn("canopic.cli moved to canopic.app.cli; the alias goes in the next release",
+              DeprecationWarning, stacklevel=2)

@@ -1,24 +1,8 @@
-"""Where the bundled data lives.
+"""Deprecated alias of :mod:`canopic.core.paths` (kept for one release)."""
+import warnings
 
-The bundled data set is the repository's ``data/`` folder. ``CANOPIC_DATA`` (an environment
-variable) points elsewhere, e.g. at a copy for an installed, non-editable package.
-"""
-from __future__ import annotations
+from canopic.core.paths import *  # noqa: F401,F403
+from canopic.core.paths import __all__  # noqa: F401
 
-import os
-from pathlib import Path
-
-
-def data_dir() -> Path:
-    """The bundled data folder (``$CANOPIC_DATA`` or ``<repository>/data``)."""
-    override = os.environ.get("CANOPIC_DATA")
-    path = Path(override) if override else Path(__file__).resolve().parents[1] / "data"
-    if not path.is_dir():
-        raise FileNotFoundError(f"bundled data folder not found at {path}; set CANOPIC_DATA to "
-                                f"the folder holding faces64_wide.npz and reference_encoders/")
-    return path
-
-
-def reference_encoder_dir() -> Path:
-    """The folder of the paper's published encoders."""
-    return data_dir() / "reference_encoders"
+warnings.warn("canopic.paths moved to canopic.core.paths; the alias goes in the next release",
+              DeprecationWarning, stacklevel=2)

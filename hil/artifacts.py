@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 import numpy as np
 
-from canopic import files
+from canopic.core import files
 from hil.framing import crc32
 
 THRESHOLD_MAGIC = b"CNPT"

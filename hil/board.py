@@ -53,7 +53,7 @@ class BoardConfig:
     camera : dict
         ``sensor.CameraConfig`` fields of the simulated camera (``seed`` is set from ``seed``).
     published : str or None
-        Use ``sensor.Camera.from_published(published, **camera)`` instead, or, for a folder,
+        Use ``sensor.load_published_camera(published, **camera)`` instead, or, for a folder,
         the design bundle there (``sensor.design_bundle``, e.g. a learned camera).
     """
 
@@ -90,13 +90,13 @@ class BoardConfig:
 
 def build_camera(config: BoardConfig):
     """The simulated camera the board captures with (its mismatch fixed by ``config.seed``)."""
-    from sensor import Camera, CameraConfig
+    from sensor import Camera, CameraConfig, load_published_camera
     settings = dict(config.camera, seed=config.seed)
     if config.published and os.path.isdir(config.published):
         from sensor.design_bundle import load_design_bundle
         return load_design_bundle(config.published).make_camera(**settings)
     if config.published:
-        return Camera.from_published(config.published, **settings)
+        return load_published_camera(config.published, **settings)
     return Camera(CameraConfig(**settings))
 
 

@@ -9,5 +9,5 @@ Modules (imported on demand; nothing heavy is imported here):
 - ``learn.alternating``: ``AlternatingSettings``, ``AlternatingTrainer`` (the paper's eq. (1)).
 - ``learn.runs``: ``RunConfig``, ``load_run_config``, ``train`` (checkpoints, resume, metrics log).
 - the design bundle it writes is ``sensor.design_bundle`` (read by optics/ and hil/ too).
-- ``learn.train_cli``: ``canopic train``.
+- ``canopic.app.commands.train``: ``canopic train``.
 """

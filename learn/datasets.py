@@ -40,10 +40,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from canopic.core.filetypes import IMAGE_SUFFIXES, list_images
+from canopic.core.paths import data_dir
+
 BUNDLED_FACES = ("faces64_wide", "faces64")
 BUNDLED_NONFACES = ("nonfaces64",)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 # ----------------------------------------------------------------------------- containers
@@ -209,11 +210,6 @@ def _decode_npz(path: Path, size: int) -> tuple[np.ndarray, dict]:
     return images, extras
 
 
-def _image_files(folder: Path, recursive: bool) -> list[Path]:
-    pattern = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def _read_files(files: Sequence[Path], size: int, desc: str) -> np.ndarray:
     from tqdm import tqdm
 
@@ -227,7 +223,7 @@ def _read_files(files: Sequence[Path], size: int, desc: str) -> np.ndarray:
 def _resolve(source: "str | os.PathLike[str]", bundled: tuple, kind: str) -> Path:
     text = os.fspath(source)
     if text in bundled:
-        return DATA_DIR / f"{text}.npz"
+        return data_dir() / f"{text}.npz"
     path = Path(text).expanduser()
     if not path.exists():
         raise ValueError(f"{kind} source {text!r}: not found; give one of {list(bundled)}, "
@@ -298,7 +294,7 @@ def _load_faces_cached(path_text: str, _mtime_key: float, size: int) -> FaceSet:
         folders = sorted(p for p in path.iterdir() if p.is_dir())
         files, labels, names = [], [], []
         for folder in folders:
-            found = _image_files(folder, recursive=False)
+            found = list_images(folder, recursive=False)
             if found:
                 labels += [len(names)] * len(found)
                 names.append(folder.name)
@@ -330,7 +326,7 @@ def _load_faces_cached(path_text: str, _mtime_key: float, size: int) -> FaceSet:
 def _load_nonfaces_cached(path_text: str, _mtime_key: float, size: int) -> ImageSet:
     path = Path(path_text)
     if path.is_dir():
-        files = _image_files(path, recursive=True)
+        files = list_images(path, recursive=True)
         if not files:
             raise ValueError(f"nonfaces source {path_text!r}: no image files found (searched "
                              f"recursively for {'/'.join(IMAGE_SUFFIXES)})")

@@ -21,7 +21,7 @@ def _figure_module():
 
 
 def _save(figure, path) -> str:
-    from canopic.files import atomic_path
+    from canopic.core.files import atomic_path
 
     with atomic_path(path, suffix=".png") as tmp:
         figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png")

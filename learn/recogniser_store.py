@@ -75,7 +75,7 @@ class RecogniserStore:
 
     def __setitem__(self, seed: int, model: nn.Module) -> None:
         """Keep ``model`` for ``seed`` and write it (atomically) to :meth:`path`."""
-        from canopic.files import write_bytes
+        from canopic.core.files import write_bytes
 
         config = getattr(model, "config", None)
         if not isinstance(model, InceptionClassifier) or config is None:

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 import torch
 
-from canopic import files
+from canopic.core import files
 from learn import datasets
 from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData, world
 from sensor.design_bundle import save_design_bundle

@@ -372,10 +372,10 @@ def row_camera(row: Row, splits, profile: Profile, physical: bool = False,
     trained with ``seed`` (once; ``learned`` caches them by ``(row.key, seed)``; ``progress``:
     a bar over the alternations). The camera is returned on ``device``.
     """
-    from sensor import Camera, CameraConfig
+    from sensor import Camera, CameraConfig, load_published_camera
 
     if row.kind == "published":
-        camera = Camera.from_published(row.published, exact=not physical).to(device)
+        camera = load_published_camera(row.published, exact=not physical).to(device)
     elif row.kind == "unlearned":
         camera = Camera(CameraConfig(**row.camera)).to(device)
     else:
@@ -715,7 +715,7 @@ class TaskCache:
         """Store ``result`` of ``task`` (atomically)."""
         import pickle
 
-        from canopic.files import write_bytes
+        from canopic.core.files import write_bytes
 
         self.folder.mkdir(parents=True, exist_ok=True)
         write_bytes(self._path(task), pickle.dumps({"fingerprint": self.fingerprint(task),
@@ -1096,7 +1096,7 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
     import io
     import os
 
-    from canopic.files import write_json, write_text
+    from canopic.core.files import write_json, write_text
 
     clean = next((r.result for r in results if r.row.key == "clean"), None)
     records = [csv_record(item, clean) for item in results]

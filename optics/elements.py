@@ -20,7 +20,9 @@ import torch
 
 from . import sampling
 from .materials import refractive_index
-from .propagation import as_wavelengths, check_positive
+from canopic.core.checks import check_positive
+
+from .propagation import as_wavelengths
 
 
 def _shape2(shape) -> Tuple[int, int]:

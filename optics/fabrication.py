@@ -27,7 +27,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from canopic import files
+from canopic.core import files
+from canopic.core.checks import check_positive
 
 #: Version of the manifest written by :func:`export_mask`.
 MANIFEST_SCHEMA = "canopic.mask-fabrication/1"
@@ -49,13 +50,6 @@ def _check_levels(levels: int) -> int:
     return int(levels)
 
 
-def _check_positive(value: float, name: str, unit: str = "m") -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: must be a positive finite number of {unit}, got {value!r}")
-    return value
-
-
 def _check_height_map(height: np.ndarray, name: str = "height") -> np.ndarray:
     height = np.asarray(height, dtype=np.float64)
     if height.ndim != 2 or min(height.shape) < 1:
@@ -68,7 +62,7 @@ def _check_height_map(height: np.ndarray, name: str = "height") -> np.ndarray:
 def etch_depths(levels: int, full_height: float) -> np.ndarray:
     """Depths (m) of the ``log2(levels)`` binary etch steps: ``H/2, H/4, ..., H/levels``."""
     levels = _check_levels(levels)
-    full_height = _check_positive(full_height, "full_height")
+    full_height = check_positive(full_height, "full_height", "m")
     steps = int(round(math.log2(levels)))
     return full_height / 2.0 ** np.arange(1, steps + 1)
 
@@ -99,7 +93,7 @@ def quantize_heights(height: np.ndarray, levels: int, full_height: float
     """
     height = _check_height_map(height)
     levels = _check_levels(levels)
-    full_height = _check_positive(full_height, "full_height")
+    full_height = check_positive(full_height, "full_height", "m")
     fraction = np.mod(height / full_height, 1.0)
     index = np.rint(fraction * levels).astype(np.int64) % levels
     return index.astype(np.uint8), index * (full_height / levels)
@@ -193,7 +187,7 @@ def build_gds_library(level_index: np.ndarray, levels: int, mask_pitch: float,
     """
     import gdstk
 
-    mask_pitch = _check_positive(mask_pitch, "mask_pitch")
+    mask_pitch = check_positive(mask_pitch, "mask_pitch", "m")
     _check_pitch_on_grid(mask_pitch)
     masks = etch_masks(level_index, levels)
     rows = masks.shape[1]
@@ -287,7 +281,7 @@ def write_preview_png(path: "str | os.PathLike[str]", height: np.ndarray,
     import cv2
 
     height = _check_height_map(height)
-    full_height = _check_positive(full_height, "full_height")
+    full_height = check_positive(full_height, "full_height", "m")
     grey = np.clip(np.rint(height / full_height * 255.0), 0, 255).astype(np.uint8)
     with files.atomic_path(path, suffix=".png") as tmp:
         if not cv2.imwrite(tmp, grey):
@@ -372,11 +366,11 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
     heights = {_check_name(name): _check_height_map(h, f"height of {name!r}")
                for name, h in heights.items()}
     levels = _check_levels(levels)
-    mask_pitch = _check_positive(mask_pitch, "mask_pitch")
+    mask_pitch = check_positive(mask_pitch, "mask_pitch", "m")
     _check_pitch_on_grid(mask_pitch)
-    distance = _check_positive(distance, "distance")
-    design_wavelength = _check_positive(design_wavelength, "design_wavelength")
-    wavelengths = [_check_positive(w, "wavelengths") for w in wavelengths]
+    distance = check_positive(distance, "distance", "m")
+    design_wavelength = check_positive(design_wavelength, "design_wavelength", "m")
+    wavelengths = [check_positive(w, "wavelengths", "m") for w in wavelengths]
     full_height = two_pi_height(material, design_wavelength)
     indices = {w: float(np.asarray(refractive_index(material, w))) for w in wavelengths}
     if full_height * (levels - 1) / levels > 65535 * TIFF_HEIGHT_UNIT:

@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from canopic import files
+from canopic.core import files
 
 
 def _pyplot():

@@ -30,6 +30,8 @@ from typing import Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from canopic.core.checks import check_positive
+
 from . import sampling
 
 METHODS = ("asm", "fresnel_tf", "fresnel_ir", "auto")
@@ -97,14 +99,6 @@ def as_wavelengths(wavelength: Wavelength) -> Tuple[Tuple[float, ...], bool]:
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(f"wavelength must be finite and > 0 m, got {values.tolist()}")
     return tuple(float(v) for v in values), is_sequence
-
-
-def check_positive(value, name: str) -> float:
-    """``value`` as a finite float > 0, else ValueError naming ``name``."""
-    result = float(value)
-    if not math.isfinite(result) or result <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return result
 
 
 def padded_shape(shape: Tuple[int, int], pad: float) -> Tuple[int, int]:

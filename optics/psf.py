@@ -23,7 +23,9 @@ from torch import nn
 from . import sampling
 from .elements import field_from_phase, grid_coordinates, phase_from_height
 from .materials import two_pi_height
-from .propagation import as_wavelengths, check_positive, propagate
+from canopic.core.checks import check_positive
+
+from .propagation import as_wavelengths, propagate
 
 #: PhlatCam's design wavelength (m).
 DESIGN_WAVELENGTH = 532e-9

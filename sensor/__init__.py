@@ -3,12 +3,14 @@
 ``sensor.Camera`` / ``sensor.CameraConfig`` chain optics -> pixel array -> analog into one
 capture; ``sensor.PixelArray`` / ``sensor.SensorParams`` model the photodetection;
 ``sensor.baselines`` has the paper's Gaussian-blur and pixelation baselines;
-``sensor.published`` loads the paper's published encoders; ``sensor.design_bundle`` reads and
+``sensor.load_published_camera`` loads the paper's published encoders; ``sensor.design_bundle`` reads and
 writes learned designs. Names are imported on first use, so ``import sensor`` is cheap.
 """
 import importlib
 
-_EXPORTS = {"Camera": "sensor.camera", "CameraConfig": "sensor.camera",
+# Camera comes through sensor.published, which attaches the deprecated Camera.from_published.
+_EXPORTS = {"Camera": "sensor.published", "CameraConfig": "sensor.camera",
+            "load_published_camera": "sensor.published",
             "PixelArray": "sensor.pixel", "SensorParams": "sensor.pixel"}
 __all__ = sorted(_EXPORTS)
 

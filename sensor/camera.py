@@ -216,12 +216,6 @@ class Camera(nn.Module):
         return PixelArray(params, seed=config.seed)
 
     # ------------------------------------------------------------------ public helpers
-    @classmethod
-    def from_published(cls, name_or_path: str, **overrides: Any) -> "Camera":
-        """A camera with one of the paper's published encoders (see ``sensor.published``)."""
-        from sensor.published import load_published_camera
-        return load_published_camera(name_or_path, **overrides)
-
     @property
     def psf(self) -> Optional[torch.Tensor]:
         """Current PSFs [F, 3, k, k] (detached), or None without optics."""

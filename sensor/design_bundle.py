@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from canopic import files
+from canopic.core import files
 
 SCHEMA = "canopic-design"
 SCHEMA_VERSION = 1

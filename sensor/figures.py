@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from canopic import files
+from canopic.core import files
 from sensor.colour import images_to_scenes, linear_to_srgb
 
 

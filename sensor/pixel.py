@@ -42,7 +42,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from canopic.units import parse_quantity
+from canopic.core.units import parse_quantity
 
 __all__ = ["SensorParams", "PixelArray"]
 

@@ -15,6 +15,7 @@ camera's minimum spacing, which is what hardware can realise.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import torch
 from torch import nn
 
 import analog
-from canopic.paths import reference_encoder_dir
+from canopic.core.paths import reference_encoder_dir
+from optics.kernels import KernelPSF
+from sensor.camera import Camera, CameraConfig
 
 _LAYER_FLAGS = {"Convolution": "conv", "MaxPool": "maxpool", "LearnQuantize": "quantize"}
 
@@ -120,9 +123,6 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
     **overrides
         ``CameraConfig`` fields to change (sensor, mismatch, seed, ...).
     """
-    from sensor.camera import Camera, CameraConfig
-    from optics.kernels import KernelPSF
-
     npz_path, meta_path = resolve_published(name_or_path)
     meta = json.loads(meta_path.read_text())
     layers = meta.get("archs", [])
@@ -151,3 +151,16 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
     camera.published_name = npz_path.stem
     camera.published_exact = exact
     return camera
+
+
+def _deprecated_from_published(cls, name_or_path: str, **overrides: Any) -> Camera:
+    """Deprecated alias of :func:`load_published_camera` (goes in the next release)."""
+    warnings.warn("Camera.from_published is deprecated; use sensor.load_published_camera",
+                  DeprecationWarning, stacklevel=2)
+    return load_published_camera(name_or_path, **overrides)
+
+
+# The loader builds cameras and the camera does not know the loader (no import cycle); for one
+# release the old spelling ``Camera.from_published`` is attached here, where the loader lives.
+# ``sensor.Camera`` is taken from this module so that the alias is always present through it.
+Camera.from_published = classmethod(_deprecated_from_published)

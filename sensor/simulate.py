@@ -8,12 +8,12 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 import torch
 
-from canopic import files
+from canopic.core import files
+from canopic.core.filetypes import IMAGE_SUFFIXES, is_video, list_images
 from sensor.camera import Camera, CameraConfig
+from sensor.published import load_published_camera
 from sensor.colour import images_to_scenes
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 
 
 def square_resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -35,11 +35,11 @@ def iter_frames(inputs: Iterable[str], size: int, max_frames: int) -> Iterator["
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            children = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            children = list_images(path)
             if not children:
                 raise ValueError(f"inputs: folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             yield from iter_frames([str(p) for p in children], size, max_frames)
-        elif path.suffix.lower() in VIDEO_SUFFIXES:
+        elif is_video(path):
             capture = cv2.VideoCapture(str(path))
             if not capture.isOpened():
                 raise ValueError(f"inputs: cannot open video {path}")
@@ -70,7 +70,7 @@ def load_camera(encoder: Optional[str], config_path: Optional[str]) -> Camera:
     if encoder and Path(encoder).is_dir():
         from sensor.design_bundle import load_design_bundle
         return load_design_bundle(encoder).make_camera()
-    return Camera.from_published(encoder or "Learned_Conv1_Maxpool_Quantize_alpha1")
+    return load_published_camera(encoder or "Learned_Conv1_Maxpool_Quantize_alpha1")
 
 
 def code_preview(codes: np.ndarray, levels: int, scale: int = 8) -> np.ndarray:
@@ -158,7 +158,7 @@ def _jsonable(value):
 
 def bundled_examples(size: int = 64) -> "list[tuple[str, np.ndarray]]":
     """A face and a no-face image from the bundled data (resized to ``size``)."""
-    from canopic.bundle import read_image_bundle
+    from canopic.core.bundle import read_image_bundle
 
     face = read_image_bundle("faces64_wide")["images"][0]
     nonface = read_image_bundle("nonfaces64")["images"][0]

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from canopic.files import write_json, write_text
+from canopic.core.files import write_json, write_text
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from canopic.files import sha256_file, write_json, write_text
+from canopic.core.files import sha256_file, write_json, write_text
 from learn.detection.detector import TrainConfig, predict, train_detector
 from learn.detection.metrics import DiscreteROC, average_precision, discrete_roc
 from learn.detection.scenes import SceneConfig, SceneSet, detection_scene_sets
@@ -89,7 +89,7 @@ def make_encoding(name: str) -> Encoding:
 
     Blur is ``sensor.baselines.gaussian_blur(sigma_px=8)`` at full resolution; pixelation is
     ``sensor.baselines.pixelate(block=8)`` (block means, on the 8x8 grid); a CAnOPIC is
-    ``sensor.Camera.from_published(name)`` in ``mode="hard"`` (noise from the generator).
+    ``sensor.load_published_camera(name)`` in ``mode="hard"`` (noise from the generator).
     """
     if name == "clean":
         return Encoding(name, lambda images, generator: images, input_stride=1)
@@ -102,8 +102,8 @@ def make_encoding(name: str) -> Encoding:
         return Encoding(name, lambda images, generator: pixelate(images, block=8),
                         input_stride=8)
     if name.startswith("Learned_") or os.path.exists(name):
-        from sensor import Camera
-        camera = Camera.from_published(name)
+        from sensor import load_published_camera
+        camera = load_published_camera(name)
         camera.eval()
 
         def capture(images, generator):

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from canopic.files import atomic_path
+from canopic.core.files import atomic_path
 
 
 def _pyplot():

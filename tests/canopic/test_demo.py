@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from canopic.cli import main
+from canopic.app.cli import main
 
 
 @pytest.fixture(scope="module")

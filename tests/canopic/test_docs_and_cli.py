@@ -4,10 +4,10 @@ import importlib
 
 import pytest
 
-from canopic.cli import build_parser, main
-from canopic.units import UnitError, parse_quantity
+from canopic.app.cli import build_parser, main
+from canopic.core.units import UnitError, parse_quantity
 
-DOCUMENTED_MODULES = ["canopic.bundle", "canopic.report", "canopic.units", "hil.client",
+DOCUMENTED_MODULES = ["canopic.core.bundle", "canopic.app.report", "canopic.core.units", "hil.client",
                       "learn.networks", "optics.design", "optics.imaging", "optics.materials",
                       "sensor.baselines", "sensor.camera", "sensor.colour"]
 COMMANDS = ["simulate", "design-mask", "export-mask", "train", "table1", "detect-eval", "flash",

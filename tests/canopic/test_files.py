@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from canopic import files
+from canopic.core import files
 
 
 def test_failed_write_leaves_target_untouched(tmp_path):

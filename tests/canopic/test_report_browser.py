@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from canopic.report import Report
+from canopic.app.report import Report
 
 pytestmark = pytest.mark.browser
 

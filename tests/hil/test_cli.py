@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from canopic.cli import main
+from canopic.app.cli import main
 from tests.hil.conftest import table
 
 

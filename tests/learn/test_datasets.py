@@ -7,6 +7,7 @@ import torch
 
 cv2 = pytest.importorskip("cv2")
 
+from canopic.core.paths import data_dir  # noqa: E402
 from learn import datasets  # noqa: E402
 
 
@@ -25,7 +26,7 @@ def test_bundled_counts_match_data_readme(bundled):
 
 
 def test_bundled_decoding_matches_opencv_on_the_raw_archive():
-    archive = np.load(datasets.DATA_DIR / "faces64_wide.npz", allow_pickle=False)
+    archive = np.load(data_dir() / "faces64_wide.npz", allow_pickle=False)
     offsets = archive["jpeg_offsets"]
     i = 1234
     raw = cv2.imdecode(archive["jpeg"][offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)[:, :, ::-1]

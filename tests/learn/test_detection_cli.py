@@ -4,8 +4,8 @@ import json
 import os
 
 
-from canopic.cli import main
-from canopic.files import sha256_file
+from canopic.app.cli import main
+from canopic.core.files import sha256_file
 
 CONFIGS = ["clean", "pixelate", "Learned_Conv1_Maxpool_Quantize_alpha1"]
 

@@ -1,4 +1,4 @@
-"""learn.runs, sensor.design_bundle, learn.train_cli: configs, checkpoints, resume, bundles."""
+"""learn.runs, sensor.design_bundle, canopic.app.commands.train: configs, checkpoints, resume, bundles."""
 from __future__ import annotations
 
 import argparse
@@ -151,7 +151,7 @@ def test_design_bundle_round_trip_reproduces_the_camera(uninterrupted, tmp_path)
 
 
 def test_cli_flags_override_the_config(tmp_path):
-    from learn import train_cli
+    from canopic.app.commands import train as train_cli
 
     parser = argparse.ArgumentParser()
     train_cli.register(parser.add_subparsers())

@@ -113,7 +113,7 @@ def test_plots_are_written(quick_table):
 
 def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     """``canopic table1 --quick`` end to end (tiny data and profile): tables and both figures."""
-    from canopic.cli import main
+    from canopic.app.cli import main
 
     splits = tiny_splits()
     use_tiny_data(monkeypatch, splits)
@@ -155,7 +155,7 @@ def test_cli_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
 
 
 def test_physical_mode_rows_learn_through_the_noisy_two_mask_camera(tmp_path, monkeypatch):
-    from canopic.cli import main
+    from canopic.app.cli import main
 
     learned = next(r for r in table1.ROWS if r.key == "conv4_mp_q_a50_learned")
     row = table1.physical_mode_row(learned)
@@ -399,7 +399,7 @@ def test_cli_device_and_budget_errors(tmp_path, capsys):
     """--device and --budget are checked before any work, with messages that name the flag."""
     import torch
 
-    from canopic.cli import main
+    from canopic.app.cli import main
 
     out = str(tmp_path / "t1")
     bad = [(["--budget", "cnn_epochs=many"], "--budget"), (["--budget", "epochs=3"], "--budget"),
@@ -500,7 +500,7 @@ def test_camera_overrides_give_learned_rows_their_own_key_and_spacing(tmp_path, 
     """--camera min_threshold_spacing=0.9: the learned thresholds (and the twin's) keep 0.9 LSB."""
     import torch
 
-    from canopic.cli import main
+    from canopic.app.cli import main
 
     learned = next(r for r in table1.ROWS if r.key == "conv1_mp_q_a1_learned")
     row = table1.camera_override_row(learned, {"min_threshold_spacing": 0.9})
@@ -546,7 +546,7 @@ def test_camera_overrides_give_learned_rows_their_own_key_and_spacing(tmp_path, 
 def test_pixelate_blocks_too_large_for_the_attackers_fail_before_computing(tmp_path, monkeypatch,
                                                                            capsys):
     """A block leaving under 4 px a side (the CNN's minimum) is refused at once, not after an hour."""
-    from canopic.cli import main
+    from canopic.app.cli import main
     from learn.attack_networks import MIN_INPUT_SIZE
 
     splits = tiny_splits()

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from canopic.cli import main
+from canopic.app.cli import main
 from optics import fabrication as fab
-from optics.cli import load_kernel
+from canopic.app.commands.masks import load_kernel
 
 SMALL = ["--mask-size", "64", "--method", "gs", "--gs-iterations", "5", "--no-progress"]
 
@@ -32,7 +32,7 @@ def test_help_lists_both_commands(capsys):
 
 
 def test_published_kernels_are_flipped_into_psfs():
-    from canopic.paths import reference_encoder_dir
+    from canopic.core.paths import reference_encoder_dir
 
     kernels, description = load_kernel("Learned_Conv4_Maxpool_Quantize_alpha1")
     with np.load(reference_encoder_dir() / "Learned_Conv4_Maxpool_Quantize_alpha1.npz") as data:

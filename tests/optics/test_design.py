@@ -23,7 +23,7 @@ CI_GEOMETRY = D.MaskGeometry(mask_size=128)
 
 def published(name: str) -> np.ndarray:
     """A published encoder's kernels [F, k, k] as PSFs (flipped 180 degrees)."""
-    from canopic.paths import reference_encoder_dir
+    from canopic.core.paths import reference_encoder_dir
 
     with np.load(reference_encoder_dir() / f"{name}.npz", allow_pickle=False) as data:
         kernels = data["kernels"]

@@ -5,7 +5,7 @@ import pytest
 import scipy.signal
 import torch
 
-from canopic.paths import reference_encoder_dir
+from canopic.core.paths import reference_encoder_dir
 from optics.imaging import convolve_psf
 from optics.kernels import KernelPSF, gaussian_psf, half_plane_bars
 

@@ -7,10 +7,10 @@ import scipy.ndimage
 import scipy.signal
 import torch
 
-from canopic.paths import reference_encoder_dir
+from canopic.core.paths import reference_encoder_dir
 from sensor import Camera, CameraConfig
 from sensor.baselines import gaussian_blur, pixelate
-from sensor.published import published_names, spread_thresholds
+from sensor.published import load_published_camera, published_names, spread_thresholds
 
 
 def numpy_published_encoder(images: np.ndarray, name: str) -> "tuple[np.ndarray, np.ndarray]":
@@ -50,7 +50,7 @@ def scenes():
 @pytest.mark.parametrize("name", ["Learned_Conv1_Maxpool_Quantize_alpha1", "Learned_Conv4_Maxpool_Quantize_alpha1"])
 def test_published_encoder_matches_independent_numpy(scenes, name):
     codes_ref, normalised_ref, dequantised_ref = numpy_published_encoder(scenes, name)
-    camera = Camera.from_published(name).double()
+    camera = load_published_camera(name).double()
     with torch.no_grad():
         stages = camera.stages(torch.from_numpy(scenes))
     codes = stages["codes"].numpy()
@@ -69,7 +69,7 @@ def test_every_published_encoder_loads_and_runs():
     x = torch.rand(2, 3, 64, 64)
     for name in names:
         meta = json.loads((reference_encoder_dir() / f"{name}.json").read_text())
-        camera = Camera.from_published(name)
+        camera = load_published_camera(name)
         out = camera(x)
         pooled = "MaxPool" in meta["archs"]
         channels = 12 if "Conv4" in name else 3
@@ -79,7 +79,7 @@ def test_every_published_encoder_loads_and_runs():
 
 
 def test_realisable_published_thresholds_are_spaced():
-    camera = Camera.from_published("Learned_Conv1_Maxpool_Quantize_alpha300", exact=False)
+    camera = load_published_camera("Learned_Conv1_Maxpool_Quantize_alpha300", exact=False)
     t = camera.thresholds.numpy()
     assert np.all(np.diff(t) >= camera.config.min_threshold_spacing - 1e-6)
     assert t.min() >= 0 and t.max() <= 15
@@ -168,7 +168,7 @@ def test_bad_config_and_unknown_encoder():
     with pytest.raises(ValueError, match="adc_noise_sigma"):
         CameraConfig(adc_noise_sigma=-1)
     with pytest.raises(ValueError, match="unknown published encoder"):
-        Camera.from_published("Learned_Conv9_nothing")
+        load_published_camera("Learned_Conv9_nothing")
 
 
 def test_two_mask_capture_equals_signed_kernel_without_noise():
@@ -227,3 +227,10 @@ def test_large_non_negative_psf_on_a_dark_scene_is_captured():
         volts = camera(scene)
         assert torch.isfinite(volts).all() and volts.shape == (2, 3, 64, 64)
         assert float(volts[..., :8, :8].mean()) > float(volts[..., 40:, 40:].mean())
+
+
+def test_the_deprecated_camera_from_published_still_loads_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="load_published_camera"):
+        old = Camera.from_published("Learned_Conv1_Maxpool_Quantize_alpha1")
+    new = load_published_camera("Learned_Conv1_Maxpool_Quantize_alpha1")
+    assert torch.equal(old.psf, new.psf)

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from canopic.cli import main
+from canopic.app.cli import main
 
 
 @pytest.fixture()

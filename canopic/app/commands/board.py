@@ -77,7 +77,7 @@ def read_scene(path: "str | None", size: int):
 def _capture(args: argparse.Namespace) -> int:
     import json
 
-    from canopic import files
+    from canopic.core import files
     from hil.api import capture
     if args.scene_size <= 0 or args.scene_size % 8:
         raise ValueError(f"--scene-size: {args.scene_size} must be a positive multiple of 8")

@@ -99,7 +99,7 @@ def load_kernel(source: str, correlation: bool = False):
             "half-plane bars (PSF convention)"
     path, flip = source, correlation
     if not os.path.isfile(path):
-        from canopic.paths import reference_encoder_dir
+        from canopic.core.paths import reference_encoder_dir
 
         candidate = reference_encoder_dir() / f"{source}.npz"
         if not candidate.is_file():
@@ -134,7 +134,7 @@ def load_kernel(source: str, correlation: bool = False):
 
 
 def _geometry(args):
-    from canopic.units import parse_quantity
+    from canopic.core.units import parse_quantity
     from optics.design import MaskGeometry
 
     wavelengths = tuple(parse_quantity(w.strip(), "m", "wavelengths")
@@ -268,7 +268,7 @@ def kernel_realisation(psf, kernel, filters, parts, signed_info, geometry):
 
 def _write_design_folder(staging: str, result: dict, study: dict, geometry, args,
                          description: str) -> None:
-    from canopic import files
+    from canopic.core import files
     from optics import plots
 
     files.save_npz(os.path.join(staging, "design.npz"), heights=result["heights"],
@@ -352,7 +352,7 @@ def run_design(args) -> int:
 # --------------------------------------------------------------------------- export
 def load_design(folder: str) -> "tuple[dict, dict]":
     """``(design.json, arrays of design.npz)`` of a design folder, hashes checked."""
-    from canopic import files
+    from canopic.core import files
 
     path = os.path.join(folder, "design.json")
     if not os.path.isfile(path):

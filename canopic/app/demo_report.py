@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from canopic import files
-from canopic.report import Report
+from canopic.core import files
+from canopic.app.report import Report
 
 
 def _percent(value: "float | None") -> str:

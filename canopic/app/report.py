@@ -1,6 +1,6 @@
 """A single-file HTML report: sections of text, tables and PNG figures embedded as base64.
 
->>> from canopic.report import Report
+>>> from canopic.app.report import Report
 >>> report = Report("CAnOPIC demo")
 >>> section = report.section("Privacy", "Strongest attack accuracy.")
 >>> section.table(["config", "top-1"], [["blur", "0.62"]])
@@ -16,7 +16,7 @@ import html
 from pathlib import Path
 from typing import Sequence
 
-from canopic import files
+from canopic.core import files
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

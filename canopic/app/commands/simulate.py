@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(

@@ -17,7 +17,6 @@ interrupted demo resumes where it stopped; training resumes from its last checkp
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -117,7 +116,7 @@ class DemoRun:
 
     def stage(self, name: str, work: Callable[[], dict]) -> dict:
         """Run ``work`` unless ``stages/<name>.json`` holds a result for these settings."""
-        from canopic import files
+        from canopic.core import files
 
         record = self.out / "stages" / f"{name}.json"
         if record.is_file():
@@ -159,7 +158,7 @@ def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, alpha:
 
 def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict:
     """Design the phase masks of a learned camera and export its fabrication files."""
-    from canopic.cli import main as canopic_main
+    from canopic.app.cli import main as canopic_main
 
     folder = run.out / conv
     design = folder / "mask_design"
@@ -340,8 +339,8 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
 
     ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized).
     """
-    from canopic import files
-    from canopic.demo_report import write_report
+    from canopic.core import files
+    from canopic.app.demo_report import write_report
 
     if profile not in PROFILES:
         raise ValueError(f"profile: {profile!r} is not one of {sorted(PROFILES)}")
@@ -367,35 +366,3 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
     summary = write_report(run, results, settings)
     print(f"[demo] report: {out_path / 'report.html'}; summary: {out_path / 'summary.json'}")
     return summary
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="the main job: learn, design masks, export, flash, capture, evaluate, report",
-        description=__doc__.split("\n\n")[0] + " Writes one run folder with report.html and "
-                    "summary.json; re-running resumes (finished stages are kept).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", default="runs/demo", help="run folder")
-    parser.add_argument("--full", action="store_true",
-                        help="the full profile (longer training, 3 evaluation seeds); same as "
-                             "--profile full")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                        help="quick (minutes), full (hours), tiny (CI-sized smoke run)")
-    parser.add_argument("--port", default="emulator",
-                        help="board port: 'emulator' (a board emulator in another process), a "
-                             "device such as /dev/ttyACM0, or 'auto'")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training, splits and noise")
-    parser.add_argument("--alpha", type=float, default=1.0, help="privacy weight (per 100 nats)")
-    parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
-                        help="kernel parameterisation; two_mask and nonnegative are physical")
-    parser.add_argument("--board-seed", type=int, default=7,
-                        help="the emulated board's own mismatch seed")
-    parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=lambda args: (run_demo(args.out,
-                                                    profile="full" if args.full else args.profile,
-                                                    port=args.port,
-                                                    seed=args.seed, alpha=args.alpha,
-                                                    kernel_mode=args.kernel_mode,
-                                                    board_seed=args.board_seed,
-                                                    fresh=args.fresh), 0)[1])

@@ -1,0 +1,4 @@
+"""The roof: the ``canopic`` command (:mod:`canopic.app.cli`), the demo and its report.
+
+Nothing in the project imports this package; it may import everything.
+"""

@@ -1,0 +1,47 @@
+"""``canopic demo``: the main job, from bundled data to fabrication files, a flashed board and a
+report (:func:`canopic.app.demo.run_demo`)."""
+from __future__ import annotations
+
+import argparse
+
+DEMO_SUMMARY = ("The main job: learn a Conv(1) and a Conv(4) camera, design their phase masks, "
+                "write fabrication files and threshold tables, flash a board, capture frames back, "
+                "evaluate privacy and utility, and write a report.")
+#: Profiles of :data:`canopic.app.demo.PROFILES` (kept here so that --help imports no torch).
+PROFILE_NAMES = ("full", "quick", "tiny")
+
+
+def register(subparsers) -> None:
+    """Add ``demo`` to the ``canopic`` command."""
+    parser = subparsers.add_parser(
+        "demo", help="the main job: learn, design masks, export, flash, capture, evaluate, report",
+        description=DEMO_SUMMARY + " Writes one run folder with report.html and "
+                    "summary.json; re-running resumes (finished stages are kept).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", default="runs/demo", help="run folder")
+    parser.add_argument("--full", action="store_true",
+                        help="the full profile (longer training, 3 evaluation seeds); same as "
+                             "--profile full")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default="quick",
+                        help="quick (minutes), full (hours), tiny (CI-sized smoke run)")
+    parser.add_argument("--port", default="emulator",
+                        help="board port: 'emulator' (a board emulator in another process), a "
+                             "device such as /dev/ttyACM0, or 'auto'")
+    parser.add_argument("--seed", type=int, default=0, help="seed of training, splits and noise")
+    parser.add_argument("--alpha", type=float, default=1.0, help="privacy weight (per 100 nats)")
+    parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
+                        help="kernel parameterisation; two_mask and nonnegative are physical")
+    parser.add_argument("--board-seed", type=int, default=7,
+                        help="the emulated board's own mismatch seed")
+    parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from canopic.app.demo import run_demo
+
+    run_demo(args.out, profile="full" if args.full else args.profile, port=args.port,
+             seed=args.seed, alpha=args.alpha, kernel_mode=args.kernel_mode,
+             board_seed=args.board_seed, fresh=args.fresh)
+    return 0
