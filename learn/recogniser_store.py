@@ -8,20 +8,20 @@ also the most expensive single network of a code row's evaluation (a 64x64 Incep
 about 130 s per seed on one CPU core of the development machine at the 30-epoch budget).
 
 :class:`RecogniserStore` behaves as the ``{seed: network}`` dict the attack takes, backed by one
-file per seed, ``FOLDER/clean-recogniser-seed<N>.pt``: ``{"fingerprint", "config",
-"state_dict"}``, loaded with ``torch.load(weights_only=True)``. A file whose fingerprint (sha256
-of the settings that decide the network) differs, or that cannot be read, is ignored and
+file per seed, ``FOLDER/clean-recogniser-seed<N>.pt``, a record of the project's fingerprint
+cache (:class:`canopic.core.cache.FingerprintCache`, torch codec, read with
+``weights_only=True``) whose payload is ``{"config", "state_dict"}``. A file whose fingerprint
+(sha256 of the settings that decide the network) differs, or that cannot be read, is ignored and
 overwritten by the next training.
 """
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from canopic.core.cache import FingerprintCache
 from learn.attack_networks import InceptionClassifier
 
 
@@ -40,21 +40,23 @@ class RecogniserStore:
     def __init__(self, folder, fingerprint: str):
         self.folder = Path(folder)
         self.fingerprint = str(fingerprint)
+        self._records = FingerprintCache(self.folder, codec="torch")
         self._loaded: "dict[int, nn.Module]" = {}
+
+    @staticmethod
+    def _name(seed: int) -> str:
+        return f"clean-recogniser-seed{int(seed)}"
 
     def path(self, seed: int) -> Path:
         """The file of ``seed``'s recogniser."""
-        return self.folder / f"clean-recogniser-seed{int(seed)}.pt"
+        return self._records.path(self._name(seed))
 
     def _read(self, seed: int) -> "nn.Module | None":
+        saved = self._records.load(self._name(seed), self.fingerprint)
         try:
-            saved = torch.load(self.path(seed), map_location="cpu", weights_only=True)
-            if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
-                return None
             model = InceptionClassifier(**saved["config"])
             model.load_state_dict(saved["state_dict"])
-        except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError,
-                AttributeError, pickle.UnpicklingError):  # missing, corrupt, other network
+        except (RuntimeError, KeyError, TypeError, ValueError):  # missing or another network
             return None
         return model.eval()
 
@@ -75,20 +77,15 @@ class RecogniserStore:
 
     def __setitem__(self, seed: int, model: nn.Module) -> None:
         """Keep ``model`` for ``seed`` and write it (atomically) to :meth:`path`."""
-        from canopic.core.files import write_bytes
-
         config = getattr(model, "config", None)
         if not isinstance(model, InceptionClassifier) or config is None:
             raise TypeError(f"recogniser store: keeps InceptionClassifier networks, not "
                             f"{type(model).__name__}")
         self._loaded[int(seed)] = model
-        buffer = io.BytesIO()
         state = {name: value.detach().cpu().contiguous()
                  for name, value in model.state_dict().items()}
-        torch.save({"fingerprint": self.fingerprint, "config": dict(config),
-                    "state_dict": state}, buffer)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_bytes(self.path(seed), buffer.getvalue())
+        self._records.save(self._name(seed), self.fingerprint,
+                           {"config": dict(config), "state_dict": state})
 
 
 __all__ = ["RecogniserStore"]

@@ -27,7 +27,6 @@ shard and averages gradients; rank 0 writes the files.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Optional
 import torch
 
 from canopic.core import files
+from canopic.core.cache import fingerprint
 from learn import datasets
 from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData, world
 from sensor.design_bundle import save_design_bundle
@@ -158,7 +158,7 @@ class RunConfig:
             for key in path[:-1]:
                 target = target[key]
             target.pop(path[-1])
-        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+        return fingerprint(values)
 
 
 def smoke_config(conv: str = "conv4", **training: Any) -> RunConfig:

@@ -18,7 +18,6 @@ interrupted demo resumes where it stopped; training resumes from its last checkp
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import time
@@ -106,33 +105,28 @@ PROFILES = {
 
 # ----------------------------------------------------------------------------- the run folder
 class DemoRun:
-    """A run folder whose stages are cached by a fingerprint of their settings."""
+    """A run folder whose stages are cached (``stages/<name>.json``) by a fingerprint of their
+    settings (:class:`canopic.core.cache.FingerprintCache`)."""
 
     def __init__(self, out: Path, settings: dict):
+        from canopic.core.cache import FingerprintCache, fingerprint
+
         self.out = Path(out)
         self.settings = settings
-        self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        (self.out / "stages").mkdir(parents=True, exist_ok=True)
+        self.fingerprint = fingerprint(settings, length=16)
+        self.records = FingerprintCache(self.out / "stages", codec="json")
 
     def stage(self, name: str, work: Callable[[], dict]) -> dict:
         """Run ``work`` unless ``stages/<name>.json`` holds a result for these settings."""
-        from canopic.core import files
-
-        record = self.out / "stages" / f"{name}.json"
-        if record.is_file():
-            try:
-                saved = json.loads(record.read_text())
-                if saved.get("fingerprint") == self.fingerprint:
-                    print(f"[demo] {name}: done earlier, kept ({record})")
-                    return saved["result"]
-            except (OSError, ValueError, KeyError):
-                pass
+        saved = self.records.load(name, self.fingerprint)
+        if isinstance(saved, dict):
+            print(f"[demo] {name}: done earlier, kept ({self.records.path(name)})")
+            return saved
         print(f"[demo] {name} ...", flush=True)
         start = time.perf_counter()
         result = work()
         result["seconds"] = round(time.perf_counter() - start, 2)
-        files.write_json(record, {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint,
-                                  "result": result})
+        self.records.save(name, self.fingerprint, result)
         print(f"[demo] {name}: {result['seconds']:.1f} s", flush=True)
         return result
 
