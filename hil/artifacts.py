@@ -108,6 +108,16 @@ class ThresholdTable:
                                                full_scale=full_scale)
         return cls(np.asarray(codes), dac_bits, v_ref_low, v_ref_high, full_scale)
 
+    @classmethod
+    def from_design_bundle(cls, design: "str | os.PathLike[str]", dac_bits: int = 12,
+                           v_ref_low: float = 0.0, v_ref_high: float = 1.0) -> "ThresholdTable":
+        """The table of a learned design bundle's ADC (``canopic train``'s ``design/`` folder).
+
+        ``dac_bits`` (1..16) and the reference range ``v_ref_low``..``v_ref_high`` (V) are the
+        board DAC's; see :func:`design_thresholds` for the errors.
+        """
+        return cls.from_thresholds(design_thresholds(design), dac_bits, v_ref_low, v_ref_high)
+
     def thresholds(self) -> np.ndarray:
         """The thresholds these codes set, in ADC input units (float64 [count])."""
         import analog
@@ -258,6 +268,20 @@ class ThresholdTable:
             return cls.from_bytes(data)
         except UnicodeDecodeError as error:
             raise ValueError(f"{path}: not a text file ({error})") from None
+
+
+def design_thresholds(design: "str | os.PathLike[str]") -> np.ndarray:
+    """A design bundle's thresholds [count] in ADC input units (float64), sha256 sums checked.
+
+    Raises ValueError for a folder that is not a design bundle or a design without an ADC.
+    """
+    from sensor.design_bundle import load_design_bundle
+
+    bundle = load_design_bundle(design)
+    if bundle.thresholds is None:
+        raise ValueError(f"design {os.fspath(design)!r}: the camera has no ADC (no "
+                         f"thresholds.npz), so there is no threshold table to export")
+    return np.asarray(bundle.thresholds, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- masks

@@ -219,6 +219,128 @@ class FitRecord:
     epochs_run: int
 
 
+@dataclasses.dataclass
+class LoopOutcome:
+    """What :func:`fit` chose: the best validation score, its epoch and the epochs run.
+
+    Attributes
+    ----------
+    best_score : object
+        The best value ``score`` returned (higher is better); ``worst`` if no epoch beat it.
+    best_epoch : int
+        1-based epoch whose weights the model ends holding (0: none beat ``worst``; the
+        weights are then the initial ones).
+    epochs_run : int
+        Epochs trained before the budget or the patience ran out.
+    """
+
+    best_score: object
+    best_epoch: int
+    epochs_run: int
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor,
+        val_y: torch.Tensor, *, loss: "Callable[[torch.Tensor, torch.Tensor], torch.Tensor]",
+        score: "Callable[[torch.Tensor, torch.Tensor], object]", worst: object, epochs: int,
+        patience: int, batch_size: int, seed: int, lr: float, weight_decay: float,
+        cosine: bool = False,
+        augment: "Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None" = None
+        ) -> LoopOutcome:
+    """The training loop of every attacker: AdamW minibatches, the best validation epoch kept.
+
+    Seeds torch's global generator (weights drawn later, dropout) and a CPU generator
+    (shuffling, then augmentation, in that order each epoch) with ``seed``; fits the input
+    standardisation of ``model`` on ``x``. Each epoch trains on a fresh permutation of ``x`` in
+    minibatches (a batch of fewer than two rows is skipped: BatchNorm needs two), then scores the
+    model in eval mode on the validation set. A score strictly above the best so far keeps a copy
+    of the weights; training stops after ``patience`` epochs without one. ``model`` ends holding
+    the best weights, in eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps [B, ...] inputs to outputs that ``loss`` and ``score`` compare with targets; moved
+        to ``x``'s device.
+    x, y : torch.Tensor
+        Training inputs [N, ...] and targets [N, ...] (row ``i`` of ``y`` belongs to row ``i``
+        of ``x``): int64 labels [N] for a classifier, float32 images [N, 3, S, S] for a decoder.
+    val_x, val_y : torch.Tensor
+        Validation inputs and targets (model selection only).
+    loss : callable
+        ``loss(outputs [B, ...], targets [B, ...]) -> scalar tensor``, minimised on each batch.
+    score : callable
+        ``score(outputs [M, ...], val_y [M, ...]) -> comparable``: the validation criterion,
+        higher is better (compared with ``>``; ties are no improvement).
+    worst : object
+        A score below every real one (the starting "best"); a ``score`` that never exceeds it
+        (NaN, say) keeps the initial weights.
+    epochs, patience, batch_size : int
+        Budget (see :class:`AttackBudget`).
+    seed : int
+        Seeds the weights, the shuffling, dropout and the augmentation.
+    lr, weight_decay : float
+        AdamW settings.
+    cosine : bool
+        Anneal the learning rate to 0 over ``epochs`` full epochs of steps (cosine, per step);
+        off: a constant ``lr``.
+    augment : callable, optional
+        ``augment(batch, generator) -> batch`` applied to each training batch.
+
+    Returns
+    -------
+    LoopOutcome
+
+    Notes
+    -----
+    Training runs on ``x``'s device; shuffling and augmentation draw from a CPU generator, so
+    they do not depend on the device.
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    adopt_layout(model, x.device)
+    for module in standardise_modules(model):
+        module.fit(x)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = None
+    if cosine:
+        steps_per_epoch = math.ceil(x.shape[0] / batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
+    best, best_epoch, epoch = worst, 0, 0
+    best_state = copy.deepcopy(model.state_dict())
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(x.shape[0], generator=generator).to(x.device)
+        for start in range(0, x.shape[0], batch_size):
+            index = order[start:start + batch_size]
+            if index.numel() < 2:  # BatchNorm needs two samples
+                continue
+            batch = x[index] if augment is None else augment(x[index], generator)
+            batch_loss = loss(model(in_layout(batch)), y[index])
+            optimiser.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            optimiser.step()
+            if schedule is not None:
+                schedule.step()
+        value = score(predict_logits(model, val_x), val_y)
+        if value > best:
+            best, best_epoch = value, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return LoopOutcome(best_score=best, best_epoch=best_epoch, epochs_run=epoch)
+
+
+def classification_score(logits: torch.Tensor, labels: torch.Tensor) -> "tuple[float, float]":
+    """Validation criterion of the classifiers: (top-1 accuracy, minus the cross-entropy in nats).
+
+    ``logits`` float32 [M, K], ``labels`` int64 [M]; compared as a tuple, so the loss only breaks
+    ties of the accuracy.
+    """
+    return accuracy(logits, labels), -float(F.cross_entropy(logits, labels))
+
+
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor,
                      val_y: torch.Tensor, epochs: int, patience: int, batch_size: int,
                      seed: int, lr: float = 2e-3, weight_decay: float = 5e-4,
@@ -226,9 +348,10 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
                      = None, label_smoothing: float = 0.0) -> FitRecord:
     """Train ``model`` with cross-entropy; keep the weights of the best validation epoch.
 
-    AdamW with a cosine learning-rate schedule; the input standardisation of ``model`` is fitted
-    on ``x``. Validation top-1 selects the epoch (ties: the lower validation loss); training stops
-    after ``patience`` epochs without improvement. ``model`` ends holding the best weights.
+    :func:`fit` with AdamW and a cosine learning-rate schedule; the input standardisation of
+    ``model`` is fitted on ``x``. Validation top-1 selects the epoch (ties: the lower validation
+    loss, :func:`classification_score`); training stops after ``patience`` epochs without
+    improvement. ``model`` ends holding the best weights.
 
     Parameters
     ----------
@@ -238,62 +361,32 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, val_x: 
         Training inputs [N, ...] and int64 labels [N].
     val_x, val_y : torch.Tensor
         Validation inputs and labels (model selection only).
-    epochs, patience, batch_size : int
-        Budget (see :class:`AttackBudget`).
-    seed : int
-        Seeds the weights, the shuffling, dropout and the augmentation.
-    lr, weight_decay : float
-        AdamW settings.
-    augment : callable, optional
-        ``augment(batch, generator) -> batch`` applied to each training batch.
+    epochs, patience, batch_size, seed, lr, weight_decay, augment
+        As in :func:`fit` (budget: :class:`AttackBudget`; ``seed`` also seeds the weights).
     label_smoothing : float
         Label smoothing of the training loss, in [0, 1) (the validation loss has none).
 
     Returns
     -------
     FitRecord
+        ``val_top1`` is the best epoch's validation top-1 accuracy, a fraction in [0, 1].
 
     Notes
     -----
-    Training runs on ``x``'s device (``model`` is moved there); shuffling and augmentation draw
-    from a CPU generator, so they do not depend on the device.
+    Training runs on ``x``'s device (``model`` is moved there); see :func:`fit`.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing: {label_smoothing} is not allowed; need [0, 1)")
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    adopt_layout(model, x.device)
-    for module in standardise_modules(model):
-        module.fit(x)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(x.shape[0] / batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
-    best = (-1.0, -math.inf)
-    best_state, best_epoch, epoch = copy.deepcopy(model.state_dict()), 0, 0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(x.shape[0], generator=generator).to(x.device)
-        for start in range(0, x.shape[0], batch_size):
-            index = order[start:start + batch_size]
-            if index.numel() < 2:  # BatchNorm needs two samples
-                continue
-            batch = x[index] if augment is None else augment(x[index], generator)
-            loss = F.cross_entropy(model(in_layout(batch)), y[index],
-                                   label_smoothing=label_smoothing)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-        logits = predict_logits(model, val_x)
-        score = (accuracy(logits, val_y), -float(F.cross_entropy(logits, val_y)))
-        if score > best:
-            best, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= patience:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    return FitRecord(best_epoch=best_epoch, val_top1=best[0], epochs_run=epoch)
+
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+
+    outcome = fit(model, x, y, val_x, val_y, loss=loss, score=classification_score,
+                  worst=(-1.0, -math.inf), epochs=epochs, patience=patience,
+                  batch_size=batch_size, seed=seed, lr=lr, weight_decay=weight_decay,
+                  cosine=True, augment=augment)
+    return FitRecord(best_epoch=outcome.best_epoch, val_top1=outcome.best_score[0],
+                     epochs_run=outcome.epochs_run)
 
 
 # ----------------------------------------------------------------------------- attacks
@@ -461,38 +554,34 @@ def train_decoder(decoder: nn.Module, codes: torch.Tensor, images: torch.Tensor,
                   batch_size: int, seed: int, lr: float = 2e-3) -> float:
     """Fit ``decoder`` (codes -> images) with an L1 loss; keep the best validation epoch.
 
+    :func:`fit` with AdamW (weight decay 1e-4, constant ``lr``), no augmentation; the lowest
+    validation mean absolute error selects the epoch.
+
+    Parameters
+    ----------
+    decoder : nn.Module
+        Maps codes [B, C, H, W] to images [B, 3, S, S].
+    codes, images : torch.Tensor
+        Training pairs: float32 codes [N, C, H, W] and clean float32 images [N, 3, S, S].
+    val_codes, val_images : torch.Tensor
+        Validation pairs (model selection only).
+    epochs, patience, batch_size, seed : int
+        Budget and seed, as in :func:`train_classifier`.
+    lr : float
+        AdamW learning rate.
+
     Returns
     -------
     float
         The best validation mean absolute error (image units, [0, 1] scale).
     """
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    adopt_layout(decoder, codes.device)
-    for module in standardise_modules(decoder):
-        module.fit(codes)
-    optimiser = torch.optim.AdamW(decoder.parameters(), lr=lr, weight_decay=1e-4)
-    best, best_epoch = math.inf, 0
-    best_state = copy.deepcopy(decoder.state_dict())
-    for epoch in range(1, epochs + 1):
-        decoder.train()
-        order = torch.randperm(codes.shape[0], generator=generator).to(codes.device)
-        for start in range(0, codes.shape[0], batch_size):
-            index = order[start:start + batch_size]
-            if index.numel() < 2:
-                continue
-            loss = F.l1_loss(decoder(in_layout(codes[index])), images[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-        error = float(F.l1_loss(predict_logits(decoder, val_codes), val_images))
-        if error < best:
-            best, best_epoch, best_state = error, epoch, copy.deepcopy(decoder.state_dict())
-        elif epoch - best_epoch >= patience:
-            break
-    decoder.load_state_dict(best_state)
-    decoder.eval()
-    return best
+    def negative_l1(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return -float(F.l1_loss(outputs, targets))
+
+    outcome = fit(decoder, codes, images, val_codes, val_images, loss=F.l1_loss,
+                  score=negative_l1, worst=-math.inf, epochs=epochs, patience=patience,
+                  batch_size=batch_size, seed=seed, lr=lr, weight_decay=1e-4)
+    return -outcome.best_score
 
 
 class ReconstructionAttack(Attack):

@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import shutil
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from canopic.core import files
+from canopic.core.files import prepare_output_folder, publish_folder  # noqa: F401 (kept public)
 from canopic.core.checks import check_positive
 
 #: Version of the manifest written by :func:`export_mask`.
@@ -288,28 +288,6 @@ def write_preview_png(path: "str | os.PathLike[str]", height: np.ndarray,
             raise RuntimeError(f"{path}: OpenCV could not write the PNG")
 
 
-def prepare_output_folder(out_dir: str, overwrite: bool) -> str:
-    """Check ``out_dir`` may be written and return a fresh staging folder ``<out_dir>.part``."""
-    if os.path.exists(out_dir) and not overwrite:
-        raise ValueError(f"out_dir: {out_dir!r} exists; choose a new folder or pass overwrite")
-    staging = f"{out_dir.rstrip(os.sep)}.part"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    return staging
-
-
-def publish_folder(staging: str, out_dir: str) -> None:
-    """Move a finished staging folder onto ``out_dir`` (replacing it), as the last step."""
-    if os.path.exists(out_dir):
-        old = f"{out_dir.rstrip(os.sep)}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out_dir)
-
-
 def file_entry(folder: str, name: str, role: str, **extra: Any) -> dict:
     """Manifest entry of one file: name, role, bytes and sha256."""
     path = os.path.join(folder, name)
@@ -377,8 +355,7 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
         raise ValueError(f"design_wavelength: the 2 pi height {full_height:.4g} m exceeds the "
                          f"TIFF range (6.5535e-06 m)")
 
-    staging = prepare_output_folder(out_dir, overwrite)
-    try:
+    with files.staged_folder(out_dir, overwrite) as staging:
         entries = []
         for name, height in heights.items():
             level_index, quantized = quantize_heights(height, levels, full_height)
@@ -426,10 +403,6 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
         if extra_manifest:
             manifest.update(dict(extra_manifest))
         files.write_json(os.path.join(staging, "manifest.json"), manifest)
-        publish_folder(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -7,7 +7,7 @@ interrupted demo resumes where it stopped; training resumes from its last checkp
 1. ``train_conv1``, ``train_conv4``: learn a Conv(1)+MP+Quantize and a Conv(4)+MP+Quantize camera
    in physical mode (two-mask signed PSFs) by alternating optimisation (``learn.runs``).
 2. ``masks_conv1``, ``masks_conv4``: design the phase masks of each learned PSF (two masks per
-   signed kernel) and export fabrication files (``canopic design-mask`` / ``export-mask``).
+   signed kernel) and export fabrication files (:mod:`optics.realise`).
 3. ``tables``: the ADC threshold tables as DAC codes, in binary, JSON and Intel HEX, read back.
 4. ``board``: flash the Conv(4) table and a mask pattern to a board (an emulator unless
    ``--port`` names a real one), read them back, capture frames, compare with the simulation.
@@ -152,21 +152,17 @@ def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, alpha:
 
 def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict:
     """Design the phase masks of a learned camera and export its fabrication files."""
-    from canopic.app.cli import main as canopic_main
+    from optics.design import MaskGeometry
+    from optics.realise import design_to_folder, export_design
 
     folder = run.out / conv
     design = folder / "mask_design"
     fabrication = folder / "fabrication"
-    args = ["design-mask", str(folder / "design" / "psf.npz"), "--out", str(design), "--overwrite",
-            "--mask-size", str(profile.mask["mask_size"]),
-            "--gs-iterations", str(profile.mask["gs_iterations"]),
-            "--gd-iterations", str(profile.mask["gd_iterations"]), "--seed", str(seed)]
-    if canopic_main(args) != 0:
-        raise RuntimeError(f"designing the {conv} masks failed (see above)")
-    if canopic_main(["export-mask", str(design), "--out", str(fabrication), "--overwrite",
-                     "--levels", str(profile.levels)]) != 0:
-        raise RuntimeError(f"exporting the {conv} fabrication files failed (see above)")
-    report = json.loads((design / "design.json").read_text())
+    report = design_to_folder(folder / "design" / "psf.npz", design, overwrite=True,
+                              geometry=MaskGeometry(mask_size=profile.mask["mask_size"]),
+                              gs_iterations=profile.mask["gs_iterations"],
+                              gd_iterations=profile.mask["gd_iterations"], seed=seed)
+    export_design(design, fabrication, levels=profile.levels, overwrite=True)
     manifest = json.loads((fabrication / "manifest.json").read_text())
     wavelengths = report["geometry"]["wavelengths"]
     fidelity = {f"K{f}": {f"{w * 1e9:.0f}nm": round(entry["correlation"], 4)
@@ -179,24 +175,16 @@ def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict
 
 def tables_stage(run: DemoRun) -> dict:
     """Threshold tables of both designs as DAC codes in every format, each read back."""
-    from hil.artifacts import ThresholdTable
-    from sensor.design_bundle import load_design_bundle
+    from hil.tables import export_tables
 
     result = {}
     for conv in CONVS:
-        bundle = load_design_bundle(run.out / conv / "design")
-        table = ThresholdTable.from_thresholds(bundle.thresholds, dac_bits=12, v_ref_low=0.0,
-                                               v_ref_high=1.0)
-        paths = {}
-        for suffix in ("bin", "json", "hex"):
-            path = run.out / conv / f"thresholds.{suffix}"
-            table.save(str(path))
-            again = ThresholdTable.load(str(path))
-            if list(again.codes) != list(table.codes):
-                raise RuntimeError(f"{path}: the table does not read back identically")
-            paths[suffix] = str(path)
-        result[conv] = {"files": paths, "codes": [int(c) for c in table.codes],
-                        "thresholds": [float(t) for t in table.thresholds()]}
+        folder = run.out / conv / "tables"
+        manifest = export_tables(run.out / conv / "design", folder, dac_bits=12, v_ref_low=0.0,
+                                 v_ref_high=1.0, overwrite=True)
+        result[conv] = {"files": {entry["path"].rsplit(".", 1)[1]: str(folder / entry["path"])
+                                  for entry in manifest["files"]},
+                        "codes": manifest["codes"], "thresholds": manifest["realised"]}
     return result
 
 
@@ -246,7 +234,7 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
     from learn import datasets
 
     design = run.out / "conv4" / "design"
-    table_file = run.out / "conv4" / "thresholds.bin"
+    table_file = run.out / "conv4" / "tables" / "thresholds.bin"
     mask_file = _mask_pattern_file(run)
     from hil.artifacts import MaskPattern
     rows, cols = MaskPattern.load(str(mask_file)).levels.shape

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from typing import Any, Iterator
 
 import numpy as np
@@ -62,6 +63,49 @@ def save_npz(path: "str | os.PathLike[str]", **arrays: Any) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
+def prepare_output_folder(out_dir: "str | os.PathLike[str]", overwrite: bool) -> str:
+    """Check ``out_dir`` may be written and return a fresh staging folder ``<out_dir>.part``.
+
+    Raises ValueError if ``out_dir`` exists and ``overwrite`` is false.
+    """
+    out_dir = os.fspath(out_dir)
+    if os.path.exists(out_dir) and not overwrite:
+        raise ValueError(f"out_dir: {out_dir!r} exists; choose a new folder or pass overwrite")
+    staging = f"{out_dir.rstrip(os.sep)}.part"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    return staging
+
+
+def publish_folder(staging: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]") -> None:
+    """Move a finished staging folder onto ``out_dir`` (replacing it), as the last step."""
+    staging, out_dir = os.fspath(staging), os.fspath(out_dir)
+    if os.path.exists(out_dir):
+        old = f"{out_dir.rstrip(os.sep)}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: "str | os.PathLike[str]", overwrite: bool = False) -> Iterator[str]:
+    """Yield a staging folder that becomes ``out_dir`` only if the block succeeds.
+
+    A folder is written whole or not at all: on an exception the staging folder is removed and
+    ``out_dir`` (if it existed) is untouched.
+    """
+    staging = prepare_output_folder(out_dir, overwrite)
+    try:
+        yield staging
+        publish_folder(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def sha256_file(path: "str | os.PathLike[str]") -> str:
     """Return the hex SHA-256 of the file at ``path``."""
     digest = hashlib.sha256()
@@ -70,4 +114,4 @@ def sha256_file(path: "str | os.PathLike[str]") -> str:
             digest.update(block)
     return digest.hexdigest()
 
-__all__ = ['atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']
+__all__ = ["prepare_output_folder", "publish_folder", "staged_folder", 'atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']

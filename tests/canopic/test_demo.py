@@ -52,13 +52,13 @@ def test_threshold_tables_round_trip_and_read_back_from_the_board(demo_run):
 
     stages = json.loads((demo_run / "summary.json").read_text())["stages"]
     for conv in ("conv1", "conv4"):
-        tables = [ThresholdTable.load(str(demo_run / conv / f"thresholds.{s}")) for s in ("bin", "json", "hex")]
+        tables = [ThresholdTable.load(str(demo_run / conv / "tables" / f"thresholds.{s}")) for s in ("bin", "json", "hex")]
         assert all(list(t.codes) == list(tables[0].codes) for t in tables)
         designed = load_design_bundle(demo_run / conv / "design").thresholds
         # 12-bit DAC over the 0..15 input range: each threshold within half an LSB
         assert np.abs(tables[0].thresholds() - designed).max() <= 15 / 4096 / 2 + 1e-9
     flashed = stages["board"]["flashed"]
-    table_bytes = (demo_run / "conv4" / "thresholds.bin").read_bytes()
+    table_bytes = (demo_run / "conv4" / "tables" / "thresholds.bin").read_bytes()
     assert flashed["thresholds"]["sha256"] == hashlib.sha256(table_bytes).hexdigest()
     mask_bytes = (demo_run / "conv4" / "mask_pattern.bin").read_bytes()
     assert flashed["mask"]["sha256"] == hashlib.sha256(mask_bytes).hexdigest()

@@ -11,10 +11,12 @@ import math
 
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from learn.attacks import (ATTACK_NAMES, AttackBudget, AttackData, accuracy, augment_images,
-                           make_attack)
+from learn.attack_networks import CodeDecoder
+from learn.attacks import (ATTACK_NAMES, AttackBudget, AttackData, accuracy, augment_images, fit,
+                           make_attack, train_decoder)
 
 K = 5
 #: CI budget: maxima (the best validation epoch is kept); a narrow decoder keeps the
@@ -91,6 +93,84 @@ def test_different_seed_different_weights(separable):
     first = make_attack("inception", small).fit(data, seed=0).scores(test_x)
     second = make_attack("inception", small).fit(data, seed=1).scores(test_x)
     assert not torch.equal(first, second)
+
+
+class Scale(nn.Module):
+    """``w * x`` with one scalar weight ``w`` (0 at the start)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w * x
+
+
+def test_loop_restores_the_best_epoch_and_counts_patience_from_it():
+    # scripted validation scores: epoch 2 is best; epoch 4 only ties it (no improvement); with
+    # patience 3 the loop stops after epoch 5 = 2 + 3 and never sees epoch 6's better score
+    scripted = iter([0.2, 0.5, 0.4, 0.5, 0.3, 0.9])
+    model, weights = Scale(), []
+
+    def score(outputs, targets):
+        weights.append(model.w.detach().clone())            # the weights this epoch ended with
+        return next(scripted)
+
+    x = torch.rand(8, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    outcome = fit(model, x, 2.0 * x, x, x, loss=F.l1_loss, score=score, worst=-math.inf,
+                  epochs=10, patience=3, batch_size=4, seed=0, lr=0.05, weight_decay=0.0)
+    assert (outcome.best_epoch, outcome.epochs_run, outcome.best_score) == (2, 5, 0.5)
+    assert len(weights) == 5
+    assert len({float(w) for w in weights}) == 5                   # every epoch moved w
+    assert torch.equal(model.w.detach(), weights[1])               # epoch 2's weights
+    assert not model.training
+
+
+def test_decoder_keeps_the_epoch_before_validation_got_worse():
+    # training pulls w towards 2 (targets 2x) in steps of about lr; validation wants w = 1
+    # (targets x), so its L1 error |w - 1| mean|x| falls, then rises once w passes 1
+    generator = torch.Generator().manual_seed(0)
+    codes, val_codes = torch.rand(16, 1, 2, 2, generator=generator), torch.rand(8, 1, 2, 2,
+                                                                                generator=generator)
+    decoder, seen = Scale(), []
+    decoder.register_forward_hook(
+        lambda module, args, out: seen.append(module.w.detach().clone()) if not module.training
+        else None)                                            # one validation pass per epoch
+    error = train_decoder(decoder, codes, 2.0 * codes, val_codes, val_codes, epochs=40,
+                          patience=3, batch_size=4, seed=0, lr=0.1)
+    errors = [float((w * val_codes - val_codes).abs().mean()) for w in seen]
+    k = min(range(len(errors)), key=errors.__getitem__)
+    assert 0 < k < len(seen) - 1 and errors[-1] > errors[k]       # it did get worse after k
+    assert len(seen) == k + 1 + 3                                 # stopped after patience 3
+    assert torch.equal(decoder.w.detach(), seen[k])
+    assert error == pytest.approx(errors[k], rel=1e-6)
+
+
+def test_loop_trains_on_the_plugged_in_loss():
+    # a decoder trained on a loss that is identically zero (and no weight decay) keeps every
+    # parameter bit for bit (Adam's step is 0 / (0 + eps) = 0); the L1 loss does move them
+    generator = torch.Generator().manual_seed(0)
+    codes, images = torch.rand(12, 3, 4, 4, generator=generator), torch.rand(12, 3, 8, 8,
+                                                                             generator=generator)
+    shapes = []
+
+    def zero(outputs, targets):
+        shapes.append((tuple(outputs.shape), tuple(targets.shape)))
+        return 0.0 * outputs.sum()
+
+    moved = {}
+    for name, loss in (("zero", zero), ("l1", F.l1_loss)):
+        torch.manual_seed(0)
+        decoder = CodeDecoder(3, 4, 8, width=16, cells=4)
+        start = {k: v.detach().clone() for k, v in decoder.named_parameters()}
+        fit(decoder, codes, images, codes, images, loss=loss, score=lambda o, t: 0.0,
+            worst=-1.0, epochs=2, patience=5, batch_size=5, seed=0, lr=1e-2, weight_decay=0.0)
+        moved[name] = [k for k, v in decoder.named_parameters() if not torch.equal(v, start[k])]
+    assert moved["zero"] == []
+    assert len(moved["l1"]) == len(start)
+    # 12 rows in batches of 5: 5, 5, then a tail of 2 -- three steps per epoch, two epochs
+    full, tail = ((5, 3, 8, 8), (5, 3, 8, 8)), ((2, 3, 8, 8), (2, 3, 8, 8))
+    assert shapes == [full, full, tail] * 2
 
 
 def test_geometric_augmentation_is_identity_or_mirror():

@@ -10,7 +10,7 @@ import pytest
 
 from canopic.app.cli import main
 from optics import fabrication as fab
-from canopic.app.commands.masks import load_kernel
+from optics.realise import load_kernel
 
 SMALL = ["--mask-size", "64", "--method", "gs", "--gs-iterations", "5", "--no-progress"]
 
@@ -134,3 +134,22 @@ def test_export_refuses_a_tampered_design(tmp_path, kernel_file, capsys):
     assert "sha256" in capsys.readouterr().err
     assert not (tmp_path / "fab").exists()
     assert main(["export-mask", str(tmp_path / "missing"), "--out", str(tmp_path / "f2")]) == 1
+
+
+def test_the_library_calls_give_what_the_commands_give(tmp_path, kernel_file):
+    """optics.realise is the library the commands parse for: same seed, same masks and files."""
+    from optics.design import MaskGeometry
+    from optics.realise import design_to_folder, export_design
+
+    assert main(["design-mask", str(kernel_file), "--out", str(tmp_path / "cli")] + SMALL) == 0
+    report = design_to_folder(np.load(kernel_file), tmp_path / "lib",
+                              geometry=MaskGeometry(mask_size=64), method="gs", gs_iterations=5,
+                              progress=False)
+    with np.load(tmp_path / "cli" / "design.npz") as cli, \
+            np.load(tmp_path / "lib" / "design.npz") as lib:
+        np.testing.assert_array_equal(cli["heights"], lib["heights"])
+    assert report == {**json.loads((tmp_path / "lib" / "design.json").read_text())}
+    psf_report = export_design(tmp_path / "lib", tmp_path / "fab", levels=4)
+    manifest = json.loads((tmp_path / "fab" / "manifest.json").read_text())
+    assert manifest["psf_after_quantization"] == psf_report and fab.verify_manifest(
+        tmp_path / "fab") == []

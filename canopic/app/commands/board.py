@@ -1,4 +1,4 @@
-"""Commands: ``canopic flash``, ``canopic capture``, ``canopic board-emulator``, ``canopic ports``."""
+"""Commands: ``canopic export-tables``, ``flash``, ``capture``, ``board-emulator``, ``ports``."""
 from __future__ import annotations
 
 import argparse
@@ -109,8 +109,51 @@ def _ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_tables(args: argparse.Namespace) -> int:
+    from canopic.core.units import parse_quantity
+    from hil.tables import export_tables
+
+    formats = [f.strip() for f in str(args.formats).split(",") if f.strip()]
+    manifest = export_tables(args.design, args.out, dac_bits=args.dac_bits,
+                             v_ref_low=parse_quantity(args.v_ref_low, "V", "--v-ref-low"),
+                             v_ref_high=parse_quantity(args.v_ref_high, "V", "--v-ref-high"),
+                             formats=formats, overwrite=args.overwrite)
+    print(f"{len(manifest['codes'])} thresholds as {manifest['dac']['bits']}-bit DAC codes "
+          f"{manifest['codes']}; largest quantisation error {manifest['max_error']:.3g} "
+          f"(ADC input units)")
+    for entry in manifest["files"]:
+        print(f"{entry['path']}: {entry['bytes']} bytes, SHA-256 {entry['sha256']}")
+    print(f"tables and manifest.json written to {args.out}")
+    return 0
+
+
 def register(subparsers) -> None:
-    """Add flash, capture, board-emulator and ports to the ``canopic`` command."""
+    """Add export-tables, flash, capture, board-emulator and ports to the ``canopic`` command."""
+    from hil.tables import TABLE_FORMATS
+
+    tables = subparsers.add_parser(
+        "export-tables", help="flashable ADC threshold tables of a learned design",
+        description="Quantise a learned design's ADC thresholds to DAC codes and write them in "
+                    "every board format (binary .bin, .json, Intel HEX .hex), each read back "
+                    "and compared, with manifest.json (codes, realised thresholds, sha256).",
+        epilog="Example: canopic export-tables runs/c4/design --out runs/c4/tables; then "
+               "canopic flash --port emulator --thresholds runs/c4/tables/thresholds.bin")
+    tables.add_argument("design", help="a design bundle folder ('canopic train' writes "
+                                       "OUT/design)")
+    tables.add_argument("--out", required=True, help="folder to write")
+    tables.add_argument("--dac-bits", type=int, default=12,
+                        help="the board DAC's resolution, 1..16 bits (default: %(default)s)")
+    tables.add_argument("--v-ref-low", default="0V",
+                        help="DAC reference voltage of code 0 (default: %(default)s)")
+    tables.add_argument("--v-ref-high", default="1V",
+                        help="DAC reference voltage of the top code (default: %(default)s)")
+    tables.add_argument("--formats", default=",".join(TABLE_FORMATS),
+                        help="comma-separated subset of " + ", ".join(TABLE_FORMATS)
+                             + " (default: %(default)s)")
+    tables.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    tables.add_argument("--debug", action="store_true", help="show tracebacks")
+    tables.set_defaults(func=_export_tables)
+
     flash = subparsers.add_parser(
         "flash", help="flash a threshold table and/or mask pattern to a board, verified",
         description="Send artifacts to a board (BEGIN/DATA/END, COMMIT to the inactive slot) "
