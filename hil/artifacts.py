@@ -42,6 +42,16 @@ def _check_crc(data: bytes, what: str) -> bytes:
 
 
 # ----------------------------------------------------------------------------- thresholds
+def _unframe(data: bytes, header: struct.Struct, magic: bytes, what: str) -> bytes:
+    """The body of a binary image (without its CRC) after checking length, magic and CRC-32."""
+    if len(data) < header.size + 4:
+        raise ValueError(f"{what}: {len(data)} bytes is shorter than the {header.size + 4}-byte "
+                         f"header and CRC")
+    if data[:4] != magic:
+        raise ValueError(f"{what}: magic {data[:4]!r} is not {magic!r}")
+    return _check_crc(data, what)
+
+
 @dataclass(frozen=True)
 class ThresholdTable:
     """A flash-ADC threshold table as DAC codes.
@@ -164,12 +174,7 @@ class ThresholdTable:
     def from_bytes(cls, data: bytes) -> "ThresholdTable":
         """Parse and validate a binary image; ``ValueError`` says what is wrong."""
         data = bytes(data)
-        if len(data) < _TABLE_HEADER.size + 4:
-            raise ValueError(f"threshold table: {len(data)} bytes is shorter than the "
-                             f"{_TABLE_HEADER.size + 4}-byte header and CRC")
-        if data[:4] != THRESHOLD_MAGIC:
-            raise ValueError(f"threshold table: magic {data[:4]!r} is not {THRESHOLD_MAGIC!r}")
-        body = _check_crc(data, "threshold table")
+        body = _unframe(data, _TABLE_HEADER, THRESHOLD_MAGIC, "threshold table")
         magic, version, count, dac_bits, _, low, high, full_scale = _TABLE_HEADER.unpack_from(body)
         if version != FORMAT_VERSION:
             raise ValueError(f"threshold table: format version {version} is not supported "
@@ -355,12 +360,7 @@ class MaskPattern:
     def from_bytes(cls, data: bytes) -> "MaskPattern":
         """Parse and validate a binary image; ``ValueError`` says what is wrong."""
         data = bytes(data)
-        if len(data) < _MASK_HEADER.size + 4:
-            raise ValueError(f"mask pattern: {len(data)} bytes is shorter than the "
-                             f"{_MASK_HEADER.size + 4}-byte header and CRC")
-        if data[:4] != MASK_MAGIC:
-            raise ValueError(f"mask pattern: magic {data[:4]!r} is not {MASK_MAGIC!r}")
-        body = _check_crc(data, "mask pattern")
+        body = _unframe(data, _MASK_HEADER, MASK_MAGIC, "mask pattern")
         (_, version, kind, itemsize, level_count, width, height, pitch, wavelength,
          top) = _MASK_HEADER.unpack_from(body)
         if version != FORMAT_VERSION:

@@ -10,7 +10,7 @@ Public API (SI units; torch or numpy in, the same kind out):
 
 Names are imported on first use, so ``import optics`` (and ``canopic --help``) stays cheap.
 """
-import importlib
+from canopic.core.lazy import lazy_exports
 
 _EXPORTS = {
     "amplitude_mask": "optics.elements",
@@ -37,9 +37,4 @@ _EXPORTS = {
     "mask_psf": "optics.psf",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'optics' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

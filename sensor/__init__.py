@@ -6,16 +6,11 @@ capture; ``sensor.PixelArray`` / ``sensor.SensorParams`` model the photodetectio
 ``sensor.load_published_camera`` loads the paper's published encoders; ``sensor.design_bundle`` reads and
 writes learned designs. Names are imported on first use, so ``import sensor`` is cheap.
 """
-import importlib
+from canopic.core.lazy import lazy_exports
 
 # Camera comes through sensor.published, which attaches the deprecated Camera.from_published.
 _EXPORTS = {"Camera": "sensor.published", "CameraConfig": "sensor.camera",
             "load_published_camera": "sensor.published",
             "PixelArray": "sensor.pixel", "SensorParams": "sensor.pixel"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sensor' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

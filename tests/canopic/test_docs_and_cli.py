@@ -7,10 +7,13 @@ import pytest
 from canopic.app.cli import build_parser, main
 from canopic.core.units import UnitError, parse_quantity
 
-DOCUMENTED_MODULES = ["canopic.core.bundle", "canopic.app.report", "canopic.core.units", "hil.client",
+DOCUMENTED_MODULES = ["canopic.core.bundle", "canopic.core.cache", "canopic.core.checks",
+                      "canopic.core.filetypes", "canopic.core.lazy", "canopic.core.units",
+                      "canopic.app.report", "hil.client",
                       "learn.networks", "optics.design", "optics.imaging", "optics.materials",
                       "sensor.baselines", "sensor.camera", "sensor.colour"]
-COMMANDS = ["simulate", "design-mask", "export-mask", "train", "table1", "detect-eval", "flash",
+COMMANDS = ["simulate", "design-mask", "export-mask", "train", "table1", "detect-eval",
+            "export-tables", "flash",
             "capture", "board-emulator", "ports", "demo"]
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from canopic.app.commands.common import add_command
+
 PORT_HELP = ("serial device (e.g. /dev/ttyUSB0, COM3), a pyserial URL, 'auto' (the one USB "
              "serial port matching --vid/--pid/--serial-number) or 'emulator' (start a board "
              "emulator for this command)")
@@ -21,7 +23,6 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
                         help="flash directory of the emulator that --port emulator starts")
     parser.add_argument("--emulator-seed", type=int, default=None,
                         help="mismatch seed of the emulator that --port emulator starts")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _connection(args: argparse.Namespace) -> dict:
@@ -131,8 +132,9 @@ def register(subparsers) -> None:
     """Add export-tables, flash, capture, board-emulator and ports to the ``canopic`` command."""
     from hil.tables import TABLE_FORMATS
 
-    tables = subparsers.add_parser(
-        "export-tables", help="flashable ADC threshold tables of a learned design",
+    tables = add_command(
+        subparsers, "export-tables", func=_export_tables, out="folder to write", overwrite=True,
+        help="flashable ADC threshold tables of a learned design",
         description="Quantise a learned design's ADC thresholds to DAC codes and write them in "
                     "every board format (binary .bin, .json, Intel HEX .hex), each read back "
                     "and compared, with manifest.json (codes, realised thresholds, sha256).",
@@ -140,7 +142,6 @@ def register(subparsers) -> None:
                "canopic flash --port emulator --thresholds runs/c4/tables/thresholds.bin")
     tables.add_argument("design", help="a design bundle folder ('canopic train' writes "
                                        "OUT/design)")
-    tables.add_argument("--out", required=True, help="folder to write")
     tables.add_argument("--dac-bits", type=int, default=12,
                         help="the board DAC's resolution, 1..16 bits (default: %(default)s)")
     tables.add_argument("--v-ref-low", default="0V",
@@ -150,12 +151,9 @@ def register(subparsers) -> None:
     tables.add_argument("--formats", default=",".join(TABLE_FORMATS),
                         help="comma-separated subset of " + ", ".join(TABLE_FORMATS)
                              + " (default: %(default)s)")
-    tables.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    tables.add_argument("--debug", action="store_true", help="show tracebacks")
-    tables.set_defaults(func=_export_tables)
 
-    flash = subparsers.add_parser(
-        "flash", help="flash a threshold table and/or mask pattern to a board, verified",
+    flash = add_command(
+        subparsers, "flash", func=_flash, help="flash a threshold table and/or mask pattern to a board, verified",
         description="Send artifacts to a board (BEGIN/DATA/END, COMMIT to the inactive slot) "
                     "and read them back byte for byte. Threshold tables: binary (.bin), .json "
                     "or Intel HEX (.hex); masks: binary (.cmask) or .npz (levels, level_count).")
@@ -163,39 +161,32 @@ def register(subparsers) -> None:
     flash.add_argument("--thresholds", help="threshold table file")
     flash.add_argument("--mask", help="mask pattern file")
     flash.add_argument("--no-progress", action="store_true", help="no progress bars")
-    flash.set_defaults(func=_flash)
 
-    capture = subparsers.add_parser(
-        "capture", help="capture a frame of codes from a board",
+    capture = add_command(
+        subparsers, "capture", func=_capture, out="output .npz file", help="capture a frame of codes from a board",
         description="Show a scene to the board's camera and save the codes it returns "
                     "(.npz: codes uint8 [1, C, h, w], scene, metadata JSON).")
     _add_connection(capture)
-    capture.add_argument("--out", required=True, help="output .npz file")
     capture.add_argument("--scene", help="scene image (PNG/JPEG, or .npy uint8 HxWx3); "
                                          "default: a built-in test pattern")
     capture.add_argument("--scene-size", type=int, default=64,
                          help="scene side in pixels (default: %(default)s)")
     capture.add_argument("--noise-seed", type=int, default=0,
                          help="seed of the frame's temporal noise (default: %(default)s)")
-    capture.set_defaults(func=_capture)
 
     from hil.emulator import add_arguments
-    emulator = subparsers.add_parser(
-        "board-emulator", help="emulate a prototype board on a pseudo-terminal",
+    emulator = add_command(
+        subparsers, "board-emulator", func=_board_emulator, help="emulate a prototype board on a pseudo-terminal",
         description="Serve the board protocol on a new pty; prints its path (open it with "
                     "--port PATH), keeps its flash in --flash-dir, runs until interrupted.")
     add_arguments(emulator)
-    emulator.add_argument("--debug", action="store_true", help="show tracebacks")
-    emulator.set_defaults(func=_board_emulator)
 
-    ports = subparsers.add_parser("ports", help="list candidate serial ports",
-                                  description="List serial ports (USB ones unless --all).")
-    ports.add_argument("--vid")
-    ports.add_argument("--pid")
-    ports.add_argument("--serial-number")
+    ports = add_command(subparsers, "ports", func=_ports, help="list candidate serial ports",
+                        description="List serial ports (USB ones unless --all).")
+    ports.add_argument("--vid", help="USB vendor id filter (hex)")
+    ports.add_argument("--pid", help="USB product id filter (hex)")
+    ports.add_argument("--serial-number", help="USB serial number filter")
     ports.add_argument("--all", action="store_true", help="include non-USB ports")
-    ports.add_argument("--debug", action="store_true")
-    ports.set_defaults(func=_ports)
 
 
 __all__ = ["register", "read_scene"]

@@ -2,7 +2,7 @@
 report (:func:`canopic.app.demo.run_demo`)."""
 from __future__ import annotations
 
-import argparse
+from canopic.app.commands.common import add_command
 
 DEMO_SUMMARY = ("The main job: learn a Conv(1) and a Conv(4) camera, design their phase masks, "
                 "write fabrication files and threshold tables, flash a board, capture frames back, "
@@ -13,11 +13,11 @@ PROFILE_NAMES = ("full", "quick", "tiny")
 
 def register(subparsers) -> None:
     """Add ``demo`` to the ``canopic`` command."""
-    parser = subparsers.add_parser(
-        "demo", help="the main job: learn, design masks, export, flash, capture, evaluate, report",
+    parser = add_command(
+        subparsers, "demo", func=_run, defaults_in_help=True,
+        help="the main job: learn, design masks, export, flash, capture, evaluate, report",
         description=DEMO_SUMMARY + " Writes one run folder with report.html and "
-                    "summary.json; re-running resumes (finished stages are kept).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "summary.json; re-running resumes (finished stages are kept).")
     parser.add_argument("--out", default="runs/demo", help="run folder")
     parser.add_argument("--full", action="store_true",
                         help="the full profile (longer training, 3 evaluation seeds); same as "
@@ -34,8 +34,6 @@ def register(subparsers) -> None:
     parser.add_argument("--board-seed", type=int, default=7,
                         help="the emulated board's own mismatch seed")
     parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=_run)
 
 
 def _run(args) -> int:

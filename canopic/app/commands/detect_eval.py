@@ -1,16 +1,17 @@
 """``canopic detect-eval``: the face-detection experiment (clean, blur, pixelate, CAnOPICs)."""
 from __future__ import annotations
 
+from canopic.app.commands.common import add_command
+
 
 def register(subparsers) -> None:
     """Add ``detect-eval`` to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "detect-eval", help="face detection with boxes on encoded scenes (paper's Fig. 6)",
+    parser = add_command(
+        subparsers, "detect-eval", func=run, out="output folder", help="face detection with boxes on encoded scenes (paper's Fig. 6)",
         description="Train a small heat-map face detector on synthetic scenes encoded by each "
                     "configuration and score it (AP@0.5, FDDB discrete ROC). Writes "
                     "OUT/detection.csv (one row per configuration), OUT/roc.csv, "
                     "OUT/fig6a_roc.png, OUT/fig6b_boxes.png and a manifest.")
-    parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quick", action="store_true",
                         help="CI-sized profile (192 training / 64 test scenes of 128 px)")
     parser.add_argument("--configs", nargs="+", default=None, metavar="NAME",
@@ -21,8 +22,6 @@ def register(subparsers) -> None:
     parser.add_argument("--train-scenes", type=int, default=None, help="override")
     parser.add_argument("--test-scenes", type=int, default=None, help="override")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -8,13 +8,15 @@ imports happen inside the handlers.
 """
 from __future__ import annotations
 
+from canopic.app.commands.common import add_command
 from optics.realise import METHODS, SIGNED_MODES  # numpy only: --help stays fast
 
 
 def register(subparsers) -> None:
     """Add ``design-mask`` and ``export-mask`` to the ``canopic`` command."""
-    design = subparsers.add_parser(
-        "design-mask", help="design phase masks whose PSFs match a kernel",
+    design = add_command(
+        subparsers, "design-mask", func=run_design, out="design folder to write",
+        overwrite=True, help="design phase masks whose PSFs match a kernel",
         description="Design diffractive phase masks (Gerchberg-Saxton and/or gradient descent "
                     "through the differentiable PSF at all wavelengths) whose PSFs match a "
                     "kernel. Signed kernels become two masks whose captures are subtracted "
@@ -24,7 +26,6 @@ def register(subparsers) -> None:
                         "psf.npz of a 'canopic train' design bundle - or its only array) "
                         "or .npy file [k,k] / [F,k,k] / [F,1,k,k]; a published encoder name "
                         "(e.g. Learned_Conv1_Maxpool_Quantize_alpha1); or gaussian63 / bars11")
-    design.add_argument("--out", required=True, help="design folder to write")
     design.add_argument("--correlation", action="store_true",
                         help="the file's kernels are cross-correlation kernels (conv2d): flip "
                              "them 180 degrees into PSFs (published encoders always are)")
@@ -50,24 +51,18 @@ def register(subparsers) -> None:
                         help="mask side in mask pixels (default 256)")
     design.add_argument("--material", default="fused_silica", help="fused_silica (default), su8")
     design.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    design.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     design.add_argument("--no-progress", action="store_true", help="no progress bars")
-    design.add_argument("--debug", action="store_true", help="show tracebacks")
-    design.set_defaults(func=run_design)
 
-    export = subparsers.add_parser(
-        "export-mask", help="write fabrication files (GDSII, TIFF, PNG, manifest) of a design",
+    export = add_command(
+        subparsers, "export-mask", func=run_export, out="fabrication folder to write",
+        overwrite=True, help="write fabrication files (GDSII, TIFF, PNG, manifest) of a design",
         description="Quantise a design's heights to 2^k levels (k binary etch steps) and write "
                     "GDSII (one layer per etch step), 16-bit height TIFFs, PNG previews and a "
                     "JSON manifest with sha256 hashes; the PSF after quantisation is reported "
                     "beside the ideal one.")
     export.add_argument("design", help="a folder written by 'canopic design-mask'")
-    export.add_argument("--out", required=True, help="fabrication folder to write")
     export.add_argument("--levels", type=int, choices=(2, 4, 8, 16), default=16,
                         help="height levels (default 16 = 4 etch steps)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    export.add_argument("--debug", action="store_true", help="show tracebacks")
-    export.set_defaults(func=run_export)
 
 
 def _geometry(args):

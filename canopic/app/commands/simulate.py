@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from canopic.app.commands.common import add_command
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "simulate", help="encode images, folders or videos with a simulated camera",
+    """Add ``simulate`` to the ``canopic`` command."""
+    parser = add_command(
+        subparsers, "simulate", func=run_simulate, out="output folder", help="encode images, folders or videos with a simulated camera",
         description="Run scenes through a simulated CAnOPIC camera (optics -> sensor -> "
                     "comparator-tree max-pool -> ADC) and write the 4-bit codes (.npz), "
                     "upscaled PNG previews and a figure like the paper's Fig. 4 (scene, after "
@@ -22,15 +25,12 @@ def register(subparsers) -> None:
                         help="a published encoder name or .npz path (default: %(default)s), or a "
                              "design bundle folder (psf.npz, thresholds.npz, design.json)")
     source.add_argument("--config", help="a camera config JSON (sensor.CameraConfig fields)")
-    parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--size", type=int, default=64,
                         help="scenes are centre-cropped square and resized to SIZE x SIZE pixels "
                              "(a multiple of 8; default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default %(default)s)")
     parser.add_argument("--batch", type=int, default=256, help="frames per batch")
     parser.add_argument("--max-frames", type=int, default=10000, help="stop reading a video after this many frames")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=run_simulate)
 
 
 def run_simulate(args: argparse.Namespace) -> int:

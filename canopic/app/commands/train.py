@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from canopic.app.commands.common import add_command
+
 #: CLI flags that override a run setting: flag -> (config section or None for the top, key).
 _OVERRIDES = {
     "conv": ("camera", "conv"),
@@ -23,18 +25,16 @@ _OVERRIDES = {
 
 def register(subparsers) -> None:
     """Add ``canopic train`` to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "train", help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
+    parser = add_command(
+        subparsers, "train", func=run, out="run folder", defaults_in_help=True, help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
         description="Alternating optimisation of the paper's eq. (1): the camera against a "
                     "recognition and a detection network. Writes OUT/config.json, "
                     "OUT/checkpoint.pt (every alternation), OUT/metrics.jsonl and the design "
                     "bundle OUT/design/ (psf.npz, thresholds.npz, design.json). An alpha sweep "
                     "is one process per alpha: for a in 0 1 10 100; do canopic train --alpha $a "
-                    "--out runs/alpha_$a & done; wait",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "--out runs/alpha_$a & done; wait")
     parser.add_argument("--config", help="run config (.json or .toml; sections camera, training, "
                                          "data; keys seed, device); flags below override it")
-    parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint")
     parser.add_argument("--profile", choices=("paper", "quick"), default=None,
@@ -57,7 +57,6 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary lines")
-    parser.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace):

@@ -35,3 +35,21 @@ def test_sha256_matches_hashlib(tmp_path):
     data = bytes(range(256)) * 5000
     files.write_bytes(path, data)
     assert files.sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "fab"
+    with pytest.raises(RuntimeError):
+        with files.staged_folder(out) as staging:
+            open(f"{staging}/a.gds", "w").close()
+            raise RuntimeError("export failed half-way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    with files.staged_folder(out) as staging:
+        open(f"{staging}/a.gds", "w").close()
+    assert sorted(p.name for p in out.iterdir()) == ["a.gds"]
+    with pytest.raises(ValueError, match="exists"):
+        with files.staged_folder(out):
+            pass
+    with files.staged_folder(out, overwrite=True) as staging:
+        open(f"{staging}/b.gds", "w").close()
+    assert sorted(p.name for p in out.iterdir()) == ["b.gds"]
