@@ -7,9 +7,9 @@ sweep points of every given ``table1.json`` (later files win on equal strength) 
 row's identity top-1 beside the sweeps interpolated to the row's own face accuracy
 (``learn.table1.matched_utility``: linear, no extrapolation).
 
-    .venv/bin/python benchmarks/matched_wide_sweep.py docs/results/full_table1.json \\
-        docs/results/authors_schedule_a50_table1.json docs/results/wide_sweeps_table1.json \\
-        --below 93 --plot docs/results/wide_sweeps_matched.png
+    .venv/bin/python benchmarks/matched_wide_sweep.py docs/results/table1/full_table1.json \\
+        docs/results/studies/authors_schedule_a50_table1.json docs/results/studies/wide_sweeps_table1.json \\
+        --below 93 --plot docs/results/studies/wide_sweeps_matched.png
 """
 from __future__ import annotations
 
