@@ -2,9 +2,10 @@
 
 For every (spacing, alpha, seed) it takes the learned camera of a Table 1 row with that
 ``min_threshold_spacing`` -- read from a ``canopic table1`` task file when ``--tasks`` holds one
-(``row-<key>-seed<N>.pkl``, the row key with ``learn.table1.camera_override_row``'s suffix unless
-the spacing is the default), else learned here exactly as table1 learns it (full profile
-schedule, one torch thread: the same camera to the last digit) -- and prints:
+(``row-<key>-seed<N>.pt``, the row key with ``learn.table1.camera_override_row``'s suffix unless
+the spacing is the default; read through ``learn.table1.TaskCache`` as plain data, never
+unpickled, whatever settings the run had), else learned here exactly as table1 learns it (full
+profile schedule, one torch thread: the same camera to the last digit) -- and prints:
 
 * its thresholds and the levels they leave 0.25 LSB apart (``study_alternating.distinct_levels``);
 * how the codes of real faces use the levels: the hard codes of the evaluation identities'
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import time
 from pathlib import Path
 
@@ -41,15 +41,16 @@ def code_usage(codes, levels: int) -> dict:
             "share_per_level": [round(float(p), 4) for p in share]}
 
 
-def cached_camera(tasks: "Path | None", key: str, seed: int):
-    """The learned camera of ``row-<key>-seed<seed>.pkl`` in ``tasks``, or None."""
+def cached_camera(tasks: "Path | None", row, seed: int):
+    """The learned camera of ``row`` (a ``learn.table1.Row``) at ``seed`` in the ``canopic
+    table1`` tasks folder ``tasks`` (task ``row-<key>-seed<seed>``, whatever settings wrote it),
+    or None."""
     if tasks is None:
         return None
-    try:
-        with open(tasks / f"row-{key}-seed{seed}.pkl", "rb") as handle:
-            return pickle.load(handle)["result"].camera
-    except (OSError, KeyError, AttributeError, EOFError, pickle.UnpicklingError):
-        return None
+    from learn import table1
+
+    saved = table1.TaskCache(tasks, {}).load(("row", row, seed), any_settings=True)
+    return saved.camera if isinstance(saved, table1.RowResult) else None
 
 
 def study(config: str, spacings, alphas, seeds, tasks: "Path | None") -> list:
@@ -70,7 +71,7 @@ def study(config: str, spacings, alphas, seeds, tasks: "Path | None") -> list:
             row = table1.camera_override_row(base, overrides)
             for seed in seeds:
                 start = time.perf_counter()
-                camera = cached_camera(tasks, row.key, seed)
+                camera = cached_camera(tasks, row, seed)
                 source = "task file"
                 if camera is None:
                     camera = table1.learn_camera(row, splits, table1.FULL.alternating, seed=seed,

@@ -67,7 +67,7 @@ def test_table1_trains_each_seed_once_across_runs(tmp_path, monkeypatch):
     first, _ = run()
     assert trained == [3]  # the clean recogniser of seed 0 (3 evaluation identities)
     assert (tmp_path / "recognisers" / "clean-recogniser-seed0.pt").is_file()
-    (tmp_path / "row-mp_unlearned-seed0.pkl").unlink()
+    (tmp_path / "row-mp_unlearned-seed0.pt").unlink()
     trained.clear()
     again, _ = run()
     assert trained == []

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from learn import datasets, plots, table1
+from learn import datasets, plots, table1, table1_cameras, table1_tasks
 from learn.attacks import AttackBudget
 
 #: The paper's Table 1 (ID, face vs no-face; unlearned then learned), copied from the paper.
@@ -193,7 +193,7 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
         tmp_path, {"settings": n, "seeds": seeds, "profile": {"alternating": {"epochs": schedule}}})
     first, first_sweeps = run(settings(1, 1))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "row-clean-seed0.pkl", "row-mp_unlearned-seed0.pkl", "sweep-pixelate-4-seed0.pkl"]
+        "row-clean-seed0.pt", "row-mp_unlearned-seed0.pt", "sweep-pixelate-4-seed0.pt"]
 
     computed = []
     real_run = table1._Evaluator.run
@@ -221,7 +221,7 @@ def test_finished_tasks_are_reused_only_with_the_same_settings(tmp_path, monkeyp
     assert settings(1, 2).fingerprint(learned) != settings(1, 1).fingerprint(learned)
     with pytest.raises(AssertionError, match="recomputed row-clean-seed0"):
         run(settings(2, 1))
-    (tmp_path / "row-clean-seed0.pkl").write_bytes(b"not a pickle")
+    (tmp_path / "row-clean-seed0.pt").write_bytes(b"not a torch file")
     with pytest.raises(AssertionError, match="recomputed row-clean-seed0"):
         run(settings(1, 1))
 
@@ -255,7 +255,8 @@ def test_a_twin_that_could_not_be_built_is_tried_again_from_the_cached_camera(tm
     assert run()[0][0].physical is None       # fails again: still cached without a twin
 
     monkeypatch.setattr(optics.signed, "design_signed_masks", real_design)
-    monkeypatch.setattr(table1, "learn_camera", lambda *a, **k: pytest.fail("learned again"))
+    monkeypatch.setattr(table1_cameras, "learn_camera",
+                        lambda *a, **k: pytest.fail("learned again"))
     second, _ = run()
     assert second[0].status == "ok" and second[0].physical is not None
     assert second[0].result.privacy.scores == first[0].result.privacy.scores
@@ -263,6 +264,107 @@ def test_a_twin_that_could_not_be_built_is_tried_again_from_the_cached_camera(tm
     assert table1.plan_lines(tasks, cache)[0].startswith("done")
     monkeypatch.setattr(table1._Evaluator, "run", lambda *a: pytest.fail("recomputed"))
     assert run()[0][0].physical.privacy.scores == second[0].physical.privacy.scores
+
+
+class _Planted:
+    """Makes the directory ``marker`` when unpickled: what a malicious results folder could hold."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch reading the raw pickle
+def test_a_results_folder_never_runs_code_from_its_files(tmp_path):
+    """Task files are read as plain data: a pickle planted under every name a task's file could
+    have (the old .pkl; the .pt with the right fingerprint, as a raw pickle and as a torch file;
+    a .json) runs nothing; the tasks run again, equal a clean run and replace the planted files."""
+    import dataclasses
+    import pickle
+
+    import torch
+
+    rows = [row for row in table1.ROWS if row.key in ("clean", "mp_unlearned")]
+    profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=(4,))
+    run = lambda cache: table1.run_table1(tiny_splits(), profile, seeds=(0,), attacks=("knn",),
+                                          rows=rows, progress=False, cache=cache)
+    tasks = table1.table_tasks(rows, profile, (0,))
+    proof, marker = tmp_path / "proof", tmp_path / "marker"
+    pickle.loads(pickle.dumps(_Planted(proof)))          # the planted payload is live
+    assert proof.is_dir()
+    clean, clean_sweeps = run(None)
+    for form in ("pickle", "torch"):
+        cache = table1.TaskCache(tmp_path / form, {"settings": 1})
+        (tmp_path / form).mkdir()
+        for task in tasks:
+            name = table1.task_name(task)
+            record = {"fingerprint": cache.fingerprint(task), "task": name,
+                      "result": _Planted(marker), "payload": {"task": name,
+                                                               "result": _Planted(marker)}}
+            for path in (cache.folder / f"{name}.pkl", cache.folder / f"{name}.json"):
+                path.write_bytes(pickle.dumps(record))
+            if form == "torch":
+                torch.save(record, cache.path(task))
+            else:
+                cache.path(task).write_bytes(pickle.dumps(record))
+        assert [cache.load(task) for task in tasks] == [None] * 3
+        assert [cache.load(task, any_settings=True) for task in tasks] == [None] * 3
+        assert table1.plan_lines(tasks, cache)[-1].startswith("0 of 3 tasks done")
+        results, sweeps = run(cache)
+        assert not marker.exists()
+        assert [(r.row, r.status, r.result) for r in results] == [
+            (r.row, r.status, r.result) for r in clean]
+        assert sweeps["pixelate"][0][1] == clean_sweeps["pixelate"][0][1]
+        assert [type(cache.load(task)).__name__ for task in tasks] == [
+            "RowResult", "RowResult", "EvaluationResult"]
+    assert not marker.exists()
+
+
+def test_a_row_result_with_a_learned_camera_round_trips_through_the_task_cache(tmp_path):
+    """Saved and loaded: the same numbers, and a camera (learned in physical mode: two-mask
+    kernel, sensor, comparator and ADC noise; or published, with repeated thresholds) with the
+    same tensors that gives the same codes on a fixed input."""
+    import torch
+
+    from learn.evaluation import (AttackScore, EvaluationResult, PrivacyResult, Spread,
+                                  UtilityResult)
+
+    by_key = {row.key: row for row in table1.ROWS}
+    learned = table1.physical_mode_row(by_key["conv4_mp_q_a1_learned"])
+    published = by_key["conv1_mp_q_a1_published"]
+    cameras = {learned.key: table1.row_camera(learned, tiny_splits(), TINY, seed=1,
+                                              progress=False),
+               published.key: table1.row_camera(published, None, TINY)}
+    scenes = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    codes = lambda camera: camera(scenes, mode="hard", generator=torch.Generator().manual_seed(0))
+    cache = table1.TaskCache(tmp_path, {"settings": 1})
+    for row in (learned, published):
+        camera = cameras[row.key].cpu().eval()
+        result = EvaluationResult(PrivacyResult([AttackScore("knn", 1, 0.25, 1 / 3, 0.8),
+                                                 AttackScore("mlp", 1, 0.5, 0.1, 0.7)], 3),
+                                  UtilityResult(Spread.of([0.9]), Spread.of([0.875]), 0.5))
+        item = table1.RowResult(row, f"{table1.PHYSICAL_NOT_RUN}: masks", result, None, 12.5,
+                                camera)
+        task = ("row", row, 1)
+        cache.save(task, item)
+        assert cache.path(task).name == f"row-{row.key}-seed1.pt"
+        loaded = cache.load(task)
+        assert (loaded.row, loaded.status, loaded.result, loaded.physical, loaded.seconds) == (
+            row, item.status, result, None, 12.5)
+        assert loaded.result.utility.test_accuracy.values == (0.875,)
+        assert table1.csv_record(loaded, None) == table1.csv_record(item, None)
+        assert table1.needs_twin(loaded)
+        assert type(loaded.camera) is type(camera) and loaded.camera.config == camera.config
+        assert not loaded.camera.training
+        state = camera.state_dict()
+        assert sorted(loaded.camera.state_dict()) == sorted(state)
+        assert all(torch.equal(value, state[name]) and value.dtype == state[name].dtype
+                   for name, value in loaded.camera.state_dict().items())
+        assert torch.equal(loaded.camera.thresholds, camera.thresholds)
+        assert torch.equal(codes(loaded.camera), codes(camera))
+    assert cameras[learned.key].optics.is_two_mask and cameras[learned.key].pixels is not None
 
 
 def test_per_seed_row_results_merge_into_one_row():
@@ -488,7 +590,7 @@ def test_a_shared_camera_gets_its_physical_twin_once_per_process(monkeypatch):
         designed.append(camera.config.conv)
         return real_twin(camera, *args, **kwargs)
 
-    monkeypatch.setattr(table1, "physical_twin", counting)
+    monkeypatch.setattr(table1_cameras, "physical_twin", counting)  # row_camera calls it there
     rows = [row for row in table1.ROWS if row.key in ("conv1_mp_q_unlearned", "mp_q_a300_learned")]
     results, _ = table1.run_table1(tiny_splits(), profile, seeds=(0, 1), attacks=("knn",),
                                    rows=rows, progress=False)
@@ -593,7 +695,7 @@ def test_the_unlearned_conv1_row_takes_the_blur_rows_result_without_evaluating_a
     assert conv1.result.privacy.scores == blur.result.privacy.scores == alone[0].result.privacy.scores
     assert conv1.result.utility.test_accuracy == alone[0].result.utility.test_accuracy
     assert conv1.camera is not None and blur.camera is None
-    assert (tmp_path / "row-conv1_unlearned-seed1.pkl").exists()
+    assert (tmp_path / "row-conv1_unlearned-seed1.pt").exists()
     lines = table1.plan_lines(table1.table_tasks(rows, profile, (0,)), cache)
     assert ("done    cost  0.0  row-conv1_unlearned-seed0 (the result of row-blur, encoders "
             "checked)") in lines
@@ -605,7 +707,7 @@ def test_a_row_whose_encoder_differs_from_its_declared_source_is_evaluated_itsel
     evaluated as usual, in workers or not, and gets its own numbers."""
     import dataclasses
 
-    monkeypatch.setattr(table1, "SAME_ENCODER", {"mp_unlearned": "blur"})
+    monkeypatch.setattr(table1_tasks, "SAME_ENCODER", {"mp_unlearned": "blur"})  # read there
     by_key = {row.key: row for row in table1.ROWS}
     profile = dataclasses.replace(TINY, blur_sigmas_px=(), pixelate_blocks=())
     kwargs = dict(seeds=(0,), attacks=("logistic",), progress=False)
