@@ -1,23 +1,22 @@
 """``canopic table1``: the paper's Table 1 on the bundled data (learn.table1)."""
 from __future__ import annotations
 
-import argparse
 import dataclasses
+
+from canopic.app.commands.common import add_command
 
 
 def register(subparsers) -> None:
     """Add ``canopic table1`` to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "table1", help="evaluate every Table 1 configuration (privacy vs utility) with the attack suite",
+    parser = add_command(
+        subparsers, "table1", func=run, out="output folder", defaults_in_help=True, help="evaluate every Table 1 configuration (privacy vs utility) with the attack suite",
         description="Every row of the paper's Table 1 (clean, Gaussian blur, pixelation, each "
                     "CAnOPIC configuration unlearned, learned here and as published) evaluated by "
                     "one protocol: hard quantiser, identities the encoder never saw, an attack suite "
                     "(Inception-style CNN, MLP, logistic regression, k-NN, reconstruction) trained "
                     "from scratch with model selection on validation, the test split read once, "
                     "several seeds. Writes OUT/table1.csv, OUT/table1.md, OUT/table1.json, "
-                    "OUT/privacy_utility.png (Fig. 5) and OUT/parameters.png (Fig. 3).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", required=True, help="output folder")
+                    "OUT/privacy_utility.png (Fig. 5) and OUT/parameters.png (Fig. 3).")
     parser.add_argument("--quick", action="store_true",
                         help="CI-sized profile: 90 images per split part (all identities), a few epochs, tiny "
                              "alternating optimisation, one seed unless --seeds is given")
@@ -73,7 +72,6 @@ def register(subparsers) -> None:
                         help="compute nothing: list the tasks (a row or sweep point at one seed), "
                              "their relative cost and which OUT/tasks/ already holds, then exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
 
 
 def _choose(text, allowed, name: str) -> "tuple | None":
