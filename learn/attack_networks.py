@@ -128,8 +128,12 @@ class InceptionClassifier(nn.Module):
                                   nn.Linear(4 * 8 * width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head[-1](self.head[-2](self.features(x)))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The input to the final layer: [N, 32 * width] (an embedding of each input)."""
         x = self.stem(self.standardise(x))
-        return self.head(self.stage2(self.pool(self.stage1(x))))
+        return self.head[:-2](self.stage2(self.pool(self.stage1(x))))
 
 
 class FlatClassifier(nn.Module):
@@ -163,7 +167,11 @@ class FlatClassifier(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(self.standardise(x))
+        return self.body[-1](self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The input to the final layer: [N, last hidden width] (the flattened input if none)."""
+        return self.body[:-1](self.standardise(x))
 
 
 class CodeDecoder(nn.Module):

@@ -67,8 +67,15 @@ def test_no_person_is_in_two_roles_and_no_test_image_is_in_e_or_a():
     encoder, attacker = set(roles.encoder), set(roles.attacker)
     tested = set(roles.verification) | set(roles.identification)
     assert encoder and attacker and not encoder & attacker and not (encoder | attacker) & tested
-    pair_people = {lfw.names[label] for label in lfw.pairs("pairsDevTest").people(lfw.labels)}
-    assert pair_people <= set(roles.verification)
+    from learn.verification import test_pairs_of
+
+    scored = test_pairs_of(lfw, roles)
+    assert {lfw.names[label] for label in scored.people(lfw.labels)} <= set(roles.verification)
+    assert (len(scored), int(scored.same.sum())) == (946, 473)
+    from learn.datasets import load_faces
+
+    faces64 = set(load_faces("faces64_wide").names)
+    assert not faces64 & set(roles.verification)
     assert len(encoder) + len(attacker) == 4038 - 46        # peopleDevTrain less faces64_wide's
     assert identity_roles(lfw, seed=1).encoder != roles.encoder
     assert identity_roles(lfw, seed=0) == roles
