@@ -350,6 +350,23 @@ def _split_counts(count: int, fractions: Sequence[float], minimum: int) -> list[
     return [count - sum(sizes)] + sizes
 
 
+def _identities_by_size(labels: np.ndarray, num_classes: int, rng: np.random.Generator
+                        ) -> np.ndarray:
+    """Labels of the identities present, most images first; a random key (one draw of ``rng``
+    per identity) breaks ties."""
+    counts = np.bincount(labels, minlength=num_classes)
+    present = np.flatnonzero(counts > 0)
+    return present[np.lexsort((rng.random(len(present)), -counts[present]))]
+
+
+def evaluation_identities(labels: np.ndarray, names: Sequence[str], n_eval_identities: int = 30,
+                          seed: int = 0) -> "tuple[str, ...]":
+    """The names of the identities :func:`make_splits` keeps for evaluation with this ``seed``
+    (the ``n_eval_identities`` with the most images), from the labels alone (no images)."""
+    order = _identities_by_size(np.asarray(labels), len(names), np.random.default_rng(seed))
+    return tuple(names[i] for i in np.sort(order[:n_eval_identities]))
+
+
 def make_splits(faces: FaceSet, nonfaces: ImageSet, seed: int = 0, n_eval_identities: int = 30,
                 cap_per_identity: int = 40, eval_val_fraction: float = 0.2,
                 eval_test_fraction: float = 0.2, encoder_val_fraction: float = 0.15,
@@ -406,8 +423,7 @@ def make_splits(faces: FaceSet, nonfaces: ImageSet, seed: int = 0, n_eval_identi
         raise ValueError(f"nonfaces: {len(nonfaces)} images is not enough; need at least 4")
 
     rng = np.random.default_rng(seed)
-    # identities with the most images go to evaluation; a random key breaks ties
-    order = present[np.lexsort((rng.random(len(present)), -counts[present]))]
+    order = _identities_by_size(faces.labels, faces.num_classes, rng)
     eval_ids = np.sort(order[:n_eval_identities])
     encoder_ids = np.sort(order[n_eval_identities:])
     small = [faces.names[i] for i in eval_ids if counts[i] < 3]

@@ -241,10 +241,12 @@ class UtilityResult:
 
 @dataclasses.dataclass
 class EvaluationResult:
-    """Privacy and utility of one encoder."""
+    """Privacy and utility of one encoder; ``verification`` the LFW verification attack's
+    result (:mod:`learn.verification`) where it was run."""
 
     privacy: PrivacyResult
     utility: "UtilityResult | None"
+    verification: "VerificationResult | None" = None  # noqa: F821 (learn.verification)
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -499,9 +501,10 @@ def merge_seeds(results: "Sequence[EvaluationResult]") -> EvaluationResult:
         raise ValueError(f"results: different numbers of identities {sorted(classes)}")
     privacy = PrivacyResult([score for result in results for score in result.privacy.scores],
                             classes.pop())
+    verification = _merge_verification([result.verification for result in results])
     utilities = [result.utility for result in results]
     if all(u is None for u in utilities):
-        return EvaluationResult(privacy, None)
+        return EvaluationResult(privacy, None, verification)
     if any(u is None for u in utilities):
         raise ValueError("results: some have a face vs no-face result and some do not")
     chances = {"nan" if math.isnan(u.chance) else u.chance for u in utilities}
@@ -509,7 +512,17 @@ def merge_seeds(results: "Sequence[EvaluationResult]") -> EvaluationResult:
         raise ValueError(f"results: face vs no-face test sets differ (chance {sorted(map(str, chances))})")
     return EvaluationResult(privacy, UtilityResult(
         Spread.of([v for u in utilities for v in u.val_accuracy.values]),
-        Spread.of([v for u in utilities for v in u.test_accuracy.values]), utilities[0].chance))
+        Spread.of([v for u in utilities for v in u.test_accuracy.values]), utilities[0].chance),
+        verification)
+
+
+def _merge_verification(results: list):
+    """The verification results of several seeds as one (None unless every seed has one)."""
+    if any(result is None for result in results):
+        if any(result is not None for result in results):
+            raise ValueError("results: some have a verification result and some do not")
+        return None
+    return type(results[0])([score for result in results for score in result.scores])
 
 
 def relative_privacy(encoded: PrivacyResult, clean: PrivacyResult) -> float:

@@ -276,20 +276,21 @@ def identity_roles(lfw: LFW, seed: int = 0,
         Seed of the shuffle that halves ``peopleDevTrain`` into E and A.
     identification : sequence of str, optional
         The identification test people; default: the evaluation identities that
-        :func:`learn.datasets.make_splits` picks from ``faces64_wide`` (the 30 with most images).
+        :func:`learn.datasets.make_splits` picks from ``faces64_wide`` with seed 0 (the 30 with
+        most images; :func:`learn.datasets.evaluation_identities`).
     excluded : sequence of str, optional
         People kept out of E and A; default: every ``faces64_wide`` identity (62), which today's
         Table 1 protocol uses for its encoder and its identification test.
     """
     if identification is None or excluded is None:
-        from learn.datasets import load_faces, load_nonfaces, make_splits
+        from learn.datasets import evaluation_identities
 
-        faces = load_faces("faces64_wide")
-        if excluded is None:
-            excluded = faces.names
+        with np.load(data_dir() / "faces64_wide.npz", allow_pickle=False) as archive:
+            names = tuple(str(name) for name in archive["names"])
+            labels = archive["labels"].astype(np.int64)
+        excluded = names if excluded is None else excluded
         if identification is None:
-            splits = make_splits(faces, load_nonfaces(), seed=0)
-            identification = splits.eval_identities
+            identification = evaluation_identities(labels, names, seed=0)
     dev_train = [name for name in lfw.people("peopleDevTrain") if name not in set(excluded)]
     order = np.random.default_rng(seed).permutation(len(dev_train))
     shuffled = [dev_train[i] for i in order]

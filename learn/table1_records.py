@@ -25,10 +25,12 @@ import torch
 from learn.evaluation import AttackScore, EvaluationResult, PrivacyResult, Spread, UtilityResult
 from learn.table1_results import RowResult
 from learn.table1_rows import Row
+from learn.verification import VerificationResult, VerificationScore
 
 #: The dataclasses a record may hold, by class name; nothing else is built from a file.
 DATACLASSES = {cls.__name__: cls for cls in (Row, RowResult, EvaluationResult, PrivacyResult,
-                                             AttackScore, UtilityResult, Spread)}
+                                             AttackScore, UtilityResult, Spread,
+                                             VerificationResult, VerificationScore)}
 
 
 def to_plain(value: Any) -> Any:

@@ -44,7 +44,9 @@ def write_table1(results: "list[RowResult]", out_dir, sweeps: "dict | None" = No
     sweep_json = {name: [{"strength_px": s, "id_top1_mean": r.privacy.top1.mean,
                           "id_top1_std": r.privacy.top1.std,
                           "face_acc_mean": r.utility.test_accuracy.mean if r.utility else None,
-                          "face_acc_std": r.utility.test_accuracy.std if r.utility else None}
+                          "face_acc_std": r.utility.test_accuracy.std if r.utility else None,
+                          "ver_acc_mean": r.verification.accuracy.mean if r.verification else None,
+                          "ver_auc_mean": r.verification.auc.mean if r.verification else None}
                          for s, r in points] for name, points in (sweeps or {}).items()}
     write_json(paths["json"], {"schema": 1, "meta": meta or {}, "rows": records,
                                "sweeps": sweep_json, "physical_camera": PHYSICAL_CAMERA,
@@ -60,19 +62,24 @@ def markdown_table(records: "list[dict]", meta: dict) -> str:
     lines = ["# Table 1 (ours vs the paper)", "",
              "Identity: top-1 accuracy (%) of the strongest attack of the suite on the test split "
              "(mean +- std over seeds); face: face vs no-face accuracy (%). Hard quantiser. "
-             "Physical: the same encoder through the physical camera (see table1.json).", ""]
+             "Physical: the same encoder through the physical camera (see table1.json). "
+             "Verification: accuracy (%, chance 50) and ROC AUC of the strongest LFW "
+             "verification attack on pairs of people no fit has seen (learn.verification).", ""]
     for key, value in meta.items():
         lines.append(f"- {key}: {value}")
     lines += ["", "| configuration | kind | ID (ours) | strongest | ID / clean | face (ours) | "
-              "ID (paper) | face (paper) | ID physical | face physical | status |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "ID (paper) | face (paper) | ID physical | face physical | verification | "
+              "AUC | status |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['label']} | {r['kind']} | {cell(r, 'id_top1_mean', 'id_top1_std')} | "
                      f"{r['strongest_attack'] or '-'} | {r['id_fraction_of_clean'] or '-'} | "
                      f"{cell(r, 'face_acc_mean', 'face_acc_std')} | {r['paper_id'] or '-'} | "
                      f"{r['paper_face'] or '-'} | "
                      f"{cell(r, 'phys_id_top1_mean', 'phys_id_top1_std')} | "
-                     f"{cell(r, 'phys_face_acc_mean', 'phys_face_acc_std')} | {r['status']} |")
+                     f"{cell(r, 'phys_face_acc_mean', 'phys_face_acc_std')} | "
+                     f"{cell(r, 'ver_acc_mean', 'ver_acc_std')} | "
+                     f"{cell(r, 'ver_auc_mean', 'ver_auc_std')} | {r['status']} |")
     chance = next((r["id_chance"] for r in records if r["id_chance"]), "")
     lines += ["", f"Chance: identity top-1 {chance or '-'} %; face vs no-face: the majority class "
               "(column face_chance of table1.csv).", ""]

@@ -26,7 +26,8 @@ CSV_COLUMNS = ("key", "label", "kind", "alpha", "status", "id_top1_mean", "id_to
                "id_top5_mean", "id_top5_std", "strongest_attack", "id_fraction_of_clean",
                "id_chance", "face_acc_mean", "face_acc_std", "face_chance", "paper_id",
                "paper_face", "phys_id_top1_mean", "phys_id_top1_std", "phys_face_acc_mean",
-               "phys_face_acc_std", "seeds", "per_attack_top1", "seconds")
+               "phys_face_acc_std", "ver_acc_mean", "ver_acc_std", "ver_auc_mean", "ver_auc_std",
+               "ver_strongest", "seeds", "per_attack_top1", "seconds")
 
 
 @dataclasses.dataclass
@@ -104,6 +105,13 @@ def csv_record(item: RowResult, clean: Optional[EvaluationResult]) -> dict:
                                                for name, v in privacy.per_attack().items()))
         if clean is not None:
             record["id_fraction_of_clean"] = f"{relative_privacy(privacy, clean.privacy):.3f}"
+        if result.verification is not None:
+            verification = result.verification
+            record.update(ver_acc_mean=_percent(verification.accuracy.mean),
+                          ver_acc_std=_percent(verification.accuracy.std),
+                          ver_auc_mean=f"{verification.auc.mean:.3f}",
+                          ver_auc_std=f"{verification.auc.std:.3f}",
+                          ver_strongest=verification.strongest)
         if result.utility is not None:
             record.update(face_acc_mean=_percent(result.utility.test_accuracy.mean),
                           face_acc_std=_percent(result.utility.test_accuracy.std),

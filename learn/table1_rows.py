@@ -203,6 +203,10 @@ class Profile:
     physical_masks : dict or None
         Mask design settings of the physical columns (:data:`PHYSICAL_MASKS`); None: the kernel
         itself split into two ideal captures, no masks designed.
+    verification : dict or None
+        The LFW verification attack on every row and sweep point: ``attacks`` (names of
+        ``learn.verification.VERIFICATION_ATTACKS``) and the keyword arguments of
+        ``learn.verification.verification_data``; None: not run.
     """
 
     budget: AttackBudget
@@ -213,11 +217,14 @@ class Profile:
     alternating: dict
     physical: bool = True
     physical_masks: Optional[dict] = dataclasses.field(default_factory=lambda: dict(PHYSICAL_MASKS))
+    verification: Optional[dict] = None
 
 
 QUICK = Profile(budget=QUICK_BUDGET, n_augment=0, max_per_part=90, blur_sigmas_px=(4.0, 8.0),
                 pixelate_blocks=(4, 8),
                 physical_masks=dict(mask_size=128, gs_iterations=10, gd_iterations=10),
+                verification=dict(attacks=("cosine",), val_people=20,
+                                  val_pairs=30, max_train_people=30, max_test_pairs=60),
                 alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1,
                                  detector_epochs=1, steps_per_epoch=2, recogniser_width=8,
                                  detector_width=8))
@@ -235,7 +242,8 @@ FULL = Profile(budget=AttackBudget(cnn_epochs=80, flat_epochs=100, decoder_epoch
                n_augment=1, max_per_part=None,
                blur_sigmas_px=(2.0, 4.0, 8.0, 12.0, 16.0), pixelate_blocks=(2, 4, 8, 16),
                alternating=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8,
-                                recogniser_patience=3, detector_epochs=2, encoder_lr=0.03))
+                                recogniser_patience=3, detector_epochs=2, encoder_lr=0.03),
+               verification=dict(attacks=("cosine", "mlp", "inception")))
 
 
 #: Strength of the blur and pixelation rows (the paper's: sigma 8 px, 8x8 blocks).

@@ -23,6 +23,7 @@ from learn.table1_cameras import baseline_encoder, camera_encoder, camera_seed, 
 from learn.table1_results import PHYSICAL_NOT_RUN, RowResult, merge_row_seeds
 from learn.table1_rows import BASELINE_STRENGTH, QUICK, ROWS, Profile, Row
 from learn.table1_tasks import _task_cost, needs_twin, table_tasks
+from learn.verification import VerificationData, evaluate_verification, verification_data
 
 
 class _Evaluator:
@@ -38,12 +39,29 @@ class _Evaluator:
         self.recognisers = {} if recognisers is None else recognisers
         self.learned: dict = {}       # learned cameras, per (row key, seed)
         self.twins: dict = {}         # physical twins (masks designed once), per (row key, seed)
+        self.verification_sets: dict = {}  # the verification protocol's data, per seed
 
-    def evaluate(self, encoder, seed: int, desc: str) -> EvaluationResult:
-        return evaluate_encoder(encoder, self.data, seeds=(seed,), attacks=self.attacks,
-                                budget=self.profile.budget, n_augment=self.profile.n_augment,
-                                desc=f"{desc} seed {seed}", recognisers=self.recognisers,
-                                progress=self.progress)
+    def evaluate(self, encoder, seed: int, desc: str, verify: bool = True) -> EvaluationResult:
+        """Identification and utility of ``encoder`` at ``seed``, and LFW verification where
+        the profile asks for it and ``verify``."""
+        result = evaluate_encoder(encoder, self.data, seeds=(seed,), attacks=self.attacks,
+                                  budget=self.profile.budget, n_augment=self.profile.n_augment,
+                                  desc=f"{desc} seed {seed}", recognisers=self.recognisers,
+                                  progress=self.progress)
+        if verify and self.profile.verification is not None:
+            result.verification = evaluate_verification(
+                encoder, self.verification_data(seed), seeds=(seed,),
+                attacks=self.profile.verification["attacks"], budget=self.profile.budget,
+                progress=self.progress)
+        return result
+
+    def verification_data(self, seed: int) -> VerificationData:
+        """The verification protocol's data of ``seed`` (built once per process and seed)."""
+        if seed not in self.verification_sets:
+            settings = {k: v for k, v in self.profile.verification.items() if k != "attacks"}
+            self.verification_sets[seed] = verification_data(seed=seed, **settings).to(
+                self.device)
+        return self.verification_sets[seed]
 
     def encoder(self, row: Row, seed: int) -> "tuple[Callable, torch.nn.Module | None]":
         """(encoder, camera) of ``row`` at evaluation seed ``seed``; camera None for a
@@ -105,7 +123,8 @@ class _Evaluator:
         except ValueError as error:  # e.g. masks that do not realise the kernel
             item.status = f"{PHYSICAL_NOT_RUN}: {error}"
         else:
-            item.physical = self.evaluate(camera_encoder(twin), seed, f"{item.row.key} physical")
+            item.physical = self.evaluate(camera_encoder(twin), seed, f"{item.row.key} physical",
+                                          verify=False)
             item.status = "ok"
 
     def retry_twin(self, item: RowResult, seed: int) -> RowResult:

@@ -70,6 +70,13 @@ class VerificationData:
     test_pairs: Pairs
     num_classes: int
 
+    def to(self, device) -> "VerificationData":
+        """The same data with its images on ``device``."""
+        return dataclasses.replace(
+            self, **{field: getattr(self, field).to(device) for field in (
+                "train_images", "train_labels", "select_images", "select_labels", "val_images",
+                "test_images")})
+
     def summary(self) -> dict:
         """Sizes of every part."""
         return {"classes": self.num_classes, "train_images": len(self.train_labels),
@@ -236,6 +243,9 @@ class VerificationResult:
     """Verification scores of every attack over seeds; the strongest attack is reported."""
 
     scores: "list[VerificationScore]"
+    #: ``{"<attack> seed <s>": {"similarity": [...], "same": [...]}}``, the test pairs' scores,
+    #: kept only when asked for (ROC curves); not part of a result's identity.
+    similarities: "dict | None" = dataclasses.field(default=None, repr=False, compare=False)
 
     def per_attack(self) -> "dict[str, dict[str, Spread]]":
         """``{attack: {"test_accuracy", "test_auc", "val_accuracy": Spread}}``."""
@@ -292,8 +302,8 @@ def _embedder(name: str, codes: torch.Tensor, labels: torch.Tensor, data: Verifi
 def evaluate_verification(encoder: "Encoder | dict", data: VerificationData,
                           seeds: Sequence[int] = (0, 1, 2),
                           attacks: Sequence[str] = VERIFICATION_ATTACKS,
-                          budget: AttackBudget = AttackBudget(), progress: bool = True
-                          ) -> VerificationResult:
+                          budget: AttackBudget = AttackBudget(), progress: bool = True,
+                          keep_similarities: bool = False) -> VerificationResult:
     """Run the verification protocol (module docstring) for one encoder.
 
     Parameters
@@ -309,6 +319,8 @@ def evaluate_verification(encoder: "Encoder | dict", data: VerificationData,
         Epochs and widths of the trained embeddings.
     progress : bool
         Show a progress bar (one step per attack and seed).
+    keep_similarities : bool
+        Keep every test pair's similarity in :attr:`VerificationResult.similarities`.
     """
     from tqdm import tqdm
 
@@ -332,17 +344,19 @@ def evaluate_verification(encoder: "Encoder | dict", data: VerificationData,
                 fitted.append((seed, name, embed, threshold, val_accuracy))
                 bar.update()
     # -- the test pairs, read once, after every embedding and threshold is fixed --------------
-    scores, test_codes = [], {}
+    scores, test_codes, kept = [], {}, {}
     for seed, name, embed, threshold, val_accuracy in fitted:
         if seed not in test_codes:
             test_codes[seed] = encode(encoder_for_seed(encoder, seed), data.test_images,
                                       torch.Generator().manual_seed(20_000 + seed))
         similarity = pair_similarity(embed(test_codes[seed]), data.test_pairs)
+        kept[f"{name} seed {seed}"] = {"similarity": similarity.tolist(),
+                                       "same": data.test_pairs.same.tolist()}
         scores.append(VerificationScore(
             name, seed, val_accuracy, threshold,
             float(np.mean((similarity > threshold) == data.test_pairs.same)),
             roc_auc(similarity, data.test_pairs.same)))
-    return VerificationResult(scores)
+    return VerificationResult(scores, kept if keep_similarities else None)
 
 
 __all__ = ["VERIFICATION_ATTACKS", "VerificationData", "VerificationResult", "VerificationScore",

@@ -114,3 +114,14 @@ def test_bad_bundles_give_one_error_naming_the_file_and_the_entry(tmp_path, case
     with pytest.raises(ValueError, match=message) as error:
         load_lfw(path).pairs("pairsDevTest")
     assert str(path.name) in str(error.value)
+
+
+def test_the_identification_people_are_table1s_evaluation_identities():
+    from learn.datasets import evaluation_identities, load_faces, load_nonfaces, make_splits
+
+    faces = load_faces("faces64_wide")
+    for seed in (0, 2):
+        assert evaluation_identities(faces.labels, faces.names, seed=seed) == make_splits(
+            faces, load_nonfaces(), seed=seed).eval_identities
+    assert identity_roles(load_lfw()).identification == evaluation_identities(
+        faces.labels, faces.names, seed=0)

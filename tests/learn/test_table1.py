@@ -32,7 +32,9 @@ TINY = table1.Profile(
     n_augment=0, max_per_part=12, blur_sigmas_px=(8.0,), pixelate_blocks=(8,),
     physical_masks=dict(mask_size=128, gs_iterations=3, gd_iterations=3),
     alternating=dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, detector_epochs=1,
-                     steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4))
+                     steps_per_epoch=1, batch_size=8, recogniser_width=4, detector_width=4),
+    verification=dict(attacks=("cosine",), val_people=4, val_pairs=8, max_train_people=6,
+                      max_test_pairs=16))
 
 
 def tiny_splits() -> datasets.Splits:
@@ -91,6 +93,10 @@ def test_quick_table_has_every_row_and_column(quick_table):
         assert float(record["id_chance"]) == pytest.approx(100 / 3, abs=0.01)
         if record["kind"] != "baseline" and "q" in record["key"].split("_a")[0].split("_"):
             assert record["phys_id_top1_mean"] and record["phys_face_acc_mean"]
+        # LFW verification of people no fit has seen: accuracy (chance 50 %) and ROC AUC
+        assert 0.0 <= float(record["ver_acc_mean"]) <= 100.0
+        assert 0.0 <= float(record["ver_auc_mean"]) <= 1.0 and record["ver_strongest"] == "cosine"
+    assert all(points[0][1].verification is not None for points in sweeps.values())
     clean = next(r for r in rows if r["key"] == "clean")
     assert float(clean["id_fraction_of_clean"]) == pytest.approx(1.0)
     assert len(sweeps["blur"]) == 1 and len(sweeps["pixelate"]) == 1
