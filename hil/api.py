@@ -24,18 +24,31 @@ def flash_and_verify(port: str, thresholds_file: Optional[str] = None,
     thresholds_file, mask_file : str, optional
         Artifact files (see ``hil.artifacts``); each is validated here before sending.
 
+    Every file is checked against the board's geometry before anything is written (a flash of
+    a table and a mask is refused whole, not half done). ``port="emulator"`` starts an emulator
+    whose SLM has the mask's size unless ``emulator_args`` names ``--mask-size``.
+
     Returns
     -------
     dict
         ``{"thresholds": SlotStatus, "mask": SlotStatus}`` for what was flashed.
+
+    Raises
+    ------
+    hil.protocol.CommittedUnverified
+        A file was committed (the board holds it now) but its readback failed.
     """
     if thresholds_file is None and mask_file is None:
         raise ValueError("thresholds_file, mask_file: give at least one file to flash")
     table = ThresholdTable.load(thresholds_file) if thresholds_file else None
     mask = MaskPattern.load(mask_file) if mask_file else None
+    if port == "emulator" and mask is not None and "--mask-size" not in (emulator_args or []):
+        rows, cols = mask.shape
+        emulator_args = list(emulator_args or []) + ["--mask-size", f"{cols}x{rows}"]
     results: Dict[str, SlotStatus] = {}
     with BoardClient.open(port, baudrate=baudrate, target_baud=target_baud,
                           emulator_args=emulator_args, progress=progress, **filters) as board:
+        board.check_fits(table=table, mask=mask)
         if table is not None:
             results["thresholds"] = board.flash_thresholds(table)
         if mask is not None:

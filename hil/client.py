@@ -429,25 +429,44 @@ class BoardClient:
         sha = self.upload(kind, data, label, deadline)
         status = self.commit(kind, sha, label, len(data), deadline)
         if verify:
-            back = self.readback(kind, label, deadline)
+            try:
+                back = self.readback(kind, label, deadline)
+            except p.ProtocolError as error:
+                raise p.CommittedUnverified(
+                    f"Failed to verify {label}: committed to slot {status.slot} (generation "
+                    f"{status.generation}), so the board now holds the new {label}, but reading "
+                    f"it back failed: {error}", status) from None
             if back != data:
                 first = next(i for i, (a, b) in enumerate(zip(back, data)) if a != b) \
                     if len(back) == len(data) else min(len(back), len(data))
-                raise p.ProtocolError(f"Failed to verify {label}: readback differs from the "
-                                      f"file at byte {first}")
+                raise p.CommittedUnverified(
+                    f"Failed to verify {label}: committed to slot {status.slot} (generation "
+                    f"{status.generation}), so the board now holds it, but the readback differs "
+                    f"from the file at byte {first}", status)
         return status
+
+    def check_fits(self, table: "ThresholdTable | None" = None,
+                   mask: "MaskPattern | None" = None) -> None:
+        """Raise ValueError unless every given artifact fits this board (its HELLO geometry).
+
+        Called for all artifacts of a flash before any is written, so a flash of several files
+        is refused whole rather than half done.
+        """
+        caps = self._caps()
+        if table is not None:
+            table.check_against(caps.dac_bits, caps.threshold_count, caps.v_ref_low,
+                                caps.v_ref_high, caps.full_scale, caps.min_threshold_spacing)
+        if mask is not None:
+            mask.check_against(caps.mask_width, caps.mask_height, caps.mask_levels)
 
     def flash_thresholds(self, table: ThresholdTable, verify: bool = True) -> p.SlotStatus:
         """Check ``table`` against the board (ValueError if it does not fit), then flash it."""
-        caps = self._caps()
-        table.check_against(caps.dac_bits, caps.threshold_count, caps.v_ref_low,
-                            caps.v_ref_high, caps.full_scale, caps.min_threshold_spacing)
+        self.check_fits(table=table)
         return self.flash(p.Kind.THRESHOLDS, table.to_bytes(), verify, "thresholds")
 
     def flash_mask(self, mask: MaskPattern, verify: bool = True) -> p.SlotStatus:
         """Check ``mask`` against the board's SLM (ValueError if it does not fit), then flash."""
-        caps = self._caps()
-        mask.check_against(caps.mask_width, caps.mask_height, caps.mask_levels)
+        self.check_fits(mask=mask)
         return self.flash(p.Kind.MASK, mask.to_bytes(), verify, "mask")
 
     def capture(self, scene: np.ndarray, noise_seed: int = 0) -> "tuple[np.ndarray, dict]":

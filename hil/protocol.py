@@ -81,6 +81,20 @@ class BoardTimeout(ProtocolError):
     """No valid answer arrived within the retries or the transfer's time budget."""
 
 
+class CommittedUnverified(ProtocolError):
+    """The board committed the new artifact (it now holds it), but reading it back failed.
+
+    Attributes
+    ----------
+    status : SlotStatus
+        The slot the commit reported.
+    """
+
+    def __init__(self, message: str, status: "SlotStatus"):
+        super().__init__(message)
+        self.status = status
+
+
 class MessageError(ValueError):
     """A message body does not have the layout its type requires."""
 

@@ -251,18 +251,28 @@ def read_gdsii_levels(path: "str | os.PathLike[str]", shape: Sequence[int], mask
     return levels_from_etch_masks(masks)
 
 
-def write_height_tiff(path: "str | os.PathLike[str]", height: np.ndarray) -> None:
-    """Write heights (m) as a 16-bit TIFF, one count = ``TIFF_HEIGHT_UNIT`` (0.1 nm)."""
-    import cv2
+def write_height_tiff(path: "str | os.PathLike[str]", height: np.ndarray,
+                      pixel_pitch: "float | None" = None) -> None:
+    """Write heights (m) as a 16-bit TIFF, one count = ``TIFF_HEIGHT_UNIT`` (0.1 nm).
+
+    Deflate-compressed (TIFF compression 8, which every TIFF reader decodes without plug-ins);
+    with ``pixel_pitch`` (m) the resolution tags give the mask's pitch: ``1 cm / pixel_pitch``
+    pixels per centimetre (ResolutionUnit 3).
+    """
+    from PIL import Image
 
     height = _check_height_map(height)
     counts = np.rint(height / TIFF_HEIGHT_UNIT)
     if counts.min() < 0 or counts.max() > 65535:
         raise ValueError(f"height: {height.min():.4g}..{height.max():.4g} m does not fit a 16-bit "
                          f"TIFF in {TIFF_HEIGHT_UNIT} m counts (allowed 0..6.5535e-06 m)")
+    options = {"compression": "tiff_deflate"}
+    if pixel_pitch is not None:
+        per_cm = 0.01 / check_positive(pixel_pitch, "pixel_pitch", "m")
+        options.update(resolution=per_cm, x_resolution=per_cm, y_resolution=per_cm,
+                       resolution_unit=3)
     with files.atomic_path(path, suffix=".tif") as tmp:
-        if not cv2.imwrite(tmp, counts.astype(np.uint16)):
-            raise RuntimeError(f"{path}: OpenCV could not write the TIFF")
+        Image.fromarray(counts.astype(np.uint16)).save(tmp, format="TIFF", **options)
 
 
 def read_height_tiff(path: "str | os.PathLike[str]") -> np.ndarray:
@@ -363,7 +373,7 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
                      "png": f"{name}_preview.png", "npz": f"{name}_levels.npz"}
             polygons = write_gdsii(os.path.join(staging, names["gds"]), level_index, levels,
                                    mask_pitch, cell_name=name.upper())
-            write_height_tiff(os.path.join(staging, names["tif"]), quantized)
+            write_height_tiff(os.path.join(staging, names["tif"]), quantized, mask_pitch)
             write_preview_png(os.path.join(staging, names["png"]), quantized, full_height)
             files.save_npz(os.path.join(staging, names["npz"]), level_index=level_index,
                            height=quantized, design_height=height)
@@ -374,7 +384,9 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
                 "level_histogram": np.bincount(level_index.ravel(), minlength=levels).tolist(),
                 "files": [
                     file_entry(staging, names["gds"], "GDSII etch layers, one per etch step"),
-                    file_entry(staging, names["tif"], "16-bit height map", count=TIFF_HEIGHT_UNIT),
+                    file_entry(staging, names["tif"], "16-bit height map, deflate; resolution "
+                                          "tags: pixels per cm = 0.01 / mask_pitch",
+                               count=TIFF_HEIGHT_UNIT),
                     file_entry(staging, names["png"], "8-bit preview (white = 2 pi height)"),
                     file_entry(staging, names["npz"], "level indices and heights (m)"),
                 ]})

@@ -186,3 +186,25 @@ def test_two_masks_in_one_folder(tmp_path, rng):
         np.testing.assert_array_equal(back, index)
         entry = next(m for m in manifest["masks"] if m["name"] == name)
         assert entry["level_histogram"] == np.bincount(index.ravel(), minlength=4).tolist()
+
+
+@pytest.mark.parametrize("pitch", [2e-6, 1.5e-6])
+def test_height_tiff_carries_the_pitch_and_reads_in_tifffile_and_pillow(tmp_path, rng, pitch):
+    """Peer readers, no plug-ins: tifffile (without imagecodecs) and Pillow decode the heights,
+    and the resolution tags give the mask pitch in pixels per centimetre."""
+    import tifffile
+    from PIL import Image
+
+    heights = np.round(rng.random((12, 20)) * H532 / fab.TIFF_HEIGHT_UNIT) * fab.TIFF_HEIGHT_UNIT
+    path = tmp_path / "h.tif"
+    fab.write_height_tiff(path, heights, pixel_pitch=pitch)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        assert page.compression == 8                    # deflate, read by every TIFF reader
+        assert page.tags["ResolutionUnit"].value == 3    # centimetre
+        numerator, denominator = page.tags["XResolution"].value
+        assert numerator / denominator == pytest.approx(0.01 / pitch, rel=1e-6)
+        np.testing.assert_array_equal(page.asarray(), np.rint(heights / fab.TIFF_HEIGHT_UNIT))
+    with Image.open(path) as image:
+        np.testing.assert_array_equal(np.asarray(image), np.rint(heights / fab.TIFF_HEIGHT_UNIT))
+    np.testing.assert_allclose(fab.read_height_tiff(path), heights, atol=1e-15)
