@@ -187,6 +187,20 @@ class AttackScore:
     test_top5: float
 
 
+def spreads_by_attack(scores: Sequence, keys: Sequence[str]) -> "dict[str, dict[str, Spread]]":
+    """``{attack: {key: Spread over seeds}}`` of per-(attack, seed) score records (each with an
+    ``attack`` attribute and one attribute per key), attacks in their first order."""
+    names = list(dict.fromkeys(score.attack for score in scores))
+    return {name: {key: Spread.of([getattr(s, key) for s in scores if s.attack == name])
+                   for key in keys} for name in names}
+
+
+def strongest_attack(table: "dict[str, dict[str, Spread]]", key: str) -> str:
+    """The attack of :func:`spreads_by_attack`'s ``table`` with the highest mean ``key`` (ties:
+    the first)."""
+    return max(table, key=lambda name: table[name][key].mean)
+
+
 @dataclasses.dataclass
 class PrivacyResult:
     """Identity accuracies of the suite over seeds."""
@@ -209,15 +223,12 @@ class PrivacyResult:
 
     def per_attack(self) -> "dict[str, dict[str, Spread]]":
         """``{attack: {"test_top1": Spread, "test_top5": Spread, "val_top1": Spread}}``."""
-        names = list(dict.fromkeys(score.attack for score in self.scores))
-        return {name: {key: Spread.of([getattr(s, key) for s in self.scores if s.attack == name])
-                       for key in ("test_top1", "test_top5", "val_top1")} for name in names}
+        return spreads_by_attack(self.scores, ("test_top1", "test_top5", "val_top1"))
 
     @property
     def strongest(self) -> str:
         """Name of the attack with the highest mean test top-1 (ties: the first in the suite)."""
-        table = self.per_attack()
-        return max(table, key=lambda name: table[name]["test_top1"].mean)
+        return strongest_attack(self.per_attack(), "test_top1")
 
     @property
     def top1(self) -> Spread:

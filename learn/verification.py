@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from learn.attacks import AttackBudget, AttackData, InceptionAttack, MLPAttack
-from learn.evaluation import Spread, encode, encoder_for_seed, online_augmentation
+from learn.evaluation import (Spread, encode, encoder_for_seed, online_augmentation,
+                             spreads_by_attack, strongest_attack)
 from learn.lfw import LFW, Pairs, Roles, identity_roles, load_lfw
 
 #: The verification attacks: raw-code cosine similarity, then two trained embeddings.
@@ -249,16 +250,12 @@ class VerificationResult:
 
     def per_attack(self) -> "dict[str, dict[str, Spread]]":
         """``{attack: {"test_accuracy", "test_auc", "val_accuracy": Spread}}``."""
-        names = list(dict.fromkeys(score.attack for score in self.scores))
-        return {name: {key: Spread.of([getattr(s, key) for s in self.scores if s.attack == name])
-                       for key in ("test_accuracy", "test_auc", "val_accuracy")}
-                for name in names}
+        return spreads_by_attack(self.scores, ("test_accuracy", "test_auc", "val_accuracy"))
 
     @property
     def strongest(self) -> str:
         """The attack with the highest mean test accuracy (ties: the first)."""
-        table = self.per_attack()
-        return max(table, key=lambda name: table[name]["test_accuracy"].mean)
+        return strongest_attack(self.per_attack(), "test_accuracy")
 
     @property
     def accuracy(self) -> Spread:

@@ -9,7 +9,8 @@ from canopic.app.commands.common import add_command
 def register(subparsers) -> None:
     """Add ``canopic table1`` to ``subparsers``."""
     parser = add_command(
-        subparsers, "table1", func=run, out="output folder", defaults_in_help=True, help="evaluate every Table 1 configuration (privacy vs utility) with the attack suite",
+        subparsers, "table1", func=run, out="output folder", defaults_in_help=True,
+        help="evaluate every Table 1 configuration (privacy vs utility) with the attack suite",
         description="Every row of the paper's Table 1 (clean, Gaussian blur, pixelation, each "
                     "CAnOPIC configuration unlearned, learned here and as published) evaluated by "
                     "one protocol: hard quantiser, identities the encoder never saw, an attack suite "

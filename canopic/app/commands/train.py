@@ -26,7 +26,8 @@ _OVERRIDES = {
 def register(subparsers) -> None:
     """Add ``canopic train`` to ``subparsers``."""
     parser = add_command(
-        subparsers, "train", func=run, out="run folder", defaults_in_help=True, help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
+        subparsers, "train", func=run, out="run folder", defaults_in_help=True,
+        help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
         description="Alternating optimisation of the paper's eq. (1): the camera against a "
                     "recognition and a detection network. Writes OUT/config.json, "
                     "OUT/checkpoint.pt (every alternation), OUT/metrics.jsonl and the design "
