@@ -24,8 +24,10 @@ def flash_and_verify(port: str, thresholds_file: Optional[str] = None,
     thresholds_file, mask_file : str, optional
         Artifact files (see ``hil.artifacts``); each is validated here before sending.
 
-    Every file is checked against the board's geometry before anything is written (a flash of
-    a table and a mask is refused whole, not half done). ``port="emulator"`` starts an emulator
+    Every file is checked against the board's geometry (HELLO: DAC bits, threshold count and
+    range, SLM size and levels) before anything is written, so a file that does not fit stops
+    the flash before the other is sent. A transfer error of the second file after the first was
+    committed still leaves the first committed (each file is its own commit). ``port="emulator"`` starts an emulator
     whose SLM has the mask's size unless ``emulator_args`` names ``--mask-size``.
 
     Returns
@@ -42,7 +44,8 @@ def flash_and_verify(port: str, thresholds_file: Optional[str] = None,
         raise ValueError("thresholds_file, mask_file: give at least one file to flash")
     table = ThresholdTable.load(thresholds_file) if thresholds_file else None
     mask = MaskPattern.load(mask_file) if mask_file else None
-    if port == "emulator" and mask is not None and "--mask-size" not in (emulator_args or []):
+    named = any(str(a).startswith("--mask-size") for a in (emulator_args or []))
+    if port == "emulator" and mask is not None and not named:
         rows, cols = mask.shape
         emulator_args = list(emulator_args or []) + ["--mask-size", f"{cols}x{rows}"]
     results: Dict[str, SlotStatus] = {}

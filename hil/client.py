@@ -431,7 +431,7 @@ class BoardClient:
         if verify:
             try:
                 back = self.readback(kind, label, deadline)
-            except p.ProtocolError as error:
+            except (p.ProtocolError, p.MessageError) as error:
                 raise p.CommittedUnverified(
                     f"Failed to verify {label}: committed to slot {status.slot} (generation "
                     f"{status.generation}), so the board now holds the new {label}, but reading "

@@ -150,11 +150,18 @@ class LFW:
         if not header or not all(field.strip().isdigit() for field in header):
             raise ValueError(f"{self.path}: {entry} line 1: {lines[:1]!r} is not a header "
                              f"('count' or 'folds<TAB>count')")
+        if len(header) > 2:
+            raise ValueError(f"{self.path}: {entry} line 1: {lines[0]!r} is not a header "
+                             f"('count' or 'folds<TAB>count')")
         folds, per_kind = (1, int(header[0])) if len(header) == 1 else map(int, header)
         first, second, same, fold = [], [], [], []
         for number, line in enumerate(lines[1:], start=2):
             fields = line.split("\t")
             where = f"{entry} line {number}"
+            numbers = fields[1:] if len(fields) == 3 else fields[1::2] if len(fields) == 4 else []
+            if not all(field.strip().isdigit() for field in numbers):
+                raise ValueError(f"{self.path}: {where}: {line!r} has an image number that is not "
+                                 f"a whole number")
             if len(fields) == 3:
                 name, a, b = fields
                 first.append(self.image(name, int(a), where))

@@ -64,9 +64,14 @@ class TaskCache:
     def _digest(self, learned: bool, drop: "tuple[str, ...]" = ()) -> str:
         """sha256 of the settings less ``drop`` (and less the schedule unless ``learned``)."""
         settings = {k: v for k, v in self.settings.items() if k not in drop}
-        if not learned and isinstance(settings.get("profile"), dict):
+        if isinstance(settings.get("profile"), dict):
+            # the schedule decides only learned rows; verification settings are part of a task
+            # only where verification runs, and never of a clean recogniser
+            leave_out = set() if learned else {"alternating"}
+            if settings["profile"].get("verification") is None or "attacks" in drop:
+                leave_out.add("verification")
             settings["profile"] = {k: v for k, v in settings["profile"].items()
-                                   if k != "alternating"}
+                                   if k not in leave_out}
         return fingerprint(settings)
 
     def path(self, task: tuple) -> Path:

@@ -23,6 +23,7 @@ from learn.table1_cameras import baseline_encoder, camera_encoder, camera_seed, 
 from learn.table1_results import PHYSICAL_NOT_RUN, RowResult, merge_row_seeds
 from learn.table1_rows import BASELINE_STRENGTH, QUICK, ROWS, Profile, Row
 from learn.table1_tasks import _task_cost, needs_twin, table_tasks
+from learn.lfw import identity_roles, load_lfw
 from learn.verification import VerificationData, evaluate_verification, verification_data
 
 
@@ -59,8 +60,14 @@ class _Evaluator:
         """The verification protocol's data of ``seed`` (built once per process and seed)."""
         if seed not in self.verification_sets:
             settings = {k: v for k, v in self.profile.verification.items() if k != "attacks"}
-            self.verification_sets[seed] = verification_data(seed=seed, **settings).to(
-                self.device)
+            lfw = load_lfw()
+            # role T leaves out every person of this table's face set (encoder and evaluation
+            # identities), whatever --faces gave: names are LFW's for the bundled sets
+            roles = identity_roles(lfw, identification=self.splits.eval_identities,
+                                   excluded=self.splits.encoder_identities
+                                   + self.splits.eval_identities)
+            self.verification_sets[seed] = verification_data(
+                lfw, roles, seed=seed, **settings).to(self.device)
         return self.verification_sets[seed]
 
     def encoder(self, row: Row, seed: int) -> "tuple[Callable, torch.nn.Module | None]":

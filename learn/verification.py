@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from learn.attacks import AttackBudget, AttackData, InceptionAttack, MLPAttack
-from learn.evaluation import (Spread, encode, encoder_for_seed, online_augmentation,
+from learn.evaluation import (Spread, _seed_list, encode, encoder_for_seed, online_augmentation,
                              spreads_by_attack, strongest_attack)
 from learn.lfw import LFW, Pairs, Roles, identity_roles, load_lfw
 
@@ -54,7 +54,9 @@ class VerificationData:
     val_images : torch.Tensor
         Images of the A people held out of training; ``val_pairs`` index into it.
     val_pairs : learn.lfw.Pairs
-        Matched and mismatched validation pairs (threshold and model selection).
+        Matched and mismatched validation pairs: each attack's decision threshold (early
+        stopping uses ``select_*``; the reported attack is the strongest on the test pairs, the
+        conservative choice of the identification suite too).
     test_images : torch.Tensor
         The images of ``pairsDevTest`` (role T); ``test_pairs`` index into it.
     test_pairs : learn.lfw.Pairs
@@ -197,7 +199,8 @@ def pair_similarity(embeddings: torch.Tensor, pairs: Pairs) -> np.ndarray:
     """Cosine similarity [P] (float64) of the two embeddings [N, D] of each pair."""
     unit = torch.nn.functional.normalize(embeddings.double().flatten(1), dim=1)
     first, second = torch.as_tensor(pairs.first), torch.as_tensor(pairs.second)
-    return (unit[first] * unit[second]).sum(dim=1).numpy()
+    first, second = first.to(unit.device), second.to(unit.device)
+    return (unit[first] * unit[second]).sum(dim=1).cpu().numpy()
 
 
 def best_threshold(similarity: np.ndarray, same: np.ndarray) -> "tuple[float, float]":
@@ -321,6 +324,7 @@ def evaluate_verification(encoder: "Encoder | dict", data: VerificationData,
     """
     from tqdm import tqdm
 
+    seeds = _seed_list(seeds)
     unknown = [name for name in attacks if name not in VERIFICATION_ATTACKS]
     if unknown or not attacks:
         raise ValueError(f"attacks: {list(attacks)!r}; allowed: a non-empty subset of "

@@ -255,7 +255,9 @@ def write_height_tiff(path: "str | os.PathLike[str]", height: np.ndarray,
                       pixel_pitch: "float | None" = None) -> None:
     """Write heights (m) as a 16-bit TIFF, one count = ``TIFF_HEIGHT_UNIT`` (0.1 nm).
 
-    Deflate-compressed (TIFF compression 8, which every TIFF reader decodes without plug-ins);
+    Deflate-compressed (TIFF compression 8: libtiff, tifffile, Pillow, OpenCV and GDAL read it
+    without plug-ins; not baseline TIFF, so a tool that reads only uncompressed TIFF needs a
+    conversion, e.g. ``tiffcp -c none``);
     with ``pixel_pitch`` (m) the resolution tags give the mask's pitch: ``1 cm / pixel_pitch``
     pixels per centimetre (ResolutionUnit 3).
     """
@@ -384,8 +386,9 @@ def export_masks(out_dir: "str | os.PathLike[str]", heights: "Mapping[str, np.nd
                 "level_histogram": np.bincount(level_index.ravel(), minlength=levels).tolist(),
                 "files": [
                     file_entry(staging, names["gds"], "GDSII etch layers, one per etch step"),
-                    file_entry(staging, names["tif"], "16-bit height map, deflate; resolution "
-                                          "tags: pixels per cm = 0.01 / mask_pitch",
+                    file_entry(staging, names["tif"], "16-bit height map, deflate (compression 8); "
+                                          "resolution tags: pixels per cm = 0.01 / "
+                                          "mask_pitch",
                                count=TIFF_HEIGHT_UNIT),
                     file_entry(staging, names["png"], "8-bit preview (white = 2 pi height)"),
                     file_entry(staging, names["npz"], "level indices and heights (m)"),

@@ -41,13 +41,4 @@ def check_nonnegative(value, name: str, unit: str = "") -> float:
     return result
 
 
-def check_int_at_least(value, name: str, minimum: int) -> int:
-    """``value`` as an int; ValueError unless it is a whole number >= ``minimum`` (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-
-__all__ = ["check_positive", "check_nonnegative", "check_int_at_least"]
+__all__ = ["check_positive", "check_nonnegative"]

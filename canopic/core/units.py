@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
-_PREFIX = {"": 1.0, "k": 1e3, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9, "p": 1e-12,
-           "c": 1e-2}
+#: Decimal exponent of each SI prefix (the number's digits are scaled exactly, then rounded
+#: once, so "450nm" is the float closest to 4.5e-7, the same as the literal 450e-9).
+_PREFIX = {"": 0, "k": 3, "m": -3, "u": -6, "µ": -6, "μ": -6, "n": -9, "p": -12, "c": -2}
 _UNITS = {"m": "m", "s": "s", "V": "V", "A": "A", "Hz": "Hz", "e": "e"}
 _PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµμ]*)\s*$")
 
@@ -55,15 +57,15 @@ def parse_quantity(value: "str | float | int", unit: str, name: str = "value") -
         if not match:
             raise UnitError(f"{name}: cannot read {value!r} as a quantity in {unit} "
                             f"(examples: '532nm', '2um', '1.869mm')")
-        number, suffix = float(match.group(1)), match.group(2)
+        digits, suffix = match.group(1), match.group(2)
         if suffix == "":
-            scale = 1.0
+            exponent = 0
         elif suffix.endswith(unit) and suffix[: -len(unit)] in _PREFIX:
-            scale = _PREFIX[suffix[: -len(unit)]]
+            exponent = _PREFIX[suffix[: -len(unit)]]
         else:
             raise UnitError(f"{name}: unknown unit {suffix!r} in {value!r}; expected {unit} "
                             f"with an optional prefix from {sorted(k for k in _PREFIX if k)}")
-        result = number * scale
+        result = float(Decimal(digits).scaleb(exponent))
     if not math.isfinite(result):
         raise UnitError(f"{name}: {value!r} is not finite")
     return result

@@ -53,3 +53,15 @@ def test_units_parse_to_si(text, unit, expected):
 def test_units_refuse_bad_input(text, unit):
     with pytest.raises(UnitError):
         parse_quantity(text, unit, "distance")
+
+
+def test_the_demo_commands_profile_choices_are_the_demos_profiles():
+    from canopic.app.commands.demo import PROFILE_NAMES
+    from canopic.app.demo import PROFILES
+
+    assert PROFILE_NAMES == tuple(sorted(PROFILES))
+
+
+def test_quantities_round_once_like_the_literal():
+    assert parse_quantity("450nm", "m") == 450e-9 and parse_quantity("1.869 mm", "m") == 1.869e-3
+    assert parse_quantity("-2.5kV", "V") == -2500.0 and parse_quantity("3e2um", "m") == 3e-4

@@ -1,4 +1,4 @@
-"""Flashing as one transaction: checked whole before anything is written, and a failed readback
+"""Flashing: every file checked against the board before any is written, and a failed readback
 after a commit says what the board now holds."""
 from __future__ import annotations
 

@@ -97,6 +97,7 @@ def test_a_role_split_that_leaks_a_person_is_refused():
     ("missing_image", "pairsDevTest line 3: Dee_D has no image 7"),
     ("bad_line", "pairsDevTest line 2: 'Dee_D' is neither"),
     ("wrong_count", "pairsDevTest: 1 pairs; the header promises"),
+    ("bad_number", "pairsDevTest line 2: .* image number that is not a whole number"),
     ("bad_file_name", "files\\[0\\].*is not '<name>/<name>_<n>.jpg'"),
 ])
 def test_bad_bundles_give_one_error_naming_the_file_and_the_entry(tmp_path, case, message):
@@ -106,6 +107,7 @@ def test_bad_bundles_give_one_error_naming_the_file_and_the_entry(tmp_path, case
         "missing_image": dict(pairs_dev_test=["1", "Dee_D\t1\t2", "Cid_C\t1\tDee_D\t7"]),
         "bad_line": dict(pairs_dev_test=["1", "Dee_D", "Cid_C\t1\tDee_D\t2"]),
         "wrong_count": dict(pairs_dev_test=["1", "Dee_D\t1\t2"]),
+        "bad_number": dict(pairs_dev_test=["1", "Dee_D\tone\t2", "Cid_C\t1\tDee_D\t2"]),
         "bad_file_name": dict(files=["images/Ann_A/photo.jpg"] + [
             f"images/x/{n}_{i:04d}.jpg" for n in sorted(PEOPLE) for i in range(1, PEOPLE[n] + 1)
         ][1:]),
