@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from canopic.core.cache import FingerprintCache
