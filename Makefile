@@ -7,11 +7,11 @@ TORCH_VERSION := 2.13.0
 
 .PHONY: venv demo demo-full test test-all bench clean
 
-$(BIN)/canopic: setup.cfg pyproject.toml
+$(BIN)/canopic: setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# users bring their own torch; install the CPU build only where none is importable
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,cluster]"
 	touch $(BIN)/canopic
 
 venv: $(BIN)/canopic
@@ -23,10 +23,17 @@ demo-full: venv
 	$(BIN)/canopic demo --full --out runs/demo-full
 
 test: venv
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not cluster"
 
 test-all: venv
 	$(BIN)/python -m pytest -q
+
+.PHONY: test-browser
+# the report in headless Chromium (Debian package 'chromium', installed if missing); set
+# CANOPIC_SCREENSHOT_DIR to keep the screenshot, CANOPIC_REPORT_RUN to check a run's own report
+test-browser: venv
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python -m pytest -q -m browser
 
 bench: venv
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

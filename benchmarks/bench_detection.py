@@ -58,7 +58,7 @@ def main() -> None:
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as out:
                 start = time.perf_counter()
-                canopic_main(["detect-eval", *flags, "--out", out, "--no-figures"])
+                canopic_main(["detect-eval", *flags, "--out", out, "--overwrite", "--no-figures"])
                 times.append(time.perf_counter() - start)
         print(f"{label} evaluation: {statistics.median(times):.1f} s (median of {runs})")
 

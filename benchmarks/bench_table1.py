@@ -67,7 +67,7 @@ def bench_table(profile_name: str, seeds: int, out: str, workers: int = 1, devic
 
     start = time.perf_counter()
     argv = ["table1", "--out", out, "--seeds", str(seeds), "--quiet", "--threads",
-            str(torch.get_num_threads()), "--workers", str(workers), "--no-resume",
+            str(torch.get_num_threads()), "--workers", str(workers), "--overwrite",
             "--device", device] + list(extra or [])
     if profile_name == "quick":
         argv.append("--quick")

@@ -78,6 +78,9 @@ class ThresholdTable:
         codes = np.asarray(self.codes)
         if codes.ndim != 1 or codes.size == 0:
             raise ValueError(f"codes: expected a non-empty 1-D array, got shape {codes.shape}")
+        if codes.dtype == bool or not np.issubdtype(codes.dtype, np.number):
+            raise ValueError(f"codes: DAC codes must be integers, got {codes.tolist()[:4]}"
+                             f"{' ...' if codes.size > 4 else ''}")
         if not 1 <= int(self.dac_bits) <= 16:
             raise ValueError(f"dac_bits: {self.dac_bits} is outside 1..16")
         if not np.issubdtype(codes.dtype, np.integer):
@@ -207,15 +210,16 @@ class ThresholdTable:
         if values.get("format", "canopic-threshold-table") != "canopic-threshold-table":
             raise ValueError(f"format: {values.get('format')!r} is not "
                              f"'canopic-threshold-table'")
-        if int(values.get("version", FORMAT_VERSION)) != FORMAT_VERSION:
-            raise ValueError(f"version: {values.get('version')} is not supported "
+        if values.get("version", FORMAT_VERSION) != FORMAT_VERSION:
+            raise ValueError(f"version: {values.get('version')!r} is not supported "
                              f"(this software reads {FORMAT_VERSION})")
         for key in ("dac_bits", "v_ref_low", "v_ref_high"):
             if key not in values:
                 raise ValueError(f"threshold table JSON: missing field {key!r}")
-        common = dict(dac_bits=int(values["dac_bits"]), v_ref_low=float(values["v_ref_low"]),
-                      v_ref_high=float(values["v_ref_high"]),
-                      full_scale=float(values.get("full_scale", 15.0)))
+        common = dict(dac_bits=_json_number(values, "dac_bits", int),
+                      v_ref_low=_json_number(values, "v_ref_low", float),
+                      v_ref_high=_json_number(values, "v_ref_high", float),
+                      full_scale=_json_number(values, "full_scale", float, 15.0))
         if "codes" in values:
             return cls(np.asarray(values["codes"]), **common)
         if "thresholds" in values:
@@ -261,10 +265,12 @@ class ThresholdTable:
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "ThresholdTable":
-        """Read .json, .hex/.ihex or the binary format (by suffix; binary otherwise)."""
+        """Read .json, .hex/.ihex or the binary format (by suffix; binary otherwise).
+
+        Every problem is a ``ValueError`` that starts with the file's path.
+        """
         suffix = os.path.splitext(os.fspath(path))[1].lower()
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = _read_file(path, "threshold table")
         try:
             if suffix == ".json":
                 return cls.from_json(data.decode("utf-8"))
@@ -273,6 +279,8 @@ class ThresholdTable:
             return cls.from_bytes(data)
         except UnicodeDecodeError as error:
             raise ValueError(f"{path}: not a text file ({error})") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
 
 
 def design_thresholds(design: "str | os.PathLike[str]") -> np.ndarray:
@@ -397,17 +405,59 @@ class MaskPattern:
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "MaskPattern":
         """Read the binary format, or an .npz with ``levels`` and ``level_count`` arrays (and
-        optional ``kind``, ``pixel_pitch``, ``wavelength``, ``top_value``)."""
-        if os.fspath(path).lower().endswith(".npz"):
-            with np.load(path, allow_pickle=False) as archive:
-                if "levels" not in archive or "level_count" not in archive:
-                    raise ValueError(f"{path}: an .npz mask needs 'levels' and 'level_count'")
-                extra = {key: (str(archive[key]) if key == "kind" else float(archive[key]))
-                         for key in ("kind", "pixel_pitch", "wavelength", "top_value")
-                         if key in archive}
-                return cls(archive["levels"], int(archive["level_count"]), **extra)
-        with open(path, "rb") as handle:
-            return cls.from_bytes(handle.read())
+        optional ``kind``, ``pixel_pitch``, ``wavelength``, ``top_value``).
+
+        Every problem is a ``ValueError`` that starts with the file's path.
+        """
+        if not os.fspath(path).lower().endswith(".npz"):
+            data = _read_file(path, "mask pattern")
+            try:
+                return cls.from_bytes(data)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
+        archive = files.read_npz(path, "mask pattern")
+        if "levels" not in archive or "level_count" not in archive:
+            raise ValueError(f"{path}: an .npz mask needs 'levels' and 'level_count'; it has "
+                             f"{sorted(archive)}")
+        try:
+            extra = {key: (_scalar(archive, key, str) if key == "kind"
+                           else _scalar(archive, key, float))
+                     for key in ("kind", "pixel_pitch", "wavelength", "top_value")
+                     if key in archive}
+            return cls(archive["levels"], _scalar(archive, "level_count", int), **extra)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
+def _read_file(path: "str | os.PathLike[str]", what: str) -> bytes:
+    """The bytes of ``path``; ``ValueError`` naming the path for a folder or a missing file."""
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: {os.fspath(path)} is a folder; expected a file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{what}: {os.fspath(path)} does not exist")
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _json_number(values: dict, key: str, kind, default=None):
+    """``values[key]`` as ``kind`` (int or float); ``ValueError`` naming the field otherwise."""
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and value != int(value)):
+        raise ValueError(f"{key}: {value!r} is not {'an integer' if kind is int else 'a number'}")
+    return kind(value)
+
+
+def _scalar(archive: dict, key: str, kind):
+    """Array ``key`` of an .npz archive as one ``kind`` value; ``ValueError`` names the key."""
+    value = np.asarray(archive[key])
+    if value.ndim != 0:
+        raise ValueError(f"{key}: expected one value, got an array of shape {list(value.shape)}")
+    if kind is not str and (value.dtype == bool or not np.issubdtype(value.dtype, np.number)):
+        raise ValueError(f"{key}: expected a number, got {value.item()!r}")
+    if kind is int and value != np.round(value):
+        raise ValueError(f"{key}: expected an integer, got {value.item()!r}")
+    return kind(value.item())
 
 
 def parse_artifact(kind: int, data: bytes) -> "ThresholdTable | MaskPattern":

@@ -8,6 +8,7 @@ Python and reads that path. Kill it at any moment: the flash directory keeps the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import select
 import signal
@@ -23,6 +24,8 @@ from hil.protocol import DEFAULT_MAX_BODY
 if TYPE_CHECKING:  # the board (numpy, torch on capture) loads only when serving
     from hil.board import Board, BoardConfig
 
+log = logging.getLogger(__name__)
+
 
 def default_flash_dir() -> str:
     """Flash directory used when none is given (persists between runs, so flash then capture
@@ -36,26 +39,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory standing in for the board's flash (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1,
                         help="the board's own mismatch seed (default: %(default)s)")
-    parser.add_argument("--board-id", default="canopic-emulator")
+    parser.add_argument("--board-id", default="canopic-emulator",
+                        help="the id the board answers HELLO with (default: %(default)s)")
     parser.add_argument("--mask-size", default="1024x1024", metavar="WxH",
                         help="SLM size in pixels (default: %(default)s)")
-    parser.add_argument("--mask-levels", type=int, default=256)
-    parser.add_argument("--dac-bits", type=int, default=12)
+    parser.add_argument("--mask-levels", type=int, default=256,
+                        help="levels the SLM shows, 2..65535 (default: %(default)s)")
+    parser.add_argument("--dac-bits", type=int, default=12,
+                        help="resolution of the threshold DAC, 1..16 bits (default: %(default)s)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
                         help="largest frame body in bytes (default: %(default)s)")
     parser.add_argument("--camera", default="conv4",
                         help="camera optics: none, conv1, conv4, a published encoder name "
                              "(sensor.published) or a design bundle folder (e.g. the design/ "
-                             "of a 'canopic train' run)")
+                             "of a 'canopic train' run) (default: %(default)s)")
     parser.add_argument("--comparator-offset-sigma", type=float, default=0.002,
                         help="max-pool comparator offset sigma, V (default: %(default)s)")
     parser.add_argument("--adc-mismatch-sigma", type=float, default=0.05,
                         help="ADC threshold mismatch sigma, LSB (default: %(default)s)")
     parser.add_argument("--drop-rate", type=float, default=0.0,
-                        help="fault injection: probability a frame (either way) is lost")
-    parser.add_argument("--corrupt-rate", type=float, default=0.0)
-    parser.add_argument("--duplicate-rate", type=float, default=0.0)
-    parser.add_argument("--fault-seed", type=int, default=0)
+                        help="fault injection: probability in [0, 1) a frame (either way) is "
+                             "lost (default: %(default)s)")
+    parser.add_argument("--corrupt-rate", type=float, default=0.0,
+                        help="fault injection: probability in [0, 1) a frame has bytes changed "
+                             "(default: %(default)s)")
+    parser.add_argument("--duplicate-rate", type=float, default=0.0,
+                        help="fault injection: probability in [0, 1) a frame arrives twice "
+                             "(default: %(default)s)")
+    parser.add_argument("--fault-seed", type=int, default=0,
+                        help="seed of the fault injection (default: %(default)s)")
 
 
 def config_from_args(args: argparse.Namespace) -> "BoardConfig":
@@ -69,6 +81,19 @@ def config_from_args(args: argparse.Namespace) -> "BoardConfig":
         raise ValueError(f"--mask-size: {width}x{height} is outside 1..16384 a side")
     if args.max_body < 64:
         raise ValueError(f"--max-body: {args.max_body} is below the minimum of 64 bytes")
+    for flag, low, high in (("mask_levels", 2, 65535), ("dac_bits", 1, 16),
+                            ("seed", 0, None), ("fault_seed", 0, None)):
+        value = getattr(args, flag)
+        if value < low or (high is not None and value > high):
+            allowed = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ValueError(f"--{flag.replace('_', '-')}: {value} is outside {allowed}")
+    for flag in ("drop_rate", "corrupt_rate", "duplicate_rate"):
+        value = getattr(args, flag)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"--{flag.replace('_', '-')}: {value} is outside [0, 1)")
+    if os.path.exists(args.flash_dir) and not os.path.isdir(args.flash_dir):
+        raise ValueError(f"--flash-dir: {args.flash_dir} is a file; need a folder")
+    _check_camera(args.camera)
     camera = {"comparator_offset_sigma": args.comparator_offset_sigma,
               "adc_mismatch_sigma": args.adc_mismatch_sigma}
     builtin = args.camera in ("none", "conv1", "conv4")
@@ -78,6 +103,21 @@ def config_from_args(args: argparse.Namespace) -> "BoardConfig":
                        mask_height=height, mask_levels=args.mask_levels,
                        max_body=args.max_body, seed=args.seed, camera=camera,
                        published=None if builtin else args.camera)
+
+
+def _check_camera(camera: str) -> None:
+    """Refuse a ``--camera`` that names no camera (without loading one: no torch here)."""
+    from canopic.core.paths import reference_encoder_dir
+
+    if camera in ("none", "conv1", "conv4"):
+        return
+    if os.path.isdir(camera):
+        if not os.path.isfile(os.path.join(camera, "design.json")):
+            raise ValueError(f"--camera: {camera} is a folder without design.json (not a "
+                             f"design bundle)")
+    elif not (os.path.isfile(camera) or (reference_encoder_dir() / f"{camera}.npz").is_file()):
+        raise ValueError(f"--camera: {camera!r} is none of none, conv1, conv4, a published "
+                         f"encoder name (data/reference_encoders) or a design bundle folder")
 
 
 def serve_pty(board: "Board", rates: FaultRates = FaultRates(), fault_seed: int = 0,
@@ -115,6 +155,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hil.emulator",
                                      description="Emulate a CAnOPIC prototype board on a pty.")
     add_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     return run(parser.parse_args(argv))
 
 
@@ -130,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(path: str) -> None:
         print(path, flush=True)
-        print(f"board emulator {config.board_id}: serving {path}; flash {args.flash_dir}; "
-              f"seed {config.seed}", file=sys.stderr, flush=True)
+        log.info("board emulator %s: serving %s; flash %s; seed %s", config.board_id, path,
+                 args.flash_dir, config.seed)
     try:
         serve_pty(board, rates, args.fault_seed, announce)
     except KeyboardInterrupt:

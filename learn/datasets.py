@@ -189,17 +189,15 @@ def _decode(data: bytes | np.ndarray, name: str, size: int) -> np.ndarray:
 
 
 def _decode_npz(path: Path, size: int) -> tuple[np.ndarray, dict]:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"source {str(path)!r}: not a readable .npz archive ({error})") from None
-    with archive:
-        for key in ("jpeg", "jpeg_offsets"):
-            if key not in archive.files:
-                raise ValueError(f"source {str(path)!r}: missing array {key!r}; the archive must "
-                                 f"hold 'jpeg' and 'jpeg_offsets' (see data/README.md)")
-        blob, offsets = archive["jpeg"], archive["jpeg_offsets"]
-        extras = {key: archive[key] for key in archive.files if key not in ("jpeg", "jpeg_offsets")}
+    from canopic.core.files import read_npz
+
+    archive = read_npz(path, "source")   # a truncated or non-zip file: one clear error
+    for key in ("jpeg", "jpeg_offsets"):
+        if key not in archive:
+            raise ValueError(f"source {str(path)!r}: missing array {key!r}; the archive must "
+                             f"hold 'jpeg' and 'jpeg_offsets' (see data/README.md)")
+    blob, offsets = archive["jpeg"], archive["jpeg_offsets"]
+    extras = {key: value for key, value in archive.items() if key not in ("jpeg", "jpeg_offsets")}
     count = offsets.shape[0] - 1
     if count < 1:
         raise ValueError(f"source {str(path)!r}: holds no images (jpeg_offsets has "

@@ -33,7 +33,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from canopic.core.paths import data_dir
+from canopic.core.paths import data_dir, lfw_dir
 
 #: The protocol arrays the bundle must hold (LFW's file names without .txt).
 PROTOCOL_ARRAYS = ("people", "peopleDevTrain", "peopleDevTest", "pairs", "pairsDevTrain",
@@ -42,7 +42,7 @@ PROTOCOL_ARRAYS = ("people", "peopleDevTrain", "peopleDevTest", "pairs", "pairsD
 
 def lfw_path() -> Path:
     """The bundled LFW file, ``<data>/lfw/lfw64_wide.npz``."""
-    return data_dir() / "lfw" / "lfw64_wide.npz"
+    return lfw_dir() / "lfw64_wide.npz"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,27 +30,54 @@ def _save(figure, path: "str | os.PathLike[str]") -> None:
         plt.close(figure)
 
 
+def _grid(count: int, columns: int) -> "tuple[int, int]":
+    """(rows, columns) of a grid of ``count`` panels at most ``columns`` wide."""
+    columns = max(1, min(columns, count))
+    return -(-count // columns), columns
+
+
 def plot_height_maps(path, heights: np.ndarray, names: Sequence[str], mask_pitch: float,
-                     two_pi_height: float) -> None:
-    """Height maps [M, N, N] (m) side by side, in nm, axes in mm."""
+                     two_pi_height: float, columns: int = 4) -> None:
+    """Height maps [M, N, N] (m) in a grid at most ``columns`` wide, in nm, axes in mm.
+
+    Axis labels sit on the outer panels only (left column, bottom row) and one colour bar
+    (height, nm) serves every panel, so no label runs into its neighbour.
+    """
     plt = _pyplot()
     heights = np.asarray(heights)
-    count = heights.shape[0]
-    figure, axes = plt.subplots(1, count, figsize=(3.2 * count + 0.8, 3.2), squeeze=False)
+    rows, columns = _grid(heights.shape[0], columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns + 1.2, 2.35 * rows + 0.4),
+                                squeeze=False, constrained_layout=True)
     extent_mm = [0, heights.shape[2] * mask_pitch * 1e3, 0, heights.shape[1] * mask_pitch * 1e3]
-    for axis, height, name in zip(axes[0], heights, names):
-        image = axis.imshow(height * 1e9, cmap="viridis", vmin=0, vmax=two_pi_height * 1e9,
-                            extent=extent_mm)
-        axis.set_title(name)
-        axis.set_xlabel("x (mm)")
-        axis.set_ylabel("y (mm)")
-    figure.colorbar(image, ax=axes[0].tolist(), label="height (nm)", shrink=0.85)
+    image = None
+    for index, axis in enumerate(axes.flat):
+        if index >= heights.shape[0]:
+            axis.axis("off")
+            continue
+        row, column = divmod(index, columns)
+        image = axis.imshow(heights[index] * 1e9, cmap="viridis", vmin=0,
+                            vmax=two_pi_height * 1e9, extent=extent_mm)
+        axis.set_title(str(names[index]), fontsize=10)
+        axis.tick_params(labelsize=8)
+        axis.locator_params(nbins=4)
+        if row == rows - 1 or index + columns >= heights.shape[0]:
+            axis.set_xlabel("x (mm)", fontsize=9)
+        else:
+            axis.set_xticklabels([])
+        if column == 0:
+            axis.set_ylabel("y (mm)", fontsize=9)
+        else:
+            axis.set_yticklabels([])
+    figure.colorbar(image, ax=axes, label="height (nm)", shrink=0.9)
     _save(figure, path)
 
 
 def plot_psfs(path, targets: np.ndarray, psfs: np.ndarray, wavelengths: Sequence[float],
               names: Sequence[str], sensor_pitch: float, signed: bool = False) -> None:
     """One row per mask/filter: the target, then the PSF at each wavelength.
+
+    Every row is normalised to its target's peak (|target| max = 1; a PSF is first scaled to
+    the target's total unless ``signed``) and has its own colour bar; axes in um on the sensor.
 
     Parameters
     ----------
@@ -64,23 +91,37 @@ def plot_psfs(path, targets: np.ndarray, psfs: np.ndarray, wavelengths: Sequence
     plt = _pyplot()
     targets, psfs = np.asarray(targets), np.asarray(psfs)
     rows, columns = targets.shape[0], psfs.shape[1] + 1
-    figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.3 * columns + 1.0, 2.2 * rows + 0.3),
+                                squeeze=False, constrained_layout=True)
     half = targets.shape[-1] * sensor_pitch * 1e6 / 2
     extent = [-half, half, -half, half]
+    label = ("normalised signed intensity" if signed else "normalised intensity") \
+        + "\n(target peak = 1)"
     for row in range(rows):
-        limit = float(np.abs(targets[row]).max())
-        options = dict(cmap="RdBu_r", vmin=-limit, vmax=limit) if signed \
-            else dict(cmap="magma", vmin=0, vmax=limit)
+        peak = float(np.abs(targets[row]).max()) or 1.0
+        options = dict(cmap="RdBu_r", vmin=-1.0, vmax=1.0) if signed \
+            else dict(cmap="magma", vmin=0.0, vmax=1.0)
         panels = [(targets[row], f"{names[row]}: target")] + [
             (psfs[row, i] * targets[row].sum() / max(psfs[row, i].sum(), 1e-300)
-             if not signed else psfs[row, i], f"{w * 1e9:.0f} nm")
+             if not signed else psfs[row, i], f"{names[row]}: {w * 1e9:.0f} nm")
             for i, w in enumerate(wavelengths)]
-        for axis, (image, title) in zip(axes[row], panels):
-            axis.imshow(image, extent=extent, **options)
+        image = None
+        for column, (axis, (panel, title)) in enumerate(zip(axes[row], panels)):
+            image = axis.imshow(panel / peak, extent=extent, **options)
             axis.set_title(title, fontsize=9)
-            axis.set_xticks([])
-            axis.set_yticks([])
-        axes[row][0].set_ylabel(f"{2 * half:.0f} um")
+            axis.tick_params(labelsize=7)
+            axis.locator_params(nbins=3)
+            if row == rows - 1:
+                axis.set_xlabel("x (\u00b5m)", fontsize=8)
+            else:
+                axis.set_xticklabels([])
+            if column == 0:
+                axis.set_ylabel("y (\u00b5m)", fontsize=8)
+            else:
+                axis.set_yticklabels([])
+        bar = figure.colorbar(image, ax=axes[row].tolist(), shrink=0.9, pad=0.02)
+        bar.set_label(label, fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     _save(figure, path)
 
 

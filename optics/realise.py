@@ -64,18 +64,19 @@ def load_kernel(source: str, correlation: bool = False):
                              f"known: {known + list(BUILTIN_KERNELS)}")
         path, flip = str(candidate), True
     if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as data:
-            keys = [k for k in ("kernels", "kernel", "psf") if k in data.files]
-            if not keys and len(data.files) != 1:
-                raise ValueError(f"kernel: {path} has arrays {data.files}; expected 'kernels', "
-                                 f"'kernel', 'psf' (a design bundle's psf.npz) or a single array")
-            array = np.array(data[keys[0] if keys else data.files[0]], dtype=np.float64)
-            if keys and keys[0] == "psf" and array.ndim == 4 and array.shape[1] == 3:
-                # a design bundle's per-colour PSFs [F, 3, k, k]: design for the green channel
-                # (the design wavelength); an ideal learned kernel is the same in all three
-                array = array[:, 1:2]
+        data = files.read_npz(path, "kernel")
+        keys = [k for k in ("kernels", "kernel", "psf") if k in data]
+        if not keys and len(data) != 1:
+            raise ValueError(f"kernel: {path} has arrays {sorted(data)}; expected 'kernels', "
+                             f"'kernel', 'psf' (a design bundle's psf.npz) or a single array")
+        key = keys[0] if keys else next(iter(data))
+        array = _numeric_kernel(data[key], f"{path} (array {key!r})")
+        if keys and keys[0] == "psf" and array.ndim == 4 and array.shape[1] == 3:
+            # a design bundle's per-colour PSFs [F, 3, k, k]: design for the green channel
+            # (the design wavelength); an ideal learned kernel is the same in all three
+            array = array[:, 1:2]
     elif path.endswith(".npy"):
-        array = np.load(path, allow_pickle=False).astype(np.float64)
+        array = _numeric_kernel(files.read_npy(path, "kernel"), path)
     else:
         raise ValueError(f"kernel: {path!r} must be a .npz or .npy file")
     if array.ndim == 4 and array.shape[1] == 1:
@@ -87,6 +88,13 @@ def load_kernel(source: str, correlation: bool = False):
     description = f"{os.path.basename(path)}" + (" (flipped 180 degrees: correlation -> PSF)"
                                                  if flip else " (PSF convention)")
     return array, description
+
+
+def _numeric_kernel(array: np.ndarray, where: str) -> np.ndarray:
+    """``array`` as float64; ``ValueError`` naming ``where`` if it does not hold numbers."""
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"kernel: {where} holds {array.dtype} values; expected numbers")
+    return np.array(array, dtype=np.float64)
 
 
 def geometry_to_dict(geometry) -> dict:
@@ -307,6 +315,10 @@ def design_to_folder(kernel, out: "str | os.PathLike[str]", geometry=None,
     for name, value in (("gs_iterations", gs_iterations), ("gd_iterations", gd_iterations)):
         if value < 1:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"--learning-rate: must be finite and > 0, got {learning_rate}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"--seed: {seed!r} is not allowed; need an integer >= 0")
     out = os.fspath(out)
     settings = dict(method=method, gs_iterations=gs_iterations, gd_iterations=gd_iterations,
                     learning_rate=learning_rate, seed=seed)
@@ -326,15 +338,28 @@ def load_design(folder: "str | os.PathLike[str]") -> "tuple[dict, dict]":
     path = os.path.join(folder, "design.json")
     if not os.path.isfile(path):
         raise ValueError(f"design: {folder!r} has no design.json (write one with design-mask)")
-    with open(path, encoding="utf-8") as handle:
-        report = json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"design: {path} is not valid JSON ({error})") from None
+    if not isinstance(report, dict):
+        raise ValueError(f"design: {path} holds a JSON {type(report).__name__}; expected the "
+                         f"object design-mask writes")
     if report.get("schema") != DESIGN_SCHEMA:
-        raise ValueError(f"design: schema {report.get('schema')!r} is not {DESIGN_SCHEMA!r}")
-    for entry in report["files"]:
-        if files.sha256_file(os.path.join(folder, entry["path"])) != entry["sha256"]:
+        raise ValueError(f"design: {path} has schema {report.get('schema')!r}, not "
+                         f"{DESIGN_SCHEMA!r}")
+    listed = report.get("files")
+    if not isinstance(listed, list) or not all(
+            isinstance(entry, dict) and {"path", "sha256"} <= set(entry) for entry in listed):
+        raise ValueError(f"design: {path} lacks its 'files' list (path and sha256 of each file)")
+    for entry in listed:
+        listed_path = os.path.join(folder, entry["path"])
+        if not os.path.isfile(listed_path):
+            raise ValueError(f"design: {entry['path']} listed in {path} is missing")
+        if files.sha256_file(listed_path) != entry["sha256"]:
             raise ValueError(f"design: {entry['path']} does not match its sha256 in design.json")
-    with np.load(os.path.join(folder, "design.npz"), allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
+    arrays = files.read_npz(os.path.join(folder, "design.npz"), "design")
     return report, arrays
 
 
@@ -353,6 +378,8 @@ def export_design(design: "str | os.PathLike[str]", out: "str | os.PathLike[str]
     from optics.design import design_psf, fidelity
 
     report, arrays = load_design(design)
+    if os.path.exists(out) and not overwrite:   # refused before the PSFs are computed
+        raise ValueError(f"out: {os.fspath(out)!r} exists; choose a new folder or pass overwrite")
     geometry = geometry_from_dict(report["geometry"])
     levels = int(levels)
     heights, targets = arrays["heights"], arrays["targets"]

@@ -156,14 +156,23 @@ def load_design_bundle(directory) -> DesignBundle:
         raise ValueError(f"design bundle {str(directory)!r}: no design.json (not a design bundle)")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"design bundle {str(directory)!r}: design.json is not JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"design bundle {str(directory)!r}: design.json holds a JSON "
+                         f"{type(manifest).__name__}; expected an object")
     if manifest.get("schema") != SCHEMA or manifest.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"design bundle {str(directory)!r}: schema {manifest.get('schema')!r} "
                          f"version {manifest.get('schema_version')!r}; this reader supports "
                          f"{SCHEMA!r} version {SCHEMA_VERSION}")
     arrays: dict = {}
-    for name, entry in manifest.get("files", {}).items():
+    listed = manifest.get("files", {})
+    missing = [key for key in ("camera_config", "alpha", "seed") if key not in manifest]
+    if missing or not isinstance(listed, dict) or not all(
+            isinstance(entry, dict) for entry in listed.values()):
+        raise ValueError(f"design bundle {str(directory)!r}: design.json lacks "
+                         f"{missing or 'a valid files table'}")
+    for name, entry in listed.items():
         path = directory / name
         if not path.is_file():
             raise ValueError(f"design bundle {str(directory)!r}: listed file {name!r} is missing")
@@ -171,8 +180,7 @@ def load_design_bundle(directory) -> DesignBundle:
         if digest != entry.get("sha256"):
             raise ValueError(f"design bundle {str(directory)!r}: {name!r} has sha256 {digest}, "
                              f"design.json lists {entry.get('sha256')} (file changed or corrupt)")
-        with np.load(path, allow_pickle=False) as archive:
-            arrays.update({key: archive[key] for key in archive.files})
+        arrays.update(files.read_npz(path, "design bundle"))
     return DesignBundle(camera_config=manifest["camera_config"], alpha=float(manifest["alpha"]),
                         seed=int(manifest["seed"]), psf=arrays.get("psf"),
                         thresholds=arrays.get("thresholds"), psf_plus=arrays.get("psf_plus"),

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 import analog
+from canopic.core import files
 from canopic.core.paths import reference_encoder_dir
 from optics.kernels import KernelPSF
 from sensor.camera import Camera, CameraConfig
@@ -124,13 +125,22 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
         ``CameraConfig`` fields to change (sensor, mismatch, seed, ...).
     """
     npz_path, meta_path = resolve_published(name_or_path)
-    meta = json.loads(meta_path.read_text())
-    layers = meta.get("archs", [])
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"encoder: {meta_path} is not valid JSON ({error})") from None
+    layers = meta.get("archs", []) if isinstance(meta, dict) else None
+    if not isinstance(layers, list):
+        raise ValueError(f"encoder: {meta_path} needs an object with a list 'archs' of layers")
     unknown = [layer for layer in layers if layer not in (*_LAYER_FLAGS, "Upsample")]
     if unknown:
         raise ValueError(f"encoder: {npz_path.name} has layers {unknown} this camera cannot model")
-    arrays = np.load(npz_path, allow_pickle=False)
-    kernels = torch.as_tensor(arrays["kernels"], dtype=torch.float32)
+    arrays = files.read_npz(npz_path, "encoder")
+    raw = _numeric(arrays, "kernels", npz_path)
+    if raw.ndim not in (2, 4) or (raw.ndim == 4 and raw.shape[1] != 1) or min(raw.shape) < 1:
+        raise ValueError(f"encoder: {npz_path}: 'kernels' has shape {list(raw.shape)}; expected "
+                         f"[k, k] or [F, 1, k, k]")
+    kernels = torch.as_tensor(raw, dtype=torch.float32)
     if kernels.ndim == 2:
         kernels = kernels[None, None]
     psf = kernels.flip(-1, -2)                          # cross-correlation kernel -> PSF
@@ -139,7 +149,10 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
                   kernel_size=int(psf.shape[-1]),
                   maxpool="MaxPool" in layers, quantize="LearnQuantize" in layers)
     if values["quantize"]:
-        thresholds = arrays["thresholds"].astype(np.float64)
+        thresholds = _numeric(arrays, "thresholds", npz_path).astype(np.float64)
+        if thresholds.ndim != 1 or not np.all(np.isfinite(thresholds)):
+            raise ValueError(f"encoder: {npz_path}: 'thresholds' must be a 1-D array of finite "
+                             f"numbers, got shape {list(thresholds.shape)}")
         spacing = overrides.get("min_threshold_spacing", CameraConfig.min_threshold_spacing)
         if not exact:
             values["thresholds"] = spread_thresholds(thresholds, spacing, 15.0).tolist()
@@ -151,6 +164,16 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
     camera.published_name = npz_path.stem
     camera.published_exact = exact
     return camera
+
+
+def _numeric(arrays: dict, key: str, path: Path) -> np.ndarray:
+    """Array ``key`` of an encoder archive, numeric; ``ValueError`` naming file and key."""
+    if key not in arrays:
+        raise ValueError(f"encoder: {path} has no {key!r} array (it has {sorted(arrays)})")
+    array = arrays[key]
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"encoder: {path}: {key!r} holds {array.dtype} values; expected numbers")
+    return array
 
 
 def _deprecated_from_published(cls, name_or_path: str, **overrides: Any) -> Camera:

@@ -1,6 +1,7 @@
 """Simulate captures of user files: read scenes, run the camera, write codes, previews, figure."""
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -62,11 +63,59 @@ def iter_frames(inputs: Iterable[str], size: int, max_frames: int) -> Iterator["
             raise FileNotFoundError(f"inputs: {path} does not exist")
 
 
+def load_camera_config(config_path: "str | Path") -> CameraConfig:
+    """The ``CameraConfig`` of a JSON file; ``ValueError`` names the file and what is wrong."""
+    path = Path(config_path)
+    if path.is_dir():
+        raise ValueError(f"config: {path} is a folder; expected a camera config .json file")
+    if not path.is_file():
+        raise ValueError(f"config: {path} does not exist")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"config: {path} is not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config: {path} holds a JSON {type(values).__name__}; expected an "
+                         f"object of sensor.CameraConfig fields")
+    try:
+        return CameraConfig.from_dict(values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"config: {path}: {error}") from None
+
+
+def check_inputs(inputs: Iterable[str]) -> None:
+    """Refuse, before anything is read, an input that does not exist or an empty folder."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if not list_images(path):
+                raise ValueError(f"inputs: folder {path} holds no images "
+                                 f"({', '.join(IMAGE_SUFFIXES)})")
+        elif not path.is_file():
+            raise FileNotFoundError(f"inputs: {path} does not exist")
+
+
+def resolve_device(device: "str | torch.device | None") -> torch.device:
+    """``auto``/None -> CUDA when present, else CPU; ``ValueError`` for CUDA without CUDA."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device: {device!r} is not allowed; need auto, cpu, cuda or "
+                         f"cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested, but torch sees no CUDA device; use "
+                         f"cpu or auto")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: {device!r} is not allowed; need auto, cpu, cuda or cuda:N")
+    return resolved
+
+
 def load_camera(encoder: Optional[str], config_path: Optional[str]) -> Camera:
     """A camera from a published encoder / design bundle (``encoder``) or a config JSON."""
     if config_path:
-        with open(config_path) as handle:
-            return Camera(CameraConfig.from_dict(json.load(handle)))
+        return Camera(load_camera_config(config_path))
     if encoder and Path(encoder).is_dir():
         from sensor.design_bundle import load_design_bundle
         return load_design_bundle(encoder).make_camera()
@@ -84,29 +133,49 @@ def code_preview(codes: np.ndarray, levels: int, scale: int = 8) -> np.ndarray:
 
 def simulate_files(inputs: "list[str]", out_dir: str, encoder: Optional[str] = None,
                    config_path: Optional[str] = None, size: int = 64, seed: int = 0,
-                   batch: int = 256, max_frames: int = 10000) -> dict:
-    """Encode every frame of ``inputs`` and write codes.npz, previews/ and fig4.png to ``out_dir``."""
+                   batch: int = 256, max_frames: int = 10000, overwrite: bool = False,
+                   device: "str | torch.device" = "cpu", progress: bool = True) -> dict:
+    """Encode every frame of ``inputs`` and write codes.npz, previews/ and fig4.png to ``out_dir``.
+
+    ``out_dir`` is written whole or not at all; an existing one is refused unless
+    ``overwrite``. ``device`` is where the camera computes ("cpu", "cuda", "cuda:N" or "auto");
+    the same seed gives the same codes on the same device. ``progress``: a progress bar.
+    """
+    for name, value in (("batch", batch), ("max_frames", max_frames), ("seed", seed)):
+        if not isinstance(value, int) or value < (0 if name == "seed" else 1):
+            raise ValueError(f"{name}: {value!r} is not allowed; need an integer >= "
+                             f"{0 if name == 'seed' else 1}")
+    if size < 8 or size % 8:
+        raise ValueError(f"size: must be a positive multiple of 8 pixels, got {size}")
+    check_inputs(inputs)
+    torch_device = resolve_device(device)
+    camera = load_camera(encoder, config_path).eval()
+    with files.staged_folder(out_dir, overwrite) as staging:  # an existing one is refused
+        return _simulate_into(Path(staging), Path(out_dir), camera, inputs, size, seed, batch,
+                              max_frames, torch_device, progress)
+
+
+def _simulate_into(out: Path, final: Path, camera: Camera, inputs, size: int, seed: int,
+                   batch: int, max_frames: int, device: torch.device, progress: bool) -> dict:
+    """The work of :func:`simulate_files`, writing into the staging folder ``out``."""
     import cv2
     from tqdm import tqdm
 
-    if size < 8 or size % 8:
-        raise ValueError(f"size: must be a positive multiple of 8 pixels, got {size}")
-    camera = load_camera(encoder, config_path).eval()
-    out = Path(out_dir)
+    camera = camera.to(device)
     (out / "previews").mkdir(parents=True, exist_ok=True)
     if not inputs:
         names, frames = zip(*bundled_examples(size))
         frame_iter: Iterable = zip(names, frames)
     else:
         frame_iter = iter_frames(inputs, size, max_frames)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     levels = camera.config.levels if camera.adc is not None else 256
     all_names, all_codes, examples = [], [], []
     pending: list = []
 
     def flush() -> None:
         names, images = zip(*pending)
-        scenes = images_to_scenes(np.stack(images))
+        scenes = images_to_scenes(np.stack(images)).to(device)
         with torch.no_grad():
             codes = camera(scenes, generator=generator).cpu().numpy()
         for name, code in zip(names, codes):
@@ -116,7 +185,10 @@ def simulate_files(inputs: "list[str]", out_dir: str, encoder: Optional[str] = N
             files.write_bytes(out / "previews" / f"{name}.png", cv2.imencode(".png", preview[:, :, ::-1])[1].tobytes())
         pending.clear()
 
-    with tqdm(desc="simulate", unit="frame") as bar:
+    frame_iter = iter(frame_iter)
+    first = next(frame_iter, None)   # an unreadable first input fails before the bar shows
+    frame_iter = itertools.chain([first] if first is not None else [], frame_iter)
+    with tqdm(desc="simulate", unit="frame", disable=not progress) as bar:
         for name, image in frame_iter:
             if len(examples) < 2:
                 examples.append((name, image))
@@ -139,10 +211,10 @@ def simulate_files(inputs: "list[str]", out_dir: str, encoder: Optional[str] = N
         figure_examples = examples[:2] if len(examples) == 2 else bundled_examples(size)
     figure = out / "fig4.png"
     from sensor.figures import stage_figure
-    stage_figure(camera, [image for _, image in figure_examples],
+    stage_figure(camera.cpu(), [image for _, image in figure_examples],
                  [name for name, _ in figure_examples], figure, seed=seed)
-    return {"frames": len(all_codes), "codes": str(out / "codes.npz"),
-            "previews": str(out / "previews"), "figure": str(figure)}
+    return {"frames": len(all_codes), "codes": str(final / "codes.npz"),
+            "previews": str(final / "previews"), "figure": str(final / "fig4.png")}
 
 
 def _to_levels(values: np.ndarray) -> np.ndarray:

@@ -12,17 +12,23 @@ interrupted demo resumes where it stopped; training resumes from its last checkp
 4. ``board``: flash the Conv(4) table and a mask pattern to a board (an emulator unless
    ``--port`` names a real one), read them back, capture frames, compare with the simulation.
 5. ``evaluate``: privacy (strongest attack) and utility of both designs against Gaussian blur
-   and pixelation, on identities the encoder never saw.
-6. ``report``: ``report.html`` (one file, figures embedded) and ``summary.json``.
+   and pixelation (each swept over the profile's strengths), on identities the encoder never saw.
+6. ``report``: ``report.html`` (one file, figures embedded) and ``summary.json``, every path in
+   them relative to the run folder (:mod:`canopic.app.demo_report`).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CONVS = ("conv1", "conv4")
@@ -55,6 +61,10 @@ class DemoProfile:
         Evaluation seeds.
     captures : int
         Frames captured from the board.
+    sweeps : dict
+        Strengths (px) of the reference sweeps drawn as curves in the privacy-utility plot:
+        ``{"blur": Gaussian sigmas, "pixelate": block sizes}`` (8 px, the rows "blur" and
+        "pixelate", is evaluated once and shared).
     """
 
     name: str
@@ -68,6 +78,8 @@ class DemoProfile:
     n_augment: int
     seeds: tuple
     captures: int
+    sweeps: dict = dataclasses.field(default_factory=lambda: {"blur": (4.0, 8.0, 16.0),
+                                                              "pixelate": (4, 8, 16)})
 
 
 ALL_ATTACKS = ("inception", "mlp", "logistic", "knn", "reconstruct")
@@ -81,7 +93,8 @@ PROFILES = {
         data=dict(max_faces=64, max_nonfaces=64),
         mask=dict(mask_size=128, gs_iterations=3, gd_iterations=2),
         levels=4, budget=dict(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, cnn_width=4),
-        attacks=("logistic", "knn"), max_per_part=24, n_augment=0, seeds=(0,), captures=2),
+        attacks=("logistic", "knn"), max_per_part=24, n_augment=0, seeds=(0,), captures=2,
+        sweeps={"blur": (4.0, 8.0), "pixelate": (4, 8)}),
     "quick": DemoProfile(
         name="quick",
         training=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8, recogniser_patience=3,
@@ -99,7 +112,8 @@ PROFILES = {
         data=dict(),
         mask=dict(mask_size=256, gs_iterations=50, gd_iterations=200),
         levels=16, budget=dict(), attacks=ALL_ATTACKS, max_per_part=None, n_augment=1,
-        seeds=(0, 1, 2), captures=32),
+        seeds=(0, 1, 2), captures=32,
+        sweeps={"blur": (2.0, 4.0, 8.0, 16.0), "pixelate": (4, 8, 16)}),
 }
 
 
@@ -115,19 +129,26 @@ class DemoRun:
         self.settings = settings
         self.fingerprint = fingerprint(settings, length=16)
         self.records = FingerprintCache(self.out / "stages", codec="json")
+        self.device = "auto"     # where training computes (not a setting: results are kept)
+        self.progress = True     # progress bars
 
     def stage(self, name: str, work: Callable[[], dict]) -> dict:
-        """Run ``work`` unless ``stages/<name>.json`` holds a result for these settings."""
+        """Run ``work`` unless ``stages/<name>.json`` holds a result for these settings.
+
+        Paths in the result that lie inside the run folder are stored relative to it, so a
+        moved run folder still resumes and reports."""
         saved = self.records.load(name, self.fingerprint)
         if isinstance(saved, dict):
-            print(f"[demo] {name}: done earlier, kept ({self.records.path(name)})")
+            log.info("[demo] %s: done earlier, kept (%s)", name, self.records.path(name))
             return saved
-        print(f"[demo] {name} ...", flush=True)
+        log.info("[demo] %s ...", name)
+        from canopic.app.demo_report import run_relative
+
         start = time.perf_counter()
-        result = work()
+        result = run_relative(work(), self.out)     # paths inside the run folder, relative to it
         result["seconds"] = round(time.perf_counter() - start, 2)
         self.records.save(name, self.fingerprint, result)
-        print(f"[demo] {name}: {result['seconds']:.1f} s", flush=True)
+        log.info("[demo] %s: %.1f s", name, result["seconds"])
         return result
 
 
@@ -139,12 +160,12 @@ def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, alpha:
 
     folder = run.out / conv
     config = RunConfig.from_dict({
-        "seed": seed, "device": "auto",
+        "seed": seed, "device": run.device,
         "camera": {"conv": conv, "kernel_mode": kernel_mode},
         "training": {"alpha": alpha, **profile.training},
         "data": dict(profile.data)})
     resume = (folder / "checkpoint.pt").is_file()
-    result = train(config, folder, resume=resume, progress=True)
+    result = train(config, folder, resume=resume, progress=run.progress)
     last = result.metrics[-1] if result.metrics else {}
     return {"design": str(folder / "design"), "alternations": len(result.metrics),
             "metrics": {k: v for k, v in last.items() if isinstance(v, (int, float, str))}}
@@ -243,7 +264,7 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
     emulator_args = ["--flash-dir", str(run.out / "board_flash"), "--seed", str(board_seed),
                      "--camera", str(design), "--mask-size", f"{cols}x{rows}"] if emulator else None
     status = hil.flash_and_verify(port, thresholds_file=str(table_file), mask_file=str(mask_file),
-                                  emulator_args=emulator_args, progress=True)
+                                  emulator_args=emulator_args, progress=run.progress)
     faces = datasets.load_faces()
     nonfaces = datasets.load_nonfaces()
     count = profile.captures
@@ -272,7 +293,8 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
 
 
 def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
-    """Strongest-attack identity accuracy and face vs no-face accuracy of every encoder."""
+    """Strongest-attack identity accuracy and face vs no-face accuracy of every encoder, and of
+    the blur and pixelation sweeps (``profile.sweeps``; the 8 px rows are their shared point)."""
     import torch
 
     from learn import datasets, table1
@@ -291,49 +313,95 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     for conv in CONVS:
         camera = load_design_bundle(run.out / conv / "design").make_camera()
         encoders[f"learned_{conv}"] = table1.camera_encoder(camera)
-    results, rows = {}, {}
+    # the reference sweeps (curves of the privacy-utility plot); 8 px is the row itself
+    row_strength = {"blur": 8.0, "pixelate": 8.0}
+    for name, strengths in profile.sweeps.items():
+        for strength in strengths:
+            if float(strength) != row_strength[name]:
+                encoders[f"{name}_{strength:g}px"] = table1.baseline_encoder(name, strength)
+    results = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # the small networks run faster on one thread
     try:
         for name, encoder in encoders.items():
             results[name] = evaluate_encoder(encoder, data, seeds=profile.seeds, attacks=profile.attacks,
                                              budget=budget, n_augment=profile.n_augment,
-                                             desc=name, recognisers=recognisers)
+                                             desc=name, recognisers=recognisers,
+                                             progress=run.progress)
     finally:
         torch.set_num_threads(threads)
     clean = results["clean"].privacy
-    for name, res in results.items():
-        rows[name] = {"id_top1": res.privacy.top1.mean, "id_top1_std": res.privacy.top1.std,
-                      "id_top5": res.privacy.top5.mean, "strongest_attack": res.privacy.strongest,
-                      "id_chance": res.privacy.chance_top1,
-                      "id_fraction_of_clean": relative_privacy(res.privacy, clean),
-                      "face_acc": res.utility.test_accuracy.mean if res.utility else None,
-                      "face_acc_std": res.utility.test_accuracy.std if res.utility else None}
-    return {"rows": rows, "seeds": list(profile.seeds), "attacks": list(profile.attacks),
-            "budget": dataclasses.asdict(budget), "max_per_part": profile.max_per_part}
+
+    def summary(res) -> dict:
+        return {"id_top1": res.privacy.top1.mean, "id_top1_std": res.privacy.top1.std,
+                "id_top5": res.privacy.top5.mean, "strongest_attack": res.privacy.strongest,
+                "id_chance": res.privacy.chance_top1,
+                "id_fraction_of_clean": relative_privacy(res.privacy, clean),
+                "face_acc": res.utility.test_accuracy.mean if res.utility else None,
+                "face_acc_std": res.utility.test_accuracy.std if res.utility else None,
+                "n_seeds": len(res.privacy.top1.values)}
+
+    rows = {name: summary(results[name])
+            for name in ("clean", "blur", "pixelate", *(f"learned_{conv}" for conv in CONVS))}
+    sweeps = {name: [{"strength_px": float(strength), **summary(
+                          results[name if float(strength) == row_strength[name]
+                                  else f"{name}_{strength:g}px"])}
+                     for strength in sorted(strengths)]
+              for name, strengths in profile.sweeps.items()}
+    return {"rows": rows, "sweeps": sweeps, "seeds": list(profile.seeds),
+            "attacks": list(profile.attacks), "budget": dataclasses.asdict(budget),
+            "max_per_part": profile.max_per_part}
 
 
 # ----------------------------------------------------------------------------- the demo
+def _check_port(port: str) -> None:
+    """Refuse, before any work, a board port that cannot be opened: a device path that does not
+    exist, or ``auto`` with no (or several) USB serial ports."""
+    if port == "emulator" or "://" in port:
+        return
+    if port == "auto":
+        from hil.ports import choose_port
+
+        choose_port()
+    elif not os.path.exists(port):
+        raise ValueError(f"port: {port} does not exist; give a serial device (e.g. "
+                         f"/dev/ttyACM0), a pyserial URL, 'auto' or 'emulator'")
+
+
 def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int = 0,
              alpha: float = 1.0, kernel_mode: str = "two_mask", board_seed: int = 7,
-             fresh: bool = False) -> dict:
+             fresh: bool = False, device: str = "auto", progress: bool = True) -> dict:
     """Run every stage into ``out`` and return the summary (also ``out/summary.json``).
 
-    ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized).
+    ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized). A run
+    folder that exists is resumed (finished stages are kept) unless ``fresh``: it is deleted
+    first. ``device`` is where training computes ("auto", "cpu", "cuda", "cuda:N");
+    ``progress``: progress bars. Every argument is checked before any work starts.
     """
     from canopic.core import files
     from canopic.app.demo_report import write_report
+    from learn.runs import resolve_device
 
     if profile not in PROFILES:
         raise ValueError(f"profile: {profile!r} is not one of {sorted(PROFILES)}")
     profile = PROFILES[profile]
+    for name, value in (("seed", seed), ("board_seed", board_seed)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name}: {value!r} is not allowed; need an integer >= 0")
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha: {alpha!r} is not allowed; need a finite number >= 0")
+    resolve_device(device)  # a bad or absent device fails here
+    _check_port(port)
     out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise ValueError(f"out: {out} is a file; need a run folder")
     if fresh and out_path.exists():
         shutil.rmtree(out_path)
     settings = {"profile": dataclasses.asdict(profile), "seed": seed, "alpha": alpha,
                 "kernel_mode": kernel_mode, "port": port, "board_seed": board_seed,
                 "schema_version": SCHEMA_VERSION}
     run = DemoRun(out_path, settings)
+    run.device, run.progress = str(device), progress
     files.write_json(out_path / "demo_settings.json", settings)
     results: "dict[str, Any]" = {}
     for conv in CONVS:

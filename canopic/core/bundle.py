@@ -42,8 +42,9 @@ def decode_jpeg_array(blob: np.ndarray, offsets: np.ndarray, indices=None) -> np
 
 @functools.lru_cache(maxsize=4)
 def _read(path: str) -> "dict[str, np.ndarray]":
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    from canopic.core.files import read_npz
+
+    arrays = read_npz(path, "image bundle")
     if "images" not in arrays:
         if "jpeg" not in arrays or "jpeg_offsets" not in arrays:
             raise ValueError(f"{path}: neither 'images' nor 'jpeg'+'jpeg_offsets' arrays inside")

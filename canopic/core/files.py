@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from typing import Any, Iterator
 
 import numpy as np
@@ -63,6 +64,58 @@ def save_npz(path: "str | os.PathLike[str]", **arrays: Any) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
+def _archive_error(path: str, what: str, error: BaseException) -> ValueError:
+    """A ValueError naming ``what`` (the option or parameter) and the file for ``error``."""
+    if isinstance(error, IsADirectoryError) or os.path.isdir(path):
+        return ValueError(f"{what}: {path} is a folder; expected a file")
+    if isinstance(error, FileNotFoundError):
+        return ValueError(f"{what}: {path} does not exist")
+    text = str(error)
+    if "pickle" in text and "Object arrays" not in text:
+        reason = "not a numpy file (neither a .npz zip archive nor .npy)"
+    elif "Object arrays" in text:
+        reason = "holds arrays of Python objects, which only pickle reads; expected plain arrays"
+    elif isinstance(error, (zipfile.BadZipFile, EOFError)):
+        reason = f"truncated or not a zip archive ({text})"
+    else:
+        reason = f"not a valid numpy file ({text})"
+    return ValueError(f"{what}: {path} is {reason}" if reason.startswith("not")
+                      else f"{what}: {path}: {reason}")
+
+
+def read_npz(path: "str | os.PathLike[str]", what: str = "file") -> "dict[str, np.ndarray]":
+    """Every array of the .npz archive at ``path``, read without pickle.
+
+    A missing, truncated, non-zip or pickled file is a ``ValueError`` that names ``what`` (the
+    option or parameter the file came from) and the file, never numpy's own message.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise ValueError(f"{what}: {path} is a .npy array; expected a .npz archive")
+            return {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        if str(error).startswith(f"{what}: "):
+            raise
+        raise _archive_error(path, what, error) from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as error:
+        raise _archive_error(path, what, error) from None
+
+
+def read_npy(path: "str | os.PathLike[str]", what: str = "file") -> np.ndarray:
+    """The array of the .npy file at ``path``, read without pickle (errors as :func:`read_npz`)."""
+    path = os.fspath(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise _archive_error(path, what, error) from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise ValueError(f"{what}: {path} is a .npz archive; expected a .npy array")
+    return array
+
+
 def prepare_output_folder(out_dir: "str | os.PathLike[str]", overwrite: bool) -> str:
     """Check ``out_dir`` may be written and return a fresh staging folder ``<out_dir>.part``.
 
@@ -114,4 +167,4 @@ def sha256_file(path: "str | os.PathLike[str]") -> str:
             digest.update(block)
     return digest.hexdigest()
 
-__all__ = ["prepare_output_folder", "publish_folder", "staged_folder", 'atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']
+__all__ = ["read_npz", "read_npy", "prepare_output_folder", "publish_folder", "staged_folder", 'atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']

@@ -192,6 +192,7 @@ def run_experiment(profile: Profile, configurations: Sequence[str] = CONFIGURATI
         if not (name in CONFIGURATIONS or name.startswith("Learned_") or os.path.exists(name)):
             raise ValueError(f"configuration: {name!r} is not one of {CONFIGURATIONS} (or a "
                              f"published encoder name / file)")
+        make_encoding(name)  # a bad encoder file fails here, before any scene is built
     splits = default_splits(seed=profile.seed)
     train, test = detection_scene_sets(splits, profile.n_train, profile.n_test, profile.scenes,
                                        seed=profile.seed, progress=progress)

@@ -67,6 +67,35 @@ def test_threshold_tables_round_trip_and_read_back_from_the_board(demo_run):
 
 def test_rerun_resumes_from_finished_stages(demo_run, capsys):
     assert main(["demo", "--profile", "tiny", "--out", str(demo_run)]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err      # status lines are log lines, on stderr
     for stage in ("train_conv1", "train_conv4", "masks_conv1", "masks_conv4", "tables", "board", "evaluate"):
         assert f"[demo] {stage}: done earlier, kept" in out
+
+
+def test_moved_run_folder_keeps_every_path_of_the_report_and_summary(demo_run, tmp_path):
+    import os
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(demo_run, moved, ignore=shutil.ignore_patterns("*.pt"))
+    html, text = (moved / "report.html").read_text(), (moved / "summary.json").read_text()
+    assert str(demo_run) not in html and str(demo_run) not in text
+    summary = json.loads(text)
+
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    assert not [s for s in strings(summary) if os.path.isabs(s)]
+    for figure in summary["figures"]:
+        assert (moved / figure["path"]).is_file()
+    stages = summary["stages"]
+    for conv in ("conv1", "conv4"):
+        assert (moved / stages[f"train_{conv}"]["design"] / "psf.npz").is_file()
+        assert (moved / stages[f"masks_{conv}"]["fabrication"] / "manifest.json").is_file()
+    # the privacy-utility plot has its reference sweeps (data written beside it)
+    data = json.loads((moved / "figures" / "fig5_privacy_utility.json").read_text())
+    assert all(len(data["sweeps"][name]) >= 2 for name in ("blur", "pixelate"))

@@ -34,7 +34,8 @@ def test_detect_eval_writes_one_row_per_configuration(tmp_path):
 
 
 def test_detect_eval_rejects_bad_input(tmp_path, capsys):
-    assert main(["detect-eval", "--out", str(tmp_path), "--configs", "sepia"]) == 1
+    out = str(tmp_path / "out")
+    assert main(["detect-eval", "--out", out, "--configs", "sepia"]) == 1
     assert "sepia" in capsys.readouterr().err
-    assert main(["detect-eval", "--out", str(tmp_path), "--train-scenes", "0"]) == 1
+    assert main(["detect-eval", "--out", out, "--train-scenes", "0"]) == 1
     assert "--train-scenes" in capsys.readouterr().err

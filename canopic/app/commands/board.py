@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from canopic.app.commands.common import add_command
+from canopic.app.commands.common import add_command, add_deprecated_alias
 
 PORT_HELP = ("serial device (e.g. /dev/ttyUSB0, COM3), a pyserial URL, 'auto' (the one USB "
              "serial port matching --vid/--pid/--serial-number) or 'emulator' (start a board "
@@ -15,18 +15,34 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, default=115200,
                         help="rate the board boots at (default: %(default)s)")
     parser.add_argument("--target-baud", type=int, default=None,
-                        help="switch to this rate after HELLO (e.g. 921600)")
-    parser.add_argument("--vid", help="USB vendor id filter for --port auto (hex)")
-    parser.add_argument("--pid", help="USB product id filter for --port auto (hex)")
-    parser.add_argument("--serial-number", help="USB serial number filter for --port auto")
+                        help="switch to this rate after HELLO, e.g. 921600 (default: stay at "
+                             "--baud)")
+    _add_usb_filters(parser, " for --port auto")
     parser.add_argument("--emulator-flash-dir", default=None,
-                        help="flash directory of the emulator that --port emulator starts")
+                        help="flash directory of the emulator that --port emulator starts "
+                             "(default: the emulator's, a folder in the system's temp dir)")
     parser.add_argument("--emulator-seed", type=int, default=None,
-                        help="mismatch seed of the emulator that --port emulator starts")
+                        help="mismatch seed of the emulator that --port emulator starts "
+                             "(default: the emulator's, 1)")
+
+
+def _add_usb_filters(parser: argparse.ArgumentParser, suffix: str = "") -> None:
+    parser.add_argument("--vid", help=f"USB vendor id filter{suffix} (hex; default: any)")
+    parser.add_argument("--pid", help=f"USB product id filter{suffix} (hex; default: any)")
+    parser.add_argument("--serial-number",
+                        help=f"USB serial number filter{suffix} (default: any)")
 
 
 def _connection(args: argparse.Namespace) -> dict:
     from hil.ports import parse_usb_id
+    for flag in ("baud", "target_baud"):
+        value = getattr(args, flag, None)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{flag.replace('_', '-')}: {value} is not allowed; need a "
+                             f"positive rate in baud")
+    if args.emulator_seed is not None and args.emulator_seed < 0:
+        raise ValueError(f"--emulator-seed: {args.emulator_seed} is not allowed; need an "
+                         f"integer >= 0")
     emulator_args = []
     if args.emulator_flash_dir:
         emulator_args += ["--flash-dir", args.emulator_flash_dir]
@@ -41,9 +57,10 @@ def _flash(args: argparse.Namespace) -> int:
     from hil.api import flash_and_verify
     if not args.thresholds and not args.mask:
         raise ValueError("--thresholds, --mask: give at least one file to flash")
+    connection = _connection(args)
     results = flash_and_verify(args.port, args.thresholds, args.mask,
-                               target_baud=args.target_baud, progress=not args.no_progress,
-                               **_connection(args))
+                               target_baud=args.target_baud, progress=not args.quiet,
+                               **connection)
     for name, status in results.items():
         print(f"{name}: committed to slot {status.slot} (generation {status.generation}), "
               f"{status.length} bytes, SHA-256 {status.sha256.hex()}, verified by readback")
@@ -58,8 +75,15 @@ def read_scene(path: "str | None", size: int):
         checker = ((np.floor(x * 8) + np.floor(y * 8)) % 2)
         scene = np.stack([x, y, 0.3 + 0.5 * checker], axis=-1)
         return np.round(scene * 255).astype(np.uint8)
+    import os
+
+    if not os.path.isfile(path):
+        raise ValueError(f"--scene: {path} " + ("is a folder; expected an image file"
+                                                if os.path.isdir(path) else "does not exist"))
     if path.lower().endswith(".npy"):
-        scene = np.load(path, allow_pickle=False)
+        from canopic.core.files import read_npy
+
+        scene = read_npy(path, "--scene")
     else:
         import cv2
         bgr = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -84,7 +108,7 @@ def _capture(args: argparse.Namespace) -> int:
         raise ValueError(f"--scene-size: {args.scene_size} must be a positive multiple of 8")
     scene = read_scene(args.scene, args.scene_size)
     connection = _connection(args)
-    codes, metadata = capture(args.port, scene, noise_seed=args.noise_seed,
+    codes, metadata = capture(args.port, scene, noise_seed=args.seed,
                               return_metadata=True, **connection)
     files.save_npz(args.out, codes=codes, scene=scene[None],
                    metadata=json.dumps(metadata[0]))
@@ -158,21 +182,23 @@ def register(subparsers) -> None:
                     "and read them back byte for byte. Threshold tables: binary (.bin), .json "
                     "or Intel HEX (.hex); masks: binary (.cmask) or .npz (levels, level_count).")
     _add_connection(flash)
-    flash.add_argument("--thresholds", help="threshold table file")
-    flash.add_argument("--mask", help="mask pattern file")
-    flash.add_argument("--no-progress", action="store_true", help="no progress bars")
+    flash.add_argument("--thresholds", help="threshold table file (default: none; give it "
+                                            "and/or --mask)")
+    flash.add_argument("--mask", help="mask pattern file (default: none)")
+    add_deprecated_alias(flash, "--no-progress", "--quiet", dest="quiet")
 
     capture = add_command(
-        subparsers, "capture", func=_capture, out="output .npz file", help="capture a frame of codes from a board",
+        subparsers, "capture", func=_capture, out="output .npz file", out_is="file",
+        overwrite=True, seed="seed of the frame's temporal noise",
+        help="capture a frame of codes from a board",
         description="Show a scene to the board's camera and save the codes it returns "
                     "(.npz: codes uint8 [1, C, h, w], scene, metadata JSON).")
     _add_connection(capture)
-    capture.add_argument("--scene", help="scene image (PNG/JPEG, or .npy uint8 HxWx3); "
-                                         "default: a built-in test pattern")
+    capture.add_argument("--scene", help="scene image (PNG/JPEG, or .npy uint8 HxWx3) "
+                                         "(default: a built-in test pattern)")
     capture.add_argument("--scene-size", type=int, default=64,
                          help="scene side in pixels (default: %(default)s)")
-    capture.add_argument("--noise-seed", type=int, default=0,
-                         help="seed of the frame's temporal noise (default: %(default)s)")
+    add_deprecated_alias(capture, "--noise-seed", "--seed", dest="seed", type=int)
 
     from hil.emulator import add_arguments
     emulator = add_command(
@@ -183,9 +209,7 @@ def register(subparsers) -> None:
 
     ports = add_command(subparsers, "ports", func=_ports, help="list candidate serial ports",
                         description="List serial ports (USB ones unless --all).")
-    ports.add_argument("--vid", help="USB vendor id filter (hex)")
-    ports.add_argument("--pid", help="USB product id filter (hex)")
-    ports.add_argument("--serial-number", help="USB serial number filter")
+    _add_usb_filters(ports)
     ports.add_argument("--all", action="store_true", help="include non-USB ports")
 
 

@@ -2,7 +2,7 @@
 report (:func:`canopic.app.demo.run_demo`)."""
 from __future__ import annotations
 
-from canopic.app.commands.common import add_command
+from canopic.app.commands.common import DEVICE_HELP, add_command, add_deprecated_alias
 
 DEMO_SUMMARY = ("The main job: learn a Conv(1) and a Conv(4) camera, design their phase masks, "
                 "write fabrication files and threshold tables, flash a board, capture frames back, "
@@ -14,11 +14,13 @@ PROFILE_NAMES = ("full", "quick", "tiny")
 def register(subparsers) -> None:
     """Add ``demo`` to the ``canopic`` command."""
     parser = add_command(
-        subparsers, "demo", func=_run, defaults_in_help=True,
+        subparsers, "demo", func=_run, out="run folder (an existing one is resumed)",
+        out_default="runs/demo", overwrite=True, resumes=True,
+        seed="seed of training, splits and noise",
+        device=DEVICE_HELP + " (training; the evaluation runs on the CPU)",
         help="the main job: learn, design masks, export, flash, capture, evaluate, report",
         description=DEMO_SUMMARY + " Writes one run folder with report.html and "
                     "summary.json; re-running resumes (finished stages are kept).")
-    parser.add_argument("--out", default="runs/demo", help="run folder")
     parser.add_argument("--full", action="store_true",
                         help="the full profile (longer training, 3 evaluation seeds); same as "
                              "--profile full")
@@ -27,13 +29,12 @@ def register(subparsers) -> None:
     parser.add_argument("--port", default="emulator",
                         help="board port: 'emulator' (a board emulator in another process), a "
                              "device such as /dev/ttyACM0, or 'auto'")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training, splits and noise")
     parser.add_argument("--alpha", type=float, default=1.0, help="privacy weight (per 100 nats)")
     parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
                         help="kernel parameterisation; two_mask and nonnegative are physical")
     parser.add_argument("--board-seed", type=int, default=7,
                         help="the emulated board's own mismatch seed")
-    parser.add_argument("--fresh", action="store_true", help="delete --out first and start over")
+    add_deprecated_alias(parser, "--fresh", "--overwrite", dest="overwrite")
 
 
 def _run(args) -> int:
@@ -41,5 +42,6 @@ def _run(args) -> int:
 
     run_demo(args.out, profile="full" if args.full else args.profile, port=args.port,
              seed=args.seed, alpha=args.alpha, kernel_mode=args.kernel_mode,
-             board_seed=args.board_seed, fresh=args.fresh)
+             board_seed=args.board_seed, fresh=args.overwrite, device=args.device,
+             progress=not args.quiet)
     return 0

@@ -8,7 +8,7 @@ imports happen inside the handlers.
 """
 from __future__ import annotations
 
-from canopic.app.commands.common import add_command
+from canopic.app.commands.common import add_command, add_deprecated_alias
 from optics.realise import METHODS, SIGNED_MODES  # numpy only: --help stays fast
 
 
@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     """Add ``design-mask`` and ``export-mask`` to the ``canopic`` command."""
     design = add_command(
         subparsers, "design-mask", func=run_design, out="design folder to write",
-        overwrite=True, help="design phase masks whose PSFs match a kernel",
+        overwrite=True, seed="seed of the random starts",
+        help="design phase masks whose PSFs match a kernel",
         description="Design diffractive phase masks (Gerchberg-Saxton and/or gradient descent "
                     "through the differentiable PSF at all wavelengths) whose PSFs match a "
                     "kernel. Signed kernels become two masks whose captures are subtracted "
@@ -30,28 +31,27 @@ def register(subparsers) -> None:
                         help="the file's kernels are cross-correlation kernels (conv2d): flip "
                              "them 180 degrees into PSFs (published encoders always are)")
     design.add_argument("--method", choices=METHODS, default="gs+gd",
-                        help="Gerchberg-Saxton, gradient descent, or GS then GD (default)")
-    design.add_argument("--gs-iterations", type=int, default=50, help="GS iterations (default 50)")
+                        help="Gerchberg-Saxton, gradient descent, or GS then GD")
+    design.add_argument("--gs-iterations", type=int, default=50, help="GS iterations")
     design.add_argument("--gd-iterations", type=int, default=200,
-                        help="gradient-descent steps (default 200)")
+                        help="gradient-descent steps")
     design.add_argument("--learning-rate", type=float, default=0.02,
-                        help="GD step in units of the 2 pi height (default 0.02)")
+                        help="GD step in units of the 2 pi height")
     design.add_argument("--signed", choices=SIGNED_MODES, default="two-mask",
-                        help="how signed kernels are realised (default two-mask)")
+                        help="how signed kernels are realised")
     design.add_argument("--wavelengths", default="640nm,532nm,450nm",
                         help="comma-separated wavelengths, R,G,B (default 640nm,532nm,450nm)")
     design.add_argument("--design-wavelength", default="532nm",
                         help="wavelength of GS and of the 2 pi height (default 532nm)")
-    design.add_argument("--distance", default="1.869mm", help="mask-sensor distance (1.869mm)")
+    design.add_argument("--distance", default="1.869mm", help="mask-sensor distance")
     design.add_argument("--mask-pitch", default="2um", help="mask pixel pitch (default 2um)")
     design.add_argument("--sensor-pitch", default="4um",
                         help="sensor pixel pitch of the kernel taps (default 4um: a 63x63 "
                              "kernel spans 252 um)")
     design.add_argument("--mask-size", type=int, default=256,
                         help="mask side in mask pixels (default 256)")
-    design.add_argument("--material", default="fused_silica", help="fused_silica (default), su8")
-    design.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    design.add_argument("--no-progress", action="store_true", help="no progress bars")
+    design.add_argument("--material", default="fused_silica", help="fused_silica or su8")
+    add_deprecated_alias(design, "--no-progress", "--quiet", dest="quiet")
 
     export = add_command(
         subparsers, "export-mask", func=run_export, out="fabrication folder to write",
@@ -62,7 +62,7 @@ def register(subparsers) -> None:
                     "beside the ideal one.")
     export.add_argument("design", help="a folder written by 'canopic design-mask'")
     export.add_argument("--levels", type=int, choices=(2, 4, 8, 16), default=16,
-                        help="height levels (default 16 = 4 etch steps)")
+                        help="height levels (default: 16 = 4 etch steps)")
 
 
 def _geometry(args):
@@ -88,7 +88,7 @@ def run_design(args) -> int:
         args.kernel, args.out, geometry=_geometry(args), signed=args.signed, method=args.method,
         gs_iterations=args.gs_iterations, gd_iterations=args.gd_iterations,
         learning_rate=args.learning_rate, seed=args.seed, correlation=args.correlation,
-        overwrite=args.overwrite, progress=not args.no_progress)
+        overwrite=args.overwrite, progress=not args.quiet)
     for f, per in enumerate(report["kernel_fidelity"]):
         line = ", ".join(f"{e['wavelength'] * 1e9:.0f} nm: {e['correlation']:.3f}" for e in per)
         print(f"filter {f} ({report['signed']['route']}): correlation {line}")
