@@ -9,13 +9,15 @@ done), with every test pair's similarity for the ROC curves; ``--report`` then w
 
     python benchmarks/study_lfw_verification.py --out docs/results/verification --workers 2
     python benchmarks/study_lfw_verification.py --out docs/results/verification --report
+
+The (encoder, seed) tasks run on the study engine (``learn.study_engine``): local processes by
+default, or a Ray cluster with ``--engine ray [--address ADDR] [--cpus-per-task N]``
+(docs/cluster.md); the records are appended here, in the calling process, as they arrive.
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
-import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -60,29 +62,39 @@ def run_one(name: str, seed: int) -> dict:
             "similarities": result.similarities}
 
 
+def _work(state, task: "tuple[str, int]") -> dict:
+    """The engine's work: one (encoder, seed) task (no shared state)."""
+    return run_one(*task)
+
+
 def done(path: Path) -> "set[tuple[str, int]]":
     if not path.is_file():
         return set()
     return {(r["encoder"], r["seed"]) for r in map(json.loads, path.read_text().splitlines())}
 
 
-def study(out: Path, seeds: int, workers: int, only: "list[str] | None") -> None:
+def study(out: Path, seeds: int, workers: int, only: "list[str] | None", spec=None) -> None:
+    from learn.study_engine import EngineSpec
+
     out.mkdir(parents=True, exist_ok=True)
     path = out / "verification.jsonl"
     todo = [(name, seed) for name in (only or encoders()) for seed in range(seeds)
             if (name, seed) not in done(path)]
     print(f"{len(todo)} (encoder, seed) tasks to run", flush=True)
-    with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, *task): task for task in todo}
-        for future in concurrent.futures.as_completed(futures):
-            record = future.result()
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-            best = max(record["scores"], key=lambda s: s["test_accuracy"])
-            print(f"{record['encoder']} seed {record['seed']}: {best['attack']} "
-                  f"{100 * best['test_accuracy']:.1f} % AUC {best['test_auc']:.3f} "
-                  f"({record['seconds']:.0f} s)", flush=True)
+    spec = spec or EngineSpec("local", workers)
+
+    def finished(index: int, record: dict) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        best = max(record["scores"], key=lambda s: s["test_accuracy"])
+        print(f"{record['encoder']} seed {record['seed']}: {best['attack']} "
+              f"{100 * best['test_accuracy']:.1f} % AUC {best['test_auc']:.3f} "
+              f"({record['seconds']:.0f} s)", flush=True)
+
+    engine = spec.make()
+    # one task at a time when local with one worker, in this process; else in workers
+    engine.run(todo, _work, finished, names=[f"{name} seed {seed}" for name, seed in todo])
+    engine.close()
 
 
 def report(out: Path) -> None:
@@ -139,19 +151,26 @@ def report(out: Path) -> None:
 
 
 def main() -> None:
+    from canopic.app.commands.engine_flags import add_engine_flags, engine_spec
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="docs/results/verification", help="output folder")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
-                        help="processes, one thread each (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local: processes, one thread each (default: one per core); ray: "
+                             "actors (default: as many as the cluster holds)")
     parser.add_argument("--only", default=None, help="comma-separated encoder names")
     parser.add_argument("--report", action="store_true", help="write the table and the ROC plot")
+    add_engine_flags(parser)
     args = parser.parse_args()
     if args.report:
         report(Path(args.out))
-    else:
-        study(Path(args.out), args.seeds, args.workers,
-              args.only.split(",") if args.only else None)
+        return
+    if args.engine == "local" and args.workers is None:
+        args.workers = max(1, os.cpu_count() or 2)
+    out = Path(args.out).resolve()
+    study(out, args.seeds, args.workers, args.only.split(",") if args.only else None,
+          engine_spec(args, folder=out))
 
 
 if __name__ == "__main__":

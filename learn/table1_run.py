@@ -1,14 +1,16 @@
 """Running Table 1: every row and baseline sweep point evaluated, one task per seed, then merged.
 
 :func:`run_table1` builds the tasks (``learn.table1_tasks``), reuses the finished ones of a
-``learn.table1_cache.TaskCache``, computes the rest with a ``learn.study_engine.LocalEngine``
-(each process holding one :class:`_Evaluator`) and merges each row's seeds into a
+``learn.table1_cache.TaskCache``, computes the rest with an engine of ``learn.study_engine``
+(local processes or Ray actors, each holding one :class:`_Evaluator`; each result saved here,
+in the calling process, as it arrives) and merges each row's seeds into a
 ``learn.table1_results.RowResult`` and each sweep point's into an ``EvaluationResult``.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import time
 from typing import Callable, Sequence
 
@@ -17,12 +19,13 @@ import torch
 from learn.attacks import ATTACK_NAMES
 from learn.evaluation import (EvaluationResult, data_from_splits, evaluate_encoder,
                               merge_seeds, same_outputs)
-from learn.study_engine import LocalEngine
+from learn.study_engine import EngineSpec
 from learn.table1_cache import TaskCache
 from learn.table1_cameras import baseline_encoder, camera_encoder, camera_seed, row_camera
 from learn.table1_results import PHYSICAL_NOT_RUN, RowResult, merge_row_seeds
 from learn.table1_rows import BASELINE_STRENGTH, QUICK, ROWS, Profile, Row
-from learn.table1_tasks import _task_cost, needs_twin, table_tasks
+from learn.table1_tasks import _task_cost, needs_twin, table_tasks, task_name
+from learn.encoder_faces import with_encoder_faces
 from learn.lfw import identity_roles, load_lfw
 from learn.verification import VerificationData, evaluate_verification, verification_data
 
@@ -55,6 +58,13 @@ class _Evaluator:
                 attacks=self.profile.verification["attacks"], budget=self.profile.budget,
                 progress=self.progress)
         return result
+
+    @functools.cached_property
+    def encoder_splits(self):
+        """The splits the learned rows learn from: ``splits`` with the profile's encoder faces
+        (``learn.encoder_faces``; read on first use, so tables without learned rows never
+        load LFW for it)."""
+        return with_encoder_faces(self.splits, self.profile.encoder_faces)
 
     def verification_data(self, seed: int) -> VerificationData:
         """The verification protocol's data of ``seed`` (built once per process and seed)."""
@@ -116,7 +126,7 @@ class _Evaluator:
         key = (row.key, camera_seed(row, seed))
         if physical and key in self.twins:
             return self.twins[key]
-        camera = row_camera(row, self.splits, self.profile, physical, self.learned,
+        camera = row_camera(row, self.encoder_splits, self.profile, physical, self.learned,
                             seed=key[1], device=self.device, progress=self.progress)
         if physical:
             self.twins[key] = camera
@@ -175,6 +185,11 @@ def _run_task(evaluator: _Evaluator, task: tuple):
     return evaluator.run(task)
 
 
+def _run_same(evaluator: _Evaluator, task_and_source: tuple):
+    """The engine's work for a ``"same"`` task given with its source row's result."""
+    return evaluator.run(*task_and_source)
+
+
 def _reuse(tasks: "list[tuple]", cache: "TaskCache | None") -> "tuple[dict, dict]":
     """(outputs, work): the cached results of ``tasks`` by index, and what to run for the rest
     by index: the task, or ``("twin", cached RowResult, seed)`` (:func:`needs_twin`)."""
@@ -217,8 +232,8 @@ def _merge(tasks: "list[tuple]", outputs: dict, rows: "Sequence[Row]", profile: 
 def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2),
                attacks: Sequence[str] = ATTACK_NAMES, rows: "Sequence[Row] | None" = None,
                progress: bool = True, workers: int = 1, threads: int = 1,
-               cache: "TaskCache | None" = None, device="cpu"
-               ) -> "tuple[list[RowResult], dict]":
+               cache: "TaskCache | None" = None, device="cpu",
+               engine: "EngineSpec | str | None" = None) -> "tuple[list[RowResult], dict]":
     """Evaluate every row (and the baseline sweeps) on ``splits``.
 
     Parameters
@@ -246,7 +261,8 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
         are shared through its folder once written (workers starting together may each train
         the same seed's once).
     threads : int
-        torch threads per worker process (0: torch's default); ignored when ``workers == 1``.
+        torch threads per worker process or Ray actor (0: torch's default; on Ray, the CPUs of
+        one task); ignored by the local engine when ``workers == 1``.
     cache : TaskCache, optional
         Finished tasks are saved there and reused (resume after an interruption), and so are
         the reconstruction attack's clean recognisers (:meth:`TaskCache.recogniser_store`). A
@@ -255,7 +271,14 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     device : str or torch.device
         Where encoders, attackers and learned rows compute ("cpu", "cuda", "cuda:N"). Results
         match the CPU's within the spread over seeds, not bit for bit (the per-frame noise of
-        cameras is drawn on the device). Workers share the device.
+        cameras is drawn on the device). Local workers share the device; on Ray, "cuda" is the
+        GPU (share) Ray gives each worker (``gpus_per_task``).
+    engine : EngineSpec or str, optional
+        Which engine computes the tasks (``learn.study_engine.EngineSpec``; a string is its
+        kind): None or "local": ``workers`` local processes; "ray": Ray actors on a cluster
+        (``splits`` may then be the splits themselves: they go into Ray's object store once,
+        and every actor reads them from there; the per-task progress bars are off). The same
+        seeds give bit-identical results on any engine.
 
     Returns
     -------
@@ -268,14 +291,17 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
 
     rows = ROWS if rows is None else tuple(rows)
     recognisers = None if cache is None else cache.recogniser_store()
-    engine = LocalEngine(workers, _start_evaluator, (splits, profile, tuple(attacks), str(device),
-                                                     recognisers, progress), threads=threads)
+    spec = engine if isinstance(engine, EngineSpec) else EngineSpec(engine or "local")
+    if spec.kind == "local" and spec.workers is None:
+        spec = dataclasses.replace(spec, workers=workers)
+    engine = spec.make(_start_evaluator, (splits, profile, tuple(attacks), str(device), recognisers,
+                                          progress and spec.kind == "local"), threads=threads)
     tasks = table_tasks(rows, profile, [int(seed) for seed in seeds])
     outputs, work = _reuse(tasks, cache)
     # "same" tasks need their source row's result: they run here, after everything else
     same = [i for i in sorted(work) if work[i][0] == "same"]
     todo = [i for i in sorted(work) if work[i][0] != "same"]
-    if engine.in_processes(len(todo)) and not callable(splits):
+    if spec.kind == "local" and engine.in_processes(len(todo)) and not callable(splits):
         raise ValueError("splits: with workers > 1 pass a picklable callable that "
                          "returns the splits (each worker loads its own)")
 
@@ -288,9 +314,14 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
     with tqdm(total=len(tasks), initial=len(tasks) - len(work), desc="table1",
               disable=not progress) as bar:
         engine.run([work[i] for i in todo], _run_task, lambda k, result: finished(todo[k], result),
-                   cost=_task_cost)
-        for index in same:
-            _, row, source, seed = work[index]
-            source_index = tasks.index(("row", source, seed))
-            finished(index, engine.state().run(work[index], outputs[source_index]))
+                   cost=_task_cost, names=[task_name(tasks[i]) for i in todo])
+        sources = [outputs[tasks.index(("row", work[i][2], work[i][3]))] for i in same]
+        if spec.kind == "local":
+            for index, source_result in zip(same, sources):
+                finished(index, engine.state().run(work[index], source_result))
+        else:  # on the cluster's workers, which hold the state (and the GPUs)
+            engine.run([(work[i], source) for i, source in zip(same, sources)], _run_same,
+                       lambda k, result: finished(same[k], result),
+                       names=[task_name(tasks[i]) for i in same])
+    engine.close()
     return _merge(tasks, outputs, rows, profile)

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from canopic.app.commands.common import add_command
+from canopic.app.commands.common import add_command, add_deprecated_alias
+from canopic.app.commands.engine_flags import add_engine_flags
 
 
 def register(subparsers) -> None:
     """Add ``canopic table1`` to ``subparsers``."""
     parser = add_command(
-        subparsers, "table1", func=run, out="output folder", defaults_in_help=True,
+        subparsers, "table1", func=run, overwrite=True, resumes=True,
+        out="output folder; each finished row and sweep point is kept per seed in OUT/tasks/ "
+            "and reused when the same command runs again, or with more rows or seeds (same "
+            "profile, attacks and data)",
+        seed="first evaluation seed: the seeds are SEED..SEED+N-1 (N: --seeds)",
+        device="where encoders, attackers and learned rows compute: auto (CUDA when present), "
+               "cpu, cuda, cuda:N; workers share it",
         help="evaluate every Table 1 configuration (privacy vs utility) with the attack suite",
         description="Every row of the paper's Table 1 (clean, Gaussian blur, pixelation, each "
                     "CAnOPIC configuration unlearned, learned here and as published) evaluated by "
@@ -47,9 +54,6 @@ def register(subparsers) -> None:
     parser.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
                         help="override a field of the attackers' training budget "
                              "(learn.attacks.AttackBudget), e.g. cnn_epochs=80; repeatable")
-    parser.add_argument("--device", default="auto",
-                        help="where encoders, attackers and learned rows compute: auto (CUDA when "
-                             "present), cpu, cuda, cuda:N; workers share it")
     parser.add_argument("--learn-mode", choices=("ideal", "physical"), default="ideal",
                         help="how the learned rows learn: with the paper's ideal camera, or in "
                              "physical mode (two-mask kernel, the physical camera's pixel, "
@@ -60,19 +64,16 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; the attack networks are small, so on a shared "
                              "CPU one thread per process is usually fastest (0: torch's default)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="processes evaluating tasks (a row or sweep point at one seed) in "
-                             "parallel (use the number of CPU cores; each worker runs --threads "
-                             "torch threads)")
-    parser.add_argument("--no-resume", action="store_true",
-                        help="recompute everything; by default each finished row and sweep point "
-                             "is kept per seed in OUT/tasks/ and reused when the same command "
-                             "runs again, or with more rows or seeds (same profile, attacks and "
-                             "data)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="tasks (a row or sweep point at one seed) evaluated in parallel: "
+                             "local: processes (default 1; use the number of CPU cores; each "
+                             "worker runs --threads torch threads); ray: Ray actors (default: as "
+                             "many as the cluster holds)")
+    add_engine_flags(parser)
+    add_deprecated_alias(parser, "--no-resume", "--overwrite", dest="overwrite")
     parser.add_argument("--plan", action="store_true",
                         help="compute nothing: list the tasks (a row or sweep point at one seed), "
                              "their relative cost and which OUT/tasks/ already holds, then exit")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _choose(text, allowed, name: str) -> "tuple | None":
@@ -168,8 +169,11 @@ def _budget_overrides(items: "list[str]") -> dict:
 
 def run(args) -> int:
     """Handler of ``canopic table1``."""
+    import os
+
     import torch
 
+    from canopic.app.commands.engine_flags import engine_device, engine_spec
     from learn import table1
     from learn.attacks import ATTACK_NAMES
     from learn.runs import resolve_device
@@ -177,7 +181,7 @@ def run(args) -> int:
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         raise ValueError(f"--seeds: {seeds} is not allowed; need an integer >= 1")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers: {args.workers} is not allowed; need an integer >= 1")
     if args.threads < 0:
         raise ValueError(f"--threads: {args.threads} is not allowed; need an integer >= 0")
@@ -187,7 +191,12 @@ def run(args) -> int:
     if args.budget:
         profile = dataclasses.replace(profile, budget=dataclasses.replace(
             profile.budget, **_budget_overrides(args.budget)))
-    args.device = str(resolve_device(args.device))  # a bad or absent device fails here
+    if args.engine == "ray":  # Ray's nodes see the run folder by its full path
+        args.out = os.path.abspath(args.out)
+    # the engine (Ray there, reachable, large enough, the run folder seen by every node) and
+    # the device (a bad or absent one) fail here, before any data is read or file written
+    args.engine_spec = engine_spec(args, folder=args.out, check=not args.plan)
+    args.device = engine_device(args.device, args.engine_spec, resolve_device)
     if args.alternating:
         profile = dataclasses.replace(profile, alternating={**profile.alternating,
                                                             **_overrides(args.alternating)})
@@ -232,14 +241,20 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
     import os
     import time
 
+    from canopic.app.commands.engine_flags import engine_meta
     from learn import datasets, plots, table1
 
     start = time.perf_counter()
+    seed_range = range(args.seed, args.seed + seeds)
     load_splits = functools.partial(datasets.default_splits, args.split_seed, args.faces,
                                     args.nonfaces)
     splits = load_splits()  # fails early, here, on bad data
     _check_pixelate_blocks(profile.pixelate_blocks, splits.nonfaces_train.images.shape[1])
-    cache = None if args.no_resume and not args.plan else table1.TaskCache(
+    if args.overwrite and not args.plan:  # start over: forget every finished task
+        import shutil
+
+        shutil.rmtree(os.path.join(args.out, "tasks"), ignore_errors=True)
+    cache = table1.TaskCache(
         os.path.join(args.out, "tasks"),
         {"profile": {key: value for key, value in dataclasses.asdict(profile).items()
                      if key not in ("blur_sigmas_px", "pixelate_blocks")},  # not per task
@@ -247,18 +262,24 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
          "faces": args.faces, "nonfaces": args.nonfaces, "split_seed": args.split_seed,
          "format": 1})
     if args.plan:
-        print("\n".join(table1.plan_lines(table1.table_tasks(rows, profile, range(seeds)), cache,
-                                          args.workers)))
+        print("\n".join(table1.plan_lines(table1.table_tasks(rows, profile, seed_range), cache,
+                                          args.workers or 1)))
         return 0
-    results, sweeps = table1.run_table1(splits if args.workers == 1 else load_splits, profile,
-                                        seeds=range(seeds), attacks=attacks, rows=rows,
-                                        progress=not args.quiet, workers=args.workers,
-                                        threads=args.threads, cache=cache, device=args.device)
+    spec = args.engine_spec  # local processes load their own splits; Ray gets them once
+    in_pool = spec.kind == "local" and (args.workers or 1) > 1
+    results, sweeps = table1.run_table1(load_splits if in_pool else splits, profile,
+                                        seeds=seed_range, attacks=attacks, rows=rows,
+                                        progress=not args.quiet, workers=args.workers or 1,
+                                        threads=args.threads, cache=cache, device=args.device,
+                                        engine=spec)
     seconds = time.perf_counter() - start
     meta = {"profile": "quick" if args.quick else "full", "seeds": seeds,
+            "first_seed": args.seed,
             "attacks": ",".join(attacks), "faces": args.faces, "nonfaces": args.nonfaces,
             "split_seed": args.split_seed, "eval_identities": len(splits.eval_identities),
-            "workers": args.workers, "threads": args.threads, "device": _device_name(args.device),
+            "workers": args.workers or (1 if spec.kind == "local" else "auto"),
+            "threads": args.threads, "device": _device_name(args.device),
+            **engine_meta(spec),
             "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
             "alternating": dict(profile.alternating), "learn_mode": args.learn_mode,
             "camera_overrides": _camera_overrides(args.camera),
