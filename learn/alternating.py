@@ -39,6 +39,42 @@ Our decisions (documented here, reported with the run):
   rank trains on its shard of the training images (``rank::world_size``, what a
   ``DistributedSampler`` without padding gives) and gradients are averaged across ranks before
   every optimiser step; validation data are not sharded, so every rank takes the same decisions.
+
+Options against a gamed recogniser (issue 31; defaults keep the paper's method above; the user's
+view and the study's status: docs/learning.md). Each is one ``AlternatingSettings`` field, so
+``[training]`` of a run config and ``canopic train`` set it:
+
+* ``adversary`` -- where the encoder's privacy term comes from:
+
+  - ``"frozen"`` (default, the paper's): R, trained in step 1 and never re-initialised; the term
+    is R's negative entropy on the soft codes of the encoder step's own training faces.
+  - ``"fresh"``: every alternation each member of ``adversary_pool`` (``"cnn"``, the ResNet R;
+    ``"linear"``, a linear model on the standardised code; default ``"cnn+linear"``) is
+    re-initialised and trained to convergence (R's schedule: early stopping on the held-out
+    encoder faces ``TrainingData.faces_val``) on HARD codes. The encoder step's term is the
+    negative entropy, on soft codes of held-out faces (``faces_val``, never the members'
+    training faces), of the strongest member on held-out faces
+    (``adversary_combine="strongest"``) or the sum over members (``"sum"``).
+  - ``"closed_form"``: each encoder step draws ``closed_form_people`` people with two training
+    images each, fits ridge regression from one image's codes to identity one-hot in closed
+    form and scores the other image (``learn.adversaries``: ridge ``closed_form_ridge``,
+    softmax temperature ``closed_form_temperature``); the term is minus its held-out
+    cross-entropy (clamped at chance, ``ln P``), differentiated through ``torch.linalg.solve``.
+    The adversary is optimal for the current codes at every step, so it cannot be gamed. R is
+    not trained in this mode (its metrics are nan); ``ridge_acc_last`` logs the ridge's accuracy.
+
+  In every mode the term is in nats and alpha counts per 100 nats.
+* ``select`` -- which alternation the run returns: ``"last"`` (default) or ``"validation"``:
+  after every alternation a fresh logistic regression (not in the loop) is fitted on hard codes
+  of the evaluation identities' training part and scored on their validation part
+  (``Splits.eval_train`` -> ``Splits.eval_val``; the test parts are never read), beside D's
+  accuracy on hard codes of its validation images; the design returned
+  (:meth:`AlternatingTrainer.design`, the run's design bundle) is the most private alternation
+  whose face accuracy reaches ``face_target`` (0.95), else the most useful one
+  (``learn.selection``). Every alternation's metrics log ``select_identity_acc``,
+  ``select_face_acc`` and ``selected_alternation`` (the choice so far); the checkpoint holds the
+  choice, so a resumed run selects the same design. Selection draws no random number the
+  training uses: ``"last"`` and ``"validation"`` train the same cameras.
 """
 from __future__ import annotations
 
@@ -53,10 +89,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from learn import datasets
-from learn.networks import entropy, make_detector, make_recogniser
+from learn.adversaries import POOL_COMBINES, closed_form_privacy, pair_people, parse_pool, sample_pairs
+from learn.networks import entropy, make_detector, make_flat_recogniser, make_recogniser
+from learn.selection import SELECTS, Selection, logistic_accuracy
 
 ORDERS = ("encoder_first", "networks_first")
 NETWORK_INPUTS = ("soft", "hard")
+#: ``AlternatingSettings.adversary`` values (module docstring).
+ADVERSARIES = ("frozen", "fresh", "closed_form")
+_OWN = object()  # "the trainer's own noise generator" (see AlternatingTrainer._encode)
 
 
 @dataclasses.dataclass
@@ -90,6 +131,22 @@ class AlternatingSettings:
         Which camera output R and D learn from (see the module docstring).
     recogniser_width, detector_width, upsample : int
         Network sizes (see ``learn.networks``).
+    adversary : {"frozen", "fresh", "closed_form"}
+        Source of the encoder's privacy term (module docstring); "frozen" is the paper's.
+    adversary_pool : str
+        Members of a fresh pool, ``"cnn"``, ``"linear"`` or ``"cnn+linear"`` ("fresh" only).
+    adversary_combine : {"strongest", "sum"}
+        A fresh pool's term: its strongest member on held-out faces, or the sum over members.
+    closed_form_people : int
+        People (two images each: one fit, one scored) per closed-form batch (>= 2).
+    closed_form_ridge : float
+        Ridge weight relative to the mean diagonal of the code kernel (> 0).
+    closed_form_temperature : float
+        Softmax temperature of the ridge's one-hot scores (> 0; scores are ~1 / ~0).
+    select : {"last", "validation"}
+        Which alternation's camera the run returns (module docstring).
+    face_target : float
+        Utility target of ``select="validation"``: D's hard validation accuracy, in [0, 1].
     """
 
     alpha: float = 1.0
@@ -110,6 +167,14 @@ class AlternatingSettings:
     recogniser_width: int = 32
     detector_width: int = 16
     upsample: int = 1
+    adversary: str = "frozen"
+    adversary_pool: str = "cnn+linear"
+    adversary_combine: str = "strongest"
+    closed_form_people: int = 64
+    closed_form_ridge: float = 1.0
+    closed_form_temperature: float = 0.1
+    select: str = "last"
+    face_target: float = 0.95
 
     def __post_init__(self) -> None:
         def need(name: str, ok: bool, allowed: str) -> None:
@@ -142,6 +207,16 @@ class AlternatingSettings:
         need("network_input", self.network_input in NETWORK_INPUTS, f"one of {NETWORK_INPUTS}")
         for name in ("recogniser_width", "detector_width", "upsample"):
             need(name, is_int(getattr(self, name)) and getattr(self, name) >= 1, "an integer >= 1")
+        need("adversary", self.adversary in ADVERSARIES, f"one of {ADVERSARIES}")
+        parse_pool(self.adversary_pool)
+        need("adversary_combine", self.adversary_combine in POOL_COMBINES, f"one of {POOL_COMBINES}")
+        need("closed_form_people", is_int(self.closed_form_people) and self.closed_form_people >= 2,
+             "an integer >= 2")
+        for name in ("closed_form_ridge", "closed_form_temperature"):
+            need(name, is_num(getattr(self, name)) and getattr(self, name) > 0, "a finite number > 0")
+        need("select", self.select in SELECTS, f"one of {SELECTS}")
+        need("face_target", is_num(self.face_target) and 0 <= self.face_target <= 1,
+             "a number in [0, 1]")
 
     def hardness(self, alternation: int) -> float:
         """Quantiser hardness T of ``alternation`` (0-based): ``hardness_slope * (a + 1)``."""
@@ -162,6 +237,11 @@ class TrainingData:
         No-face images for training and validating D (and the encoder's detection term).
     num_identities : int
         Classes of R.
+    select_faces, select_labels, select_faces_val, select_labels_val : torch.Tensor or None
+        Evaluation identities' training and validation faces (``Splits.eval_train``,
+        ``Splits.eval_val``) for ``select="validation"`` (``learn.selection``); None without them.
+    select_num_identities : int
+        Classes of those parts (0 without them).
     """
 
     faces: torch.Tensor
@@ -171,11 +251,20 @@ class TrainingData:
     nonfaces: torch.Tensor
     nonfaces_val: torch.Tensor
     num_identities: int
+    select_faces: Optional[torch.Tensor] = None
+    select_labels: Optional[torch.Tensor] = None
+    select_faces_val: Optional[torch.Tensor] = None
+    select_labels_val: Optional[torch.Tensor] = None
+    select_num_identities: int = 0
 
     @classmethod
     def from_splits(cls, splits: "datasets.Splits", device="cpu", nonface_val_fraction: float = 0.15,
                     rank: int = 0, world_size: int = 1) -> "TrainingData":
-        """The encoder parts of ``splits`` as tensors; training parts sharded by rank."""
+        """The encoder parts of ``splits`` as tensors; training parts sharded by rank.
+
+        ``eval_train`` and ``eval_val`` (not sharded) fill the ``select_*`` fields; no test part
+        (``eval_test``, ``nonfaces_test``) is read.
+        """
         nonfaces = splits.nonfaces_encoder
         count_val = max(1, int(round(len(nonfaces) * nonface_val_fraction)))
         if len(nonfaces) - count_val < 1 or len(splits.encoder_train) < 1 or len(splits.encoder_val) < 1:
@@ -186,6 +275,14 @@ class TrainingData:
         face_shard = datasets.shard_indices(len(splits.encoder_train), rank, world_size)
         nonface_shard = datasets.shard_indices(len(nonfaces) - count_val, rank, world_size)
         train_nonfaces = nonfaces.images[count_val:][nonface_shard]
+        select = {}
+        if len(splits.eval_train) and len(splits.eval_val):
+            select = dict(
+                select_faces=datasets.to_tensor(splits.eval_train.images, device),
+                select_labels=torch.tensor(splits.eval_train.labels, device=device),
+                select_faces_val=datasets.to_tensor(splits.eval_val.images, device),
+                select_labels_val=torch.tensor(splits.eval_val.labels, device=device),
+                select_num_identities=splits.eval_train.num_classes)
         return cls(
             faces=datasets.to_tensor(splits.encoder_train.images[face_shard], device),
             face_labels=torch.tensor(splits.encoder_train.labels[face_shard], device=device),
@@ -193,7 +290,7 @@ class TrainingData:
             face_labels_val=torch.tensor(splits.encoder_val.labels, device=device),
             nonfaces=datasets.to_tensor(train_nonfaces, device),
             nonfaces_val=datasets.to_tensor(nonfaces.images[:count_val], device),
-            num_identities=splits.encoder_train.num_classes)
+            num_identities=splits.encoder_train.num_classes, **select)
 
 
 # --------------------------------------------------------------------------- distributed
@@ -266,6 +363,7 @@ class AlternatingTrainer:
                  seed: int = 0, device="cpu"):
         self.camera = camera.to(device)
         self.data, self.settings, self.device = data, settings, torch.device(device)
+        self.seed = int(seed)
         torch.manual_seed(seed)
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         with torch.no_grad():
@@ -274,11 +372,29 @@ class AlternatingTrainer:
             raise ValueError(f"camera: output shape {tuple(probe.shape)} is not allowed; need "
                              f"[N, C, S, S]")
         channels, size = int(probe.shape[1]), int(probe.shape[-1])
+        self._code_shape = (channels, size)
         self.recogniser = make_recogniser(channels, data.num_identities, size,
                                           width=settings.recogniser_width,
                                           upsample=settings.upsample).to(device)
         self.detector = make_detector(channels, size, width=settings.detector_width,
                                       upsample=settings.upsample).to(device)
+        self.pool = parse_pool(settings.adversary_pool) if settings.adversary == "fresh" else ("cnn",)
+        self.flat_recogniser = (make_flat_recogniser(channels, data.num_identities, size).to(device)
+                                if "linear" in self.pool else None)
+        self.adversary_scores: "dict[str, float]" = {}  # member -> held-out accuracy, last R step
+        self._check_options()
+        self.selection = Selection(settings.face_target) if settings.select == "validation" else None
+
+    def _check_options(self) -> None:
+        """ValueError when the data cannot serve the chosen adversary or selection."""
+        settings, data = self.settings, self.data
+        if settings.adversary == "closed_form" and len(pair_people(data.face_labels)[0]) < 2:
+            raise ValueError("adversary: 'closed_form' needs >= 2 encoder identities with >= 2 "
+                             "training images each")
+        if settings.select == "validation" and (data.select_faces is None
+                                                or data.select_faces_val is None):
+            raise ValueError("select: 'validation' needs the evaluation identities' training and "
+                             "validation parts (TrainingData.select_*); this data has none")
 
     # ---------------------------------------------------------------- helpers
     def camera_parameters(self) -> list:
@@ -288,15 +404,18 @@ class AlternatingTrainer:
     def _noise_generator(self) -> Optional[torch.Generator]:
         return self.generator if self.device.type == "cpu" else None
 
-    def _encode(self, images: torch.Tensor, mode: str, hardness: Optional[float]) -> torch.Tensor:
+    def _encode(self, images: torch.Tensor, mode: str, hardness: Optional[float],
+                generator=_OWN) -> torch.Tensor:
+        """Camera output of ``images``; noise from ``generator`` (default: the trainer's own)."""
         quantises = getattr(self.camera, "adc", None) is not None
+        generator = self._noise_generator() if generator is _OWN else generator
         return self.camera(images, mode=mode, hardness=hardness if quantises else None,
-                           generator=self._noise_generator())
+                           generator=generator)
 
     def _encode_all(self, images: torch.Tensor, mode: str, hardness: Optional[float],
-                    chunk: int = 512) -> torch.Tensor:
+                    chunk: int = 512, generator=_OWN) -> torch.Tensor:
         with torch.no_grad():
-            return torch.cat([self._encode(images[i:i + chunk], mode, hardness)
+            return torch.cat([self._encode(images[i:i + chunk], mode, hardness, generator)
                               for i in range(0, len(images), chunk)])
 
     def _network_input_mode(self) -> str:
@@ -319,20 +438,96 @@ class AlternatingTrainer:
         for parameter in module.parameters():
             parameter.requires_grad_(not frozen)
 
-    # ---------------------------------------------------------------- step 2: the camera
-    def encoder_loss(self, faces: torch.Tensor, nonfaces: torch.Tensor,
-                     hardness: float) -> "tuple[torch.Tensor, dict]":
-        """``CE(D(C(x)), t) + alpha * mean(sum p log p) / 100`` on one balanced batch.
+    # ---------------------------------------------------------------- adversaries
+    def adversaries(self) -> "dict[str, nn.Module]":
+        """The recognisers of the pool by member name (``{"cnn": R}`` unless "fresh")."""
+        nets = {"cnn": self.recogniser, "linear": self.flat_recogniser}
+        return {name: nets[name] for name in self.pool}
 
-        Returns the loss (differentiable w.r.t. the camera) and its parts as floats.
+    def _trains_cnn(self) -> bool:
+        return self.settings.adversary != "closed_form" and "cnn" in self.pool
+
+    def strongest(self) -> str:
+        """The pool member with the best held-out accuracy of the last R step (first on ties)."""
+        scores = [self.adversary_scores.get(name, -1.0) for name in self.pool]
+        return self.pool[max(range(len(scores)), key=lambda i: (scores[i], -i))]
+
+    def _reinitialise(self, name: str) -> nn.Module:
+        """A freshly initialised pool member (torch's global RNG) that replaces the old one."""
+        channels, size = self._code_shape
+        if name == "cnn":
+            self.recogniser = make_recogniser(channels, self.data.num_identities, size,
+                                              width=self.settings.recogniser_width,
+                                              upsample=self.settings.upsample).to(self.device)
+            return self.recogniser
+        self.flat_recogniser = make_flat_recogniser(channels, self.data.num_identities,
+                                                    size).to(self.device)
+        return self.flat_recogniser
+
+    def _privacy_batch(self) -> "Optional[tuple[torch.Tensor, Optional[torch.Tensor]]]":
+        """Faces (and labels) of one encoder step's privacy term; None for "frozen".
+
+        "fresh": ``batch_size // 2`` random held-out faces (``faces_val``), labels None.
+        "closed_form": ``2 P`` training faces, the fit half then the score half, and their
+        local labels ``0 .. P - 1`` [P] (:func:`learn.adversaries.sample_pairs`).
         """
+        settings, data = self.settings, self.data
+        if settings.adversary == "fresh":
+            index = torch.randint(len(data.faces_val), (settings.batch_size // 2,),
+                                  generator=self.generator)
+            return data.faces_val[index.to(data.faces_val.device)], None
+        if settings.adversary == "closed_form":
+            fit, score, labels = sample_pairs(data.face_labels, settings.closed_form_people,
+                                              generator=self.generator)
+            index = torch.cat([fit, score]).to(data.faces.device)
+            return data.faces[index], labels.to(self.device)
+        return None
+
+    def privacy_term(self, face_codes: torch.Tensor, privacy, hardness: float
+                     ) -> "tuple[torch.Tensor, dict]":
+        """The privacy term in nats (to minimise; ``-H`` or minus a held-out CE) and its parts.
+
+        ``face_codes``: soft codes of the batch's training faces (the "frozen" term uses them);
+        ``privacy``: :meth:`_privacy_batch`'s images and labels (the other modes encode them
+        at ``hardness``).
+        """
+        settings = self.settings
+        if settings.adversary == "frozen":
+            face_entropy = entropy(self.recogniser(face_codes)).mean()
+            return -face_entropy, {"identity_entropy": float(face_entropy.detach())}
+        images, labels = privacy
+        codes = self._encode(images, mode="soft", hardness=hardness)
+        if settings.adversary == "closed_form":
+            people = len(labels)
+            return closed_form_privacy(codes[:people], labels, codes[people:], labels, people,
+                                       ridge=settings.closed_form_ridge,
+                                       temperature=settings.closed_form_temperature)
+        nets = self.adversaries()
+        names = list(nets) if settings.adversary_combine == "sum" else [self.strongest()]
+        total = sum(entropy(nets[name](codes)).mean() for name in names)
+        return -total, {"identity_entropy": float(total.detach())}
+
+    # ---------------------------------------------------------------- step 2: the camera
+    def encoder_loss(self, faces: torch.Tensor, nonfaces: torch.Tensor, hardness: float,
+                     privacy=_OWN) -> "tuple[torch.Tensor, dict]":
+        """``CE(D(C(x)), t) + alpha * privacy_term / 100`` on one balanced batch.
+
+        With ``adversary="frozen"`` the privacy term is ``mean(sum p log p)`` of R on the batch's
+        faces (the paper's); otherwise see :meth:`privacy_term` (``privacy`` defaults to a new
+        :meth:`_privacy_batch`). Returns the loss (differentiable w.r.t. the camera) and its
+        parts as floats.
+        """
+        privacy = self._privacy_batch() if privacy is _OWN else privacy
         codes = self._encode(torch.cat([faces, nonfaces]), mode="soft", hardness=hardness)
         targets = torch.cat([torch.ones(len(faces)), torch.zeros(len(nonfaces))]).long().to(codes.device)
         detection = F.cross_entropy(self.detector(codes), targets)
-        face_entropy = entropy(self.recogniser(codes[:len(faces)])).mean()
-        loss = detection - self.settings.alpha * face_entropy / 100.0
-        return loss, {"detection_ce": float(detection.detach()),
-                      "identity_entropy": float(face_entropy.detach())}
+        term, parts = self.privacy_term(codes[:len(faces)], privacy, hardness)
+        loss = detection + self.settings.alpha * term / 100.0
+        return loss, {"detection_ce": float(detection.detach())} | parts
+
+    def _freeze_networks(self, frozen: bool) -> None:
+        for net in [*self.adversaries().values(), self.detector]:
+            self._set_frozen(net, frozen)
 
     def encoder_step(self, alternation: int, progress=None) -> dict:
         """Train the camera's parameters with R and D frozen; returns mean losses per epoch."""
@@ -340,8 +535,7 @@ class AlternatingTrainer:
         parameters = self.camera_parameters()
         if not parameters or settings.encoder_epochs == 0:
             return {"encoder_loss_first": float("nan"), "encoder_loss_last": float("nan")}
-        self._set_frozen(self.recogniser, True)
-        self._set_frozen(self.detector, True)
+        self._freeze_networks(True)
         self.camera.train()
         optimiser = torch.optim.SGD(parameters, lr=settings.encoder_lr,
                                     momentum=settings.encoder_momentum)
@@ -363,21 +557,53 @@ class AlternatingTrainer:
                 if progress is not None:
                     progress.update(len(face_index) + len(nonface_index))
             epoch_means.append(total / max(count, 1))
-        self._set_frozen(self.recogniser, False)
-        self._set_frozen(self.detector, False)
-        return {"encoder_loss_first": epoch_means[0], "encoder_loss_last": epoch_means[-1],
-                "detection_ce_last": last_parts["detection_ce"],
-                "identity_entropy_last": last_parts["identity_entropy"]}
+        self._freeze_networks(False)
+        return {"encoder_loss_first": epoch_means[0], "encoder_loss_last": epoch_means[-1]} | {
+            f"{key}_last": value for key, value in last_parts.items()}
 
     # ---------------------------------------------------------------- step 1: R and D
     def recogniser_step(self, alternation: int, progress=None) -> dict:
-        """Train R (identity CE) on encoded encoder-identity faces; best val epoch restored."""
-        settings, hardness = self.settings, self.settings.hardness(alternation)
-        mode = self._network_input_mode()
+        """Train R (identity CE) on encoded encoder-identity faces; best val epoch restored.
+
+        "frozen": R continues from its weights on the ``network_input`` codes. "fresh": every
+        pool member is re-initialised and trained on hard codes (:meth:`_fresh_recogniser_step`).
+        "closed_form": nothing is trained (nan metrics).
+        """
+        if self.settings.adversary == "closed_form":
+            return {"recogniser_epochs": 0, "recogniser_train_acc": float("nan"),
+                    "recogniser_val_acc": float("nan")}
+        if self.settings.adversary == "fresh":
+            return self._fresh_recogniser_step(progress)
+        mode, hardness = self._network_input_mode(), self.settings.hardness(alternation)
         codes = self._encode_all(self.data.faces, mode, hardness)
         codes_val = self._encode_all(self.data.faces_val, mode, hardness)
+        return self._fit_recogniser(self.recogniser, codes, codes_val, progress)
+
+    def _fresh_recogniser_step(self, progress=None) -> dict:
+        """Re-initialise and train every pool member on hard codes; log each one's accuracy."""
+        codes = self._encode_all(self.data.faces, "hard", None)
+        codes_val = self._encode_all(self.data.faces_val, "hard", None)
+        metrics = {"recogniser_epochs": 0, "recogniser_train_acc": float("nan"),
+                   "recogniser_val_acc": float("nan")}
+        for name in self.pool:
+            result = self._fit_recogniser(self._reinitialise(name), codes, codes_val, progress)
+            self.adversary_scores[name] = result["recogniser_val_acc"]
+            metrics[f"adversary_val_acc_{name}"] = result["recogniser_val_acc"]
+            if name == "cnn":
+                metrics.update(result)
+        metrics["adversary_in_loop"] = (self.strongest() if self.settings.adversary_combine ==
+                                        "strongest" else "+".join(self.pool))
+        return metrics
+
+    def _fit_recogniser(self, net: nn.Module, codes: torch.Tensor, codes_val: torch.Tensor,
+                        progress=None) -> dict:
+        """Adam on identity CE with R's schedule (lr /10 on a plateau, early stop); best epoch kept.
+
+        ``codes`` [N, C, S, S] with labels ``data.face_labels``; ``codes_val`` with
+        ``data.face_labels_val`` selects the epoch.
+        """
+        settings = self.settings
         labels, labels_val = self.data.face_labels, self.data.face_labels_val
-        net = self.recogniser
         optimiser = self._adam(net)
         best_acc, best_state, since_best, lowered, epochs = -1.0, None, 0, False, 0
         train_acc = float("nan")
@@ -462,12 +688,55 @@ class AlternatingTrainer:
         return _accuracy(logits, labels)
 
     def hard_metrics(self) -> dict:
-        """R and D validation accuracy on hard (hardware) codes of the current camera."""
+        """R and D validation accuracy on hard (hardware) codes of the current camera.
+
+        R's is nan where R is not trained (``adversary="closed_form"``, a pool without "cnn").
+        """
         codes = self._encode_all(self.data.faces_val, "hard", None)
         det_codes, det_targets = self._detection_val("hard", None)
-        return {"recogniser_val_acc_hard": self._evaluate(self.recogniser, codes,
-                                                          self.data.face_labels_val),
+        recogniser = (self._evaluate(self.recogniser, codes, self.data.face_labels_val)
+                      if self._trains_cnn() else float("nan"))
+        return {"recogniser_val_acc_hard": recogniser,
                 "detector_val_acc_hard": self._evaluate(self.detector, det_codes, det_targets)}
+
+    # ---------------------------------------------------------------- selection (item 4)
+    def selection_identity_accuracy(self, alternation: int) -> float:
+        """Held-out accuracy of a fresh logistic regression on hard codes of ``select_*`` faces.
+
+        Fitted on ``data.select_faces`` (evaluation identities, training part), scored on
+        ``data.select_faces_val``. Camera noise comes from a generator of its own (seeded by the
+        run's seed and ``alternation``) and the global RNG is restored, so scoring changes
+        nothing the training draws.
+        """
+        data = self.data
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            generator = (torch.Generator().manual_seed(self.seed * 1_000_003 + alternation)
+                         if self.device.type == "cpu" else None)
+            train = self._encode_all(data.select_faces, "hard", None, generator=generator)
+            val = self._encode_all(data.select_faces_val, "hard", None, generator=generator)
+        return logistic_accuracy(train, data.select_labels, val, data.select_labels_val,
+                                 max(data.select_num_identities, 2))
+
+    def selection_step(self, alternation: int, metrics: dict) -> dict:
+        """Score this alternation (``metrics["detector_val_acc_hard"]`` is its utility); offer it."""
+        identity_acc = self.selection_identity_accuracy(alternation)
+        face_acc = float(metrics["detector_val_acc_hard"])
+        self.selection.offer(alternation, identity_acc, face_acc, self.camera.state_dict())
+        return {"select_identity_acc": identity_acc, "select_face_acc": face_acc,
+                "selected_alternation": self.selection.alternation}
+
+    def design(self) -> "tuple[nn.Module, Optional[int]]":
+        """The camera the run returns and its alternation (None: the live, last camera).
+
+        With ``select="validation"`` a copy of the camera holding the selected alternation's
+        parameters; otherwise ``self.camera`` itself.
+        """
+        if self.selection is None or self.selection.alternation is None:
+            return self.camera, None
+        camera = copy.deepcopy(self.camera)
+        camera.load_state_dict(self.selection.camera_state)
+        return camera, self.selection.alternation
 
     # ---------------------------------------------------------------- one alternation
     def images_per_alternation(self) -> int:
@@ -478,8 +747,9 @@ class AlternatingTrainer:
         if s.steps_per_epoch is not None:
             balanced = min(balanced, s.steps_per_epoch * 2 * half)
             per_r = min(per_r, s.steps_per_epoch * s.batch_size)
+        recognisers = 0 if s.adversary == "closed_form" else len(self.pool)
         encoder = balanced * s.encoder_epochs if self.camera_parameters() else 0
-        return encoder + per_r * s.recogniser_epochs + balanced * s.detector_epochs
+        return encoder + per_r * s.recogniser_epochs * recognisers + balanced * s.detector_epochs
 
     def run_alternation(self, alternation: int, progress=None) -> dict:
         """One alternation (encoder step and network steps in ``settings.order``); metrics."""
@@ -491,6 +761,8 @@ class AlternatingTrainer:
         for step in steps:
             metrics.update(step(alternation, progress))
         metrics.update(self.hard_metrics())
+        if self.selection is not None:
+            metrics.update(self.selection_step(alternation, metrics))
         thresholds = getattr(self.camera, "thresholds", None)
         if thresholds is not None:
             metrics["thresholds"] = [round(float(t), 5) for t in thresholds]
@@ -498,21 +770,44 @@ class AlternatingTrainer:
         return metrics
 
     # ---------------------------------------------------------------- state
+    def _modules(self) -> "dict[str, nn.Module]":
+        modules = {"camera": self.camera, "recogniser": self.recogniser, "detector": self.detector}
+        if self.flat_recogniser is not None:
+            modules["recogniser_linear"] = self.flat_recogniser
+        return modules
+
     def state_dict(self) -> dict:
-        """Everything a resumed run needs (tensors only, loadable with weights_only=True)."""
-        return {"camera": self.camera.state_dict(), "recogniser": self.recogniser.state_dict(),
-                "detector": self.detector.state_dict(),
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+        """Everything a resumed run needs (tensors and plain types, loadable with weights_only=True).
+
+        Beyond the camera, R, D and the RNG states: ``recogniser_linear`` (a fresh pool's flat
+        member), ``adversary_scores`` ("fresh") and ``selection`` (``select="validation"``).
+        """
+        state = {name: module.state_dict() for name, module in self._modules().items()}
+        state |= {"generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+        if self.settings.adversary == "fresh":
+            state["adversary_scores"] = dict(self.adversary_scores)
+        if self.selection is not None:
+            state["selection"] = self.selection.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` (strict: a mismatched checkpoint raises ValueError)."""
-        missing = {"camera", "recogniser", "detector", "generator", "torch_rng"} - set(state)
+        modules = self._modules()
+        required = set(modules) | {"generator", "torch_rng"}
+        required |= {"adversary_scores"} if self.settings.adversary == "fresh" else set()
+        required |= {"selection"} if self.selection is not None else set()
+        missing = required - set(state)
         if missing:
             raise ValueError(f"checkpoint: missing entries {sorted(missing)}")
-        modules = {name: getattr(self, name) for name in ("camera", "recogniser", "detector")}
         for name, module in modules.items():  # check everything before changing anything
             _check_state_matches(module, state[name], name)
+        if self.selection is not None and state["selection"]["camera"]:
+            _check_state_matches(self.camera, state["selection"]["camera"], "selected camera")
         for name, module in modules.items():
             module.load_state_dict(state[name])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if "adversary_scores" in required:
+            self.adversary_scores = {str(k): float(v) for k, v in state["adversary_scores"].items()}
+        if self.selection is not None:
+            self.selection.load_state_dict(state["selection"])

@@ -134,6 +134,42 @@ def make_detector(in_channels: int, input_size: int, width: int = 16,
     return ResNetClassifier(in_channels, 2, input_size, width=width, upsample=upsample)
 
 
+class FlatClassifier(nn.Module):
+    """Linear model on the flattened code: InstanceNorm(input) -> flatten -> linear.
+
+    The "flat" member of a fresh adversary pool (``learn.adversaries``): multinomial logistic
+    regression on each frame's standardised code, no spatial prior, nothing to overfit but its
+    weights.
+
+    Parameters
+    ----------
+    in_channels, num_classes, input_size : int
+        Input channels, output logits and side of the square input grid (as ``ResNetClassifier``).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, input_size: int):
+        super().__init__()
+        for name, value, low in (("in_channels", in_channels, 1), ("num_classes", num_classes, 2),
+                                 ("input_size", input_size, 1)):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}: {value!r} is not allowed; need an integer >= {low}")
+        self.in_channels, self.num_classes, self.input_size = in_channels, num_classes, input_size
+        self.input_norm = nn.InstanceNorm2d(in_channels, affine=False)
+        self.head = nn.Linear(in_channels * input_size * input_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_classes] of inputs [N, in_channels, input_size, input_size]."""
+        if x.ndim != 4 or x.shape[1:] != (self.in_channels, self.input_size, self.input_size):
+            raise ValueError(f"x: shape {tuple(x.shape)} is not allowed; need [N, {self.in_channels}, "
+                             f"{self.input_size}, {self.input_size}]")
+        return self.head(self.input_norm(x).flatten(1))
+
+
+def make_flat_recogniser(in_channels: int, num_classes: int, input_size: int) -> FlatClassifier:
+    """Flat (linear) recognition network on the code, the second architecture of a fresh pool."""
+    return FlatClassifier(in_channels, num_classes, input_size)
+
+
 def entropy(logits: torch.Tensor) -> torch.Tensor:
     """Shannon entropy in nats of softmax(logits) per row, [N] (``-sum p log p``)."""
     log_p = F.log_softmax(logits, dim=-1)
