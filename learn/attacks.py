@@ -113,6 +113,8 @@ class AttackBudget:
         blurred 64x64 images, un-pooled codes) are folded onto it
         (``learn.attack_networks.CodeDecoder``); 8x8 codes are not. 64 decodes full-size
         outputs at full resolution, as before this field existed.
+    detector_width : int
+        Channels per inception branch of the face vs no-face detector (0: ``cnn_width``).
     """
 
     cnn_epochs: int = 80
@@ -124,13 +126,15 @@ class AttackBudget:
     decoder_width: int = 64
     detector_epochs: int = 0
     decoder_cells: int = 16
+    detector_width: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or value < (0 if field.name == "detector_epochs" else 1):
+            if not isinstance(value, int) or value < (0 if field.name.startswith("detector_")
+                                                      else 1):
                 raise ValueError(f"AttackBudget.{field.name}: {value!r} is not allowed; "
-                                 "need an integer >= 1 (detector_epochs: >= 0)")
+                                 "need an integer >= 1 (detector_epochs, detector_width: >= 0)")
 
 
 QUICK_BUDGET = AttackBudget(cnn_epochs=5, flat_epochs=15, decoder_epochs=2, patience=3,

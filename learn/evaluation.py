@@ -482,7 +482,8 @@ def _fit_detector(encoder: Encoder, data: EvaluationData, seed: int, budget: Att
     codes, labels, scenes = encoded_training_set(encoder, data.det_train, n_augment, seed)
     val_codes = encode(encoder, data.det_val.images, torch.Generator().manual_seed(40_000 + seed))
     torch.manual_seed(seed)
-    detector = InceptionClassifier(codes.shape[1], 2, codes.shape[-1], width=budget.cnn_width)
+    detector = InceptionClassifier(codes.shape[1], 2, codes.shape[-1],
+                                   width=budget.detector_width or budget.cnn_width)
     record = train_classifier(detector, codes, labels, val_codes, data.det_val.labels,
                               budget.detector_epochs or budget.cnn_epochs, budget.patience,
                               budget.batch_size, seed,

@@ -7,7 +7,8 @@ A run lives in one output folder::
                        (torch.save of tensors and plain types; loaded with weights_only=True)
     metrics.jsonl      one JSON line per alternation (losses, accuracies, hardness, thresholds)
     design/            the learned camera as a design bundle (sensor.design_bundle), rewritten
-                       after every alternation
+                       after every alternation (with ``[training] select = "validation"``, the
+                       alternation selected so far; learn.alternating)
 
 Config files are JSON or TOML with four sections and two scalars (unknown keys are an error)::
 
@@ -38,6 +39,7 @@ from canopic.core import files
 from canopic.core.cache import fingerprint
 from learn import datasets
 from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData, world
+from learn.encoder_faces import ENCODER_FACE_SOURCES, with_encoder_faces
 from sensor.design_bundle import save_design_bundle
 
 CHECKPOINT_FORMAT = "canopic-train-checkpoint"
@@ -71,6 +73,10 @@ class DataSettings:
         Use only the first ``max_nonfaces`` of the encoder's no-face part (tiny test runs).
     max_faces : int or None
         Use only the first ``max_faces`` encoder training faces (tiny test runs).
+    encoder_faces : str
+        Where the encoder's labelled faces come from (``learn.encoder_faces``): ``"lfw-e"``
+        (LFW's role E: 572 people, 2,180 images) or ``"faces"`` (the face set's own encoder
+        identities: 32 people of ``faces64_wide``).
     """
 
     faces: str = "faces64_wide"
@@ -80,8 +86,12 @@ class DataSettings:
     cap_per_identity: int = 40
     max_nonfaces: Optional[int] = None
     max_faces: Optional[int] = None
+    encoder_faces: str = "lfw-e"
 
     def __post_init__(self) -> None:
+        if self.encoder_faces not in ENCODER_FACE_SOURCES:
+            raise ValueError(f"data.encoder_faces: {self.encoder_faces!r} is not allowed; choose "
+                             f"one of {list(ENCODER_FACE_SOURCES)}")
         for name in ("max_nonfaces", "max_faces"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 2):
@@ -178,9 +188,14 @@ def smoke_config(conv: str = "conv4", **training: Any) -> RunConfig:
 def load_run_config(path) -> RunConfig:
     """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"config: {str(path)!r} is a folder; expected a .json or .toml file")
     if not path.is_file():
         raise ValueError(f"config: file {str(path)!r} not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"config: {str(path)!r} is not a text file ({error})") from None
     try:
         if path.suffix.lower() == ".toml":
             import tomllib
@@ -194,7 +209,10 @@ def load_run_config(path) -> RunConfig:
         if str(error).startswith("config:"):
             raise
         raise ValueError(f"config: {str(path)!r} is not valid {path.suffix[1:].upper()} ({error})") from None
-    return RunConfig.from_dict(values)
+    try:
+        return RunConfig.from_dict(values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"config {str(path)!r}: {error}") from None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -242,7 +260,8 @@ def load_checkpoint(path, config: Optional[RunConfig] = None) -> dict:
                          f"reader supports version {CHECKPOINT_VERSION}")
     if config is not None and payload.get("fingerprint") != config.fingerprint():
         raise ValueError(f"checkpoint: {str(path)!r} was written by a different config (only "
-                         f"{['.'.join(p) for p in RESUMABLE_CHANGES]} may change on resume)")
+                         f"{['.'.join(p) for p in RESUMABLE_CHANGES]} may change on resume); "
+                         f"pass --overwrite to start that run folder over")
     payload["metrics"] = json.loads(payload.pop("metrics_json"))
     return payload
 
@@ -250,7 +269,10 @@ def load_checkpoint(path, config: Optional[RunConfig] = None) -> dict:
 # --------------------------------------------------------------------------- the run
 @dataclasses.dataclass
 class RunResult:
-    """What :func:`train` returns: the learned camera, the trainer and the metrics per alternation."""
+    """What :func:`train` returns: the learned camera, the trainer and the metrics per alternation.
+
+    ``camera`` is ``trainer.design()``'s: the last alternation's, or the selected one's.
+    """
 
     camera: Any
     trainer: AlternatingTrainer
@@ -263,6 +285,7 @@ def _training_data(config: RunConfig, device: torch.device, rank: int, size: int
     splits = datasets.make_splits(datasets.load_faces(data.faces), datasets.load_nonfaces(data.nonfaces),
                                   seed=data.split_seed, n_eval_identities=data.n_eval_identities,
                                   cap_per_identity=data.cap_per_identity)
+    splits = with_encoder_faces(splits, data.encoder_faces, seed=data.split_seed)
     if data.max_faces is not None or data.max_nonfaces is not None:
         import numpy as np
 
@@ -335,13 +358,15 @@ def train(config: RunConfig, out_dir, resume: bool = False, progress: bool = Tru
             save_checkpoint(checkpoint_path, trainer, config, alternation, metrics)
             with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
                 log.write(json.dumps(result) + "\n")
-            save_design_bundle(trainer.camera, out_dir / "design", alpha=settings.alpha,
-                               seed=config.seed, extra={"alternation": alternation,
+            camera, chosen = trainer.design()  # the selected alternation with select="validation"
+            chosen = alternation if chosen is None else chosen
+            save_design_bundle(camera, out_dir / "design", alpha=settings.alpha,
+                               seed=config.seed, extra={"alternation": chosen,
                                                         "training": dataclasses.asdict(settings),
-                                                        "metrics": result})
+                                                        "metrics": metrics[chosen]})
             if progress:
                 tqdm.write(summary_line(result, settings.alternations))
-    return RunResult(camera=trainer.camera, trainer=trainer, metrics=metrics, out_dir=out_dir)
+    return RunResult(camera=trainer.design()[0], trainer=trainer, metrics=metrics, out_dir=out_dir)
 
 
 def summary_line(metrics: dict, alternations: int) -> str:

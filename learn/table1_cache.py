@@ -65,9 +65,9 @@ class TaskCache:
         """sha256 of the settings less ``drop`` (and less the schedule unless ``learned``)."""
         settings = {k: v for k, v in self.settings.items() if k not in drop}
         if isinstance(settings.get("profile"), dict):
-            # the schedule decides only learned rows; verification settings are part of a task
+            # the schedule and the encoder's faces decide only learned rows; verification settings are part of a task
             # only where verification runs, and never of a clean recogniser
-            leave_out = set() if learned else {"alternating"}
+            leave_out = set() if learned else {"alternating", "encoder_faces"}
             if settings["profile"].get("verification") is None or "attacks" in drop:
                 leave_out.add("verification")
             settings["profile"] = {k: v for k, v in settings["profile"].items()

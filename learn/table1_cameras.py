@@ -72,7 +72,7 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
         metrics = trainer.run_alternation(alternation)
         if log is not None:
             log.append(metrics)
-    return trainer.camera
+    return trainer.design()[0]  # the selected alternation's camera where the settings select
 
 
 def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS,

@@ -53,7 +53,9 @@ def tiny_splits() -> datasets.Splits:
 def use_tiny_data(monkeypatch, splits) -> None:
     """Make ``canopic table1 --quick`` run the TINY profile on ``splits`` instead of the data."""
     monkeypatch.setattr(table1, "QUICK", TINY)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    real_load_faces = datasets.load_faces  # LFW (verification, encoder faces) still loads
+    monkeypatch.setattr(datasets, "load_faces", lambda source="faces64_wide", *args, **kwargs:
+                        real_load_faces(source, *args, **kwargs) if "lfw" in str(source) else None)
     monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
     monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from canopic.app.commands.common import add_command
+from canopic.app.commands.common import DEVICE_HELP, add_command
+
+#: Help suffix of the options whose value comes from --config when they are left out.
+_FROM_CONFIG = " (default: --config's value, else {})"
 
 #: CLI flags that override a run setting: flag -> (config section or None for the top, key).
 _OVERRIDES = {
@@ -18,6 +21,10 @@ _OVERRIDES = {
     "batch_size": ("training", "batch_size"),
     "faces": ("data", "faces"),
     "nonfaces": ("data", "nonfaces"),
+    "encoder_faces": ("data", "encoder_faces"),
+    "adversary": ("training", "adversary"),
+    "select": ("training", "select"),
+    "face_target": ("training", "face_target"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -26,38 +33,73 @@ _OVERRIDES = {
 def register(subparsers) -> None:
     """Add ``canopic train`` to ``subparsers``."""
     parser = add_command(
-        subparsers, "train", func=run, out="run folder", defaults_in_help=True,
+        subparsers, "train", func=run, out="run folder (an existing run is resumed)",
+        overwrite=True, resumes=True,
+        seed="seed of the networks, batch order and noise" + _FROM_CONFIG.format(0),
+        seed_default=None, device=DEVICE_HELP + _FROM_CONFIG.format("auto"),
+        device_default=None,
         help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
         description="Alternating optimisation of the paper's eq. (1): the camera against a "
                     "recognition and a detection network. Writes OUT/config.json, "
                     "OUT/checkpoint.pt (every alternation), OUT/metrics.jsonl and the design "
-                    "bundle OUT/design/ (psf.npz, thresholds.npz, design.json). An alpha sweep "
+                    "bundle OUT/design/ (psf.npz, thresholds.npz, design.json). Run again, "
+                    "it resumes from OUT/checkpoint.pt (--overwrite starts over). Options left "
+                    "out take their value from --config, else learn.runs.RunConfig's default. "
+                    "An alpha sweep "
                     "is one process per alpha: for a in 0 1 10 100; do canopic train --alpha $a "
                     "--out runs/alpha_$a & done; wait")
     parser.add_argument("--config", help="run config (.json or .toml; sections camera, training, "
-                                         "data; keys seed, device); flags below override it")
+                                         "data; keys seed, device); flags below override it "
+                                         "(default: none, learn.runs.RunConfig's defaults)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its last checkpoint")
+                        help="insist on resuming: an error if --out holds no run (without it, "
+                             "a run in --out is resumed, else a new one starts)")
     parser.add_argument("--profile", choices=("paper", "quick"), default=None,
                         help="training schedule: 'paper' (the authors': 20 alternations, about "
-                             "hours on CPU) or 'quick' (a few minutes on 2 CPU cores)")
-    parser.add_argument("--conv", choices=("conv1", "conv4"), help="Conv(1) 63x63 or Conv(4) 11x11 PSFs")
+                             "hours on CPU) or 'quick' (a few minutes on 2 CPU cores) "
+                             "(default: --config's schedule, else paper)")
+    parser.add_argument("--conv", choices=("conv1", "conv4"),
+                        help="Conv(1) 63x63 or Conv(4) 11x11 PSFs" + _FROM_CONFIG.format("conv1"))
     parser.add_argument("--kernel-mode", choices=("free", "nonnegative", "two_mask"),
-                        help="kernel parameterisation (physical: nonnegative or two_mask)")
-    parser.add_argument("--alpha", type=float, help="privacy weight, per 100 nats of identity entropy")
-    parser.add_argument("--alternations", type=int, help="number of alternations")
-    parser.add_argument("--encoder-epochs", type=int, help="camera epochs per alternation")
-    parser.add_argument("--recogniser-epochs", type=int, help="max recogniser epochs per alternation")
-    parser.add_argument("--detector-epochs", type=int, help="detector epochs per alternation")
-    parser.add_argument("--steps-per-epoch", type=int, help="cap on optimiser steps per epoch")
-    parser.add_argument("--batch-size", type=int, help="images per batch (even)")
-    parser.add_argument("--faces", help="faces: bundled name, .npz, or folder (one sub-folder per identity)")
-    parser.add_argument("--nonfaces", help="no-face images: bundled name, .npz, or folder")
-    parser.add_argument("--seed", type=int, help="seed of the networks, batch order and noise")
-    parser.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
+                        help="kernel parameterisation (physical: nonnegative or two_mask)"
+                             + _FROM_CONFIG.format("free"))
+    parser.add_argument("--alpha", type=float, help="privacy weight, per 100 nats of identity "
+                                                    "entropy" + _FROM_CONFIG.format(1.0))
+    parser.add_argument("--alternations", type=int,
+                        help="number of alternations" + _FROM_CONFIG.format("20; quick: 4"))
+    parser.add_argument("--encoder-epochs", type=int, help="camera epochs per alternation"
+                        + _FROM_CONFIG.format("10; quick: 1"))
+    parser.add_argument("--recogniser-epochs", type=int, help="max recogniser epochs per "
+                        "alternation" + _FROM_CONFIG.format("100; quick: 15"))
+    parser.add_argument("--detector-epochs", type=int, help="detector epochs per alternation"
+                        + _FROM_CONFIG.format("10; quick: 2"))
+    parser.add_argument("--steps-per-epoch", type=int, help="cap on optimiser steps per epoch"
+                        + _FROM_CONFIG.format("no cap; quick: 25"))
+    parser.add_argument("--batch-size", type=int, help="images per batch (even)"
+                        + _FROM_CONFIG.format(32))
+    parser.add_argument("--faces", help="faces: bundled name, .npz, or folder (one sub-folder "
+                                        "per identity)" + _FROM_CONFIG.format("faces64_wide"))
+    parser.add_argument("--nonfaces", help="no-face images: bundled name, .npz, or folder"
+                        + _FROM_CONFIG.format("nonfaces64"))
+    parser.add_argument("--encoder-faces", choices=("lfw-e", "faces"),
+                        help="labelled faces the encoder learns to hide: 'lfw-e' (LFW role E, "
+                             "572 people; the default) or 'faces' (the face set's own encoder "
+                             "identities)")
+    parser.add_argument("--adversary", choices=("frozen", "fresh", "closed_form"),
+                        help="privacy term's adversary: 'frozen' (the paper's R, never "
+                             "re-initialised), 'fresh' (re-initialised CNN + linear recognisers "
+                             "trained on hard codes every alternation, scored on held-out faces) "
+                             "or 'closed_form' (ridge regression refitted on every batch); "
+                             "learn.alternating" + _FROM_CONFIG.format("frozen"))
+    parser.add_argument("--select", choices=("last", "validation"),
+                        help="design returned: the last alternation, or the most private one "
+                             "meeting --face-target on validation data (never the test parts)"
+                             + _FROM_CONFIG.format("last"))
+    parser.add_argument("--face-target", type=float,
+                        help="face vs no-face validation accuracy (0..1) a design must reach "
+                             "under --select validation" + _FROM_CONFIG.format(0.95))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or summary lines")
 
 
 def build_config(args: argparse.Namespace):
@@ -85,7 +127,13 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    result = train(config, args.out, resume=args.resume, progress=not args.quiet)
+    from pathlib import Path
+
+    checkpoint = Path(args.out) / "checkpoint.pt"
+    if args.overwrite and checkpoint.is_file():
+        checkpoint.unlink()  # start over: the run's config, metrics and design are rewritten
+    result = train(config, args.out, resume=args.resume or checkpoint.is_file(),
+                   progress=not args.quiet)
     if result.metrics:
         print(summary_line(result.metrics[-1], config.training.alternations))
     print(f"design bundle: {result.out_dir / 'design'}")
