@@ -19,7 +19,8 @@ comparison uses the evaluation without it (a table task's cost). Last, the
 number of evaluations per seed in the full Table 1 by the side of the encoded output.
 
 ``--before REV`` checks REV out into a temporary git worktree and runs this same script there
-(its code, this script) and here, one configuration after another, then prints each
+(its code, this script) and here, one configuration after another (the clean recogniser, the
+same network in both when the CNN budget is, is trained once and kept in a temporary folder), then prints each
 configuration's process seconds (without the clean recogniser) before and after and their
 ratio. The accuracy line of
 each run (seed 0's test top-1 per attack, face accuracy) comes with it: one seed, for the eye
@@ -82,6 +83,12 @@ def profile(config: str) -> None:
     encoder = camera_encoder(Camera(CameraConfig(**rows[f"{config}_unlearned"].camera)))
     data = evaluation.data_from_splits(datasets.default_splits(0))
     recognisers: dict = {}
+    if os.environ.get("CANOPIC_PROFILE_RECOGNISERS"):  # shared by the runs of --before
+        from learn.recogniser_store import RecogniserStore
+
+        recognisers = RecogniserStore(os.environ["CANOPIC_PROFILE_RECOGNISERS"],
+                                      f"profile-evaluation {FULL.budget.cnn_epochs} "
+                                      f"{FULL.budget.cnn_width} {FULL.budget.patience}")
     start = time.process_time()
     result = evaluation.evaluate_encoder(encoder, data, seeds=(0,), budget=FULL.budget,
                                          n_augment=FULL.n_augment, progress=False,
@@ -117,7 +124,9 @@ def evaluation_counts() -> None:
 def _run_in(tree: Path, config: str) -> "tuple[float, str]":
     """Run :func:`profile` of ``config`` on the code of ``tree``: (process seconds of the
     evaluation without the clean recogniser, output)."""
-    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1",
+               CANOPIC_PROFILE_RECOGNISERS=str(Path(tempfile.gettempdir())
+                                               / "canopic-profile-recognisers"))
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), config, "--only"],
                           cwd=tree, env=env, capture_output=True, text=True)
     output = done.stdout + done.stderr

@@ -35,13 +35,11 @@ def encoders() -> "list[str]":
 
 
 def _encoder(name: str):
-    from learn.table1_cameras import baseline_encoder, camera_encoder
-    from sensor import load_published_camera
+    """The encoder of a study name ("clean", "blur 8", a published name): names keep their
+    spelling of the committed results; ``learn.evaluate_one`` parses them."""
+    from learn.evaluate_one import encoder_from_spec
 
-    parts = name.split()
-    if parts[0] in ("clean", "blur", "pixelate"):
-        return baseline_encoder(parts[0], float(parts[1]) if len(parts) > 1 else 0)
-    return camera_encoder(load_published_camera(name))
+    return encoder_from_spec(name.replace(" ", ":"))[0]
 
 
 def run_one(name: str, seed: int) -> dict:

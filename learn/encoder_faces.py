@@ -3,13 +3,14 @@
 Alternating optimisation (``learn.alternating``) needs faces with identity labels for its
 in-loop recogniser R (and faces for its detector D). Two sources:
 
-* ``"lfw-e"`` (the default): the people of role E of :func:`learn.lfw.identity_roles` (roles
+* ``"lfw-e"`` (what ``"auto"``, the default, means for the bundled face sets): the people of role E of :func:`learn.lfw.identity_roles` (roles
   seed 0: one half of LFW's ``peopleDevTrain`` less the 62 ``faces64_wide`` identities) who have
   at least ``min_images`` images -- 572 people, 2,180 images at the defaults. Each person's
   images are split (seeded) into R's training part and a held-out part of the same people (at
   least one image each) on which R selects its epoch. Role A (the attacker's people) and the
   test roles never appear here, so nothing the encoder learns from is ever tested or attacked.
-* ``"faces"``: the encoder identities of the face set itself (``learn.datasets.make_splits``:
+* ``"faces"`` (what ``"auto"`` means for a user's own face set): the encoder identities of the
+  face set itself (``learn.datasets.make_splits``:
   the 32 ``faces64_wide`` people left after the 30 evaluation identities; 662 images), as
   before this module existed.
 
@@ -27,8 +28,26 @@ import numpy as np
 
 from learn.datasets import FaceSet, Splits
 
-#: The accepted ``source`` names of :func:`with_encoder_faces`.
-ENCODER_FACE_SOURCES = ("lfw-e", "faces")
+#: The accepted ``source`` names of :func:`with_encoder_faces` (``"auto"``: see
+#: :func:`resolve_encoder_faces`).
+ENCODER_FACE_SOURCES = ("auto", "lfw-e", "faces")
+
+
+def resolve_encoder_faces(source: str, faces: str) -> str:
+    """The concrete source of ``source`` for the face set ``faces`` (a bundled name or a path).
+
+    ``"auto"`` is ``"lfw-e"`` for the bundled face sets (LFW people, whose names role E is
+    checked against) and ``"faces"`` for a user's own face set: a user's people are learned
+    from their own encoder identities, never replaced by LFW's behind their back.
+    """
+    from learn.datasets import BUNDLED_FACES
+
+    if source not in ENCODER_FACE_SOURCES:
+        raise ValueError(f"encoder faces: {source!r} is not allowed; choose one of "
+                         f"{list(ENCODER_FACE_SOURCES)}")
+    if source != "auto":
+        return source
+    return "lfw-e" if str(faces) in BUNDLED_FACES else "faces"
 
 
 def lfw_encoder_faces(seed: int = 0, min_images: int = 2, val_fraction: float = 0.15,
@@ -116,9 +135,10 @@ def with_encoder_faces(splits: Splits, source: str = "lfw-e", seed: int = 0) -> 
     """
     from learn.lfw import check_disjoint
 
-    if source not in ENCODER_FACE_SOURCES:
+    if source not in ENCODER_FACE_SOURCES or source == "auto":
         raise ValueError(f"encoder faces: {source!r} is not allowed; choose one of "
-                         f"{list(ENCODER_FACE_SOURCES)}")
+                         f"{[name for name in ENCODER_FACE_SOURCES if name != 'auto']} "
+                         f"(resolve_encoder_faces turns 'auto' into one)")
     if source == "faces":
         return splits
     train, val = lfw_encoder_faces(seed=seed, image_size=int(splits.eval_train.images.shape[1]))
@@ -127,4 +147,5 @@ def with_encoder_faces(splits: Splits, source: str = "lfw-e", seed: int = 0) -> 
     return dataclasses.replace(splits, encoder_train=train, encoder_val=val)
 
 
-__all__ = ["ENCODER_FACE_SOURCES", "lfw_encoder_faces", "with_encoder_faces"]
+__all__ = ["ENCODER_FACE_SOURCES", "lfw_encoder_faces", "resolve_encoder_faces",
+           "with_encoder_faces"]

@@ -152,14 +152,17 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_evaluation(summary: dict, out) -> "list[Path]":
-    """Write ``out/evaluation.json`` and ``out/evaluation.md``; returns their paths."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "evaluation.json", out / "evaluation.md"]
-    paths[0].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    paths[1].write_text(summary_markdown(summary), encoding="utf-8")
-    return paths
+def write_evaluation(summary: dict, out, overwrite: bool = False) -> "list[Path]":
+    """Write the folder ``out`` with ``evaluation.json`` and ``evaluation.md``, whole or not at
+    all (``canopic.core.files.staged_folder``; an existing ``out`` is replaced only with
+    ``overwrite``, nothing of it kept); returns the two paths."""
+    from canopic.core.files import staged_folder
+
+    with staged_folder(out, overwrite=overwrite) as staging:
+        Path(staging, "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n",
+                                                    encoding="utf-8")
+        Path(staging, "evaluation.md").write_text(summary_markdown(summary), encoding="utf-8")
+    return [Path(out) / "evaluation.json", Path(out) / "evaluation.md"]
 
 
 __all__ = ["REFERENCE_SPECS", "encoder_from_spec", "evaluate_one", "summary_markdown",

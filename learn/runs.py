@@ -39,7 +39,8 @@ from canopic.core import files
 from canopic.core.cache import fingerprint
 from learn import datasets
 from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData, world
-from learn.encoder_faces import ENCODER_FACE_SOURCES, with_encoder_faces
+from learn.encoder_faces import (ENCODER_FACE_SOURCES, resolve_encoder_faces,
+                                 with_encoder_faces)
 from sensor.design_bundle import save_design_bundle
 
 CHECKPOINT_FORMAT = "canopic-train-checkpoint"
@@ -75,8 +76,9 @@ class DataSettings:
         Use only the first ``max_faces`` encoder training faces (tiny test runs).
     encoder_faces : str
         Where the encoder's labelled faces come from (``learn.encoder_faces``): ``"lfw-e"``
-        (LFW's role E: 572 people, 2,180 images) or ``"faces"`` (the face set's own encoder
-        identities: 32 people of ``faces64_wide``).
+        (LFW's role E: 572 people, 2,180 images), ``"faces"`` (the face set's own encoder
+        identities: 32 people of ``faces64_wide``) or ``"auto"`` (the default: ``"lfw-e"`` for
+        the bundled face sets, ``"faces"`` for a user's own).
     """
 
     faces: str = "faces64_wide"
@@ -86,7 +88,7 @@ class DataSettings:
     cap_per_identity: int = 40
     max_nonfaces: Optional[int] = None
     max_faces: Optional[int] = None
-    encoder_faces: str = "lfw-e"
+    encoder_faces: str = "auto"
 
     def __post_init__(self) -> None:
         if self.encoder_faces not in ENCODER_FACE_SOURCES:
@@ -285,7 +287,8 @@ def _training_data(config: RunConfig, device: torch.device, rank: int, size: int
     splits = datasets.make_splits(datasets.load_faces(data.faces), datasets.load_nonfaces(data.nonfaces),
                                   seed=data.split_seed, n_eval_identities=data.n_eval_identities,
                                   cap_per_identity=data.cap_per_identity)
-    splits = with_encoder_faces(splits, data.encoder_faces, seed=data.split_seed)
+    splits = with_encoder_faces(splits, resolve_encoder_faces(data.encoder_faces, data.faces),
+                                seed=data.split_seed)
     if data.max_faces is not None or data.max_nonfaces is not None:
         import numpy as np
 

@@ -311,17 +311,20 @@ def run_table1(splits, profile: Profile = QUICK, seeds: Sequence[int] = (0, 1, 2
             cache.save(tasks[index], result)
         bar.update()
 
-    with tqdm(total=len(tasks), initial=len(tasks) - len(work), desc="table1",
-              disable=not progress) as bar:
-        engine.run([work[i] for i in todo], _run_task, lambda k, result: finished(todo[k], result),
-                   cost=_task_cost, names=[task_name(tasks[i]) for i in todo])
-        sources = [outputs[tasks.index(("row", work[i][2], work[i][3]))] for i in same]
-        if spec.kind == "local":
-            for index, source_result in zip(same, sources):
-                finished(index, engine.state().run(work[index], source_result))
-        else:  # on the cluster's workers, which hold the state (and the GPUs)
-            engine.run([(work[i], source) for i, source in zip(same, sources)], _run_same,
-                       lambda k, result: finished(same[k], result),
-                       names=[task_name(tasks[i]) for i in same])
-    engine.close()
+    try:
+        with tqdm(total=len(tasks), initial=len(tasks) - len(work), desc="table1",
+                  disable=not progress) as bar:
+            engine.run([work[i] for i in todo], _run_task,
+                       lambda k, result: finished(todo[k], result),
+                       cost=_task_cost, names=[task_name(tasks[i]) for i in todo])
+            sources = [outputs[tasks.index(("row", work[i][2], work[i][3]))] for i in same]
+            if spec.kind == "local":
+                for index, source_result in zip(same, sources):
+                    finished(index, engine.state().run(work[index], source_result))
+            else:  # on the cluster's workers, which hold the state (and the GPUs)
+                engine.run([(work[i], source) for i, source in zip(same, sources)], _run_same,
+                           lambda k, result: finished(same[k], result),
+                           names=[task_name(tasks[i]) for i in same])
+    finally:  # the engine's workers (Ray actors) go, whatever happened
+        engine.close()
     return _merge(tasks, outputs, rows, profile)

@@ -469,6 +469,9 @@ def run_case(case: Case, d: Path, out: Path, capsys) -> dict:
         return {"kind": "accepted", "detail": "exit 0", "err": err}
     if "Traceback" in err:
         return {"kind": "traceback", "detail": err[-300:], "err": err}
+    if code == 1 and len(lines) == 1 and "(unexpected;" in lines[0]:
+        # the boundary caught an exception nobody anticipated: a traceback in all but form
+        return {"kind": "traceback", "detail": lines[0], "err": err}
     if code == 1 and len(lines) == 1:
         return {"kind": "clear", "named": case.names in lines[0], "detail": lines[0], "err": err}
     return {"kind": "other", "detail": f"exit {code}, {len(lines)} lines", "err": err}

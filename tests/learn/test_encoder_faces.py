@@ -89,7 +89,7 @@ def test_a_training_run_learns_from_role_e_and_never_sees_an_attacked_or_tested_
     from learn.runs import _training_data, smoke_config
 
     config = smoke_config()
-    assert config.data.encoder_faces == "lfw-e"
+    assert config.data.encoder_faces == "auto"    # the bundled set: role E
     data = _training_data(config, torch.device("cpu"), 0, 1)
     train, val = lfw_encoder_faces(lfw=lfw)
     assert data.num_identities == train.num_classes
@@ -108,3 +108,13 @@ def test_encoder_faces_take_the_side_of_the_split(lfw):
     replaced = with_encoder_faces(splits, "lfw-e")
     assert replaced.encoder_train.images.shape[1:] == (32, 32, 3)
     assert replaced.encoder_val.images.shape[1:] == (32, 32, 3)
+
+
+def test_auto_learns_from_role_e_for_the_bundled_sets_and_from_a_users_own_people():
+    from learn.encoder_faces import resolve_encoder_faces
+
+    assert resolve_encoder_faces("auto", "faces64_wide") == "lfw-e"
+    assert resolve_encoder_faces("auto", "/data/my_faces") == "faces"
+    assert resolve_encoder_faces("lfw-e", "/data/my_faces") == "lfw-e"
+    with pytest.raises(ValueError, match="'auto'"):
+        with_encoder_faces(datasets.default_splits(0), "auto")

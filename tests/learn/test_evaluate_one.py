@@ -75,3 +75,14 @@ def test_published_and_design_bundle_specs_load_cameras(tmp_path):
     assert description.startswith("published encoder")
     codes = encoder(torch.rand(2, 3, 64, 64), torch.Generator().manual_seed(0))
     assert codes.shape[0] == 2 and float(codes.max()) <= 15
+
+
+def test_a_cuda_device_without_cuda_is_refused_before_training(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["evaluate", "clean", "--quick", "--device", "cuda",
+                 "--out", str(tmp_path / "o")]) == 1
+    assert "--device: cuda is not available" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

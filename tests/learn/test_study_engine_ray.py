@@ -169,7 +169,9 @@ def _use_small_table(monkeypatch):
 
     splits = tiny_splits()
     monkeypatch.setattr(table1, "QUICK", PROFILE)
-    monkeypatch.setattr(datasets, "load_faces", lambda *args, **kwargs: None)
+    real_load_faces = datasets.load_faces  # LFW (verification, encoder faces) still loads
+    monkeypatch.setattr(datasets, "load_faces", lambda source="faces64_wide", *args, **kwargs:
+                        real_load_faces(source, *args, **kwargs) if "lfw" in str(source) else None)
     monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
     monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
 
@@ -224,6 +226,9 @@ def test_an_unreachable_address_fails_at_once(tmp_path, monkeypatch, capsys):
                                                  "'127.0.0.1:1'")
     _fails_in_one_line(["table1", "--quick", "--address", "127.0.0.1:1"], tmp_path / "run",
                        capsys, "--address: only the ray engine takes it")
+    for flag, value in (("--retries", "3"), ("--cpus-per-task", "1")):  # even at ray's default
+        _fails_in_one_line(["table1", "--quick", flag, value], tmp_path / "run", capsys,
+                           f"{flag}: only the ray engine takes it")
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")     # what ray.init would join without one
     _fails_in_one_line(["table1", "--quick", "--engine", "ray"], tmp_path / "run", capsys,
                        "--address: none given means the Ray cluster at", "does not answer")

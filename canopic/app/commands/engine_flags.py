@@ -71,6 +71,10 @@ def engine_spec(args: argparse.Namespace, folder=None, check: bool = True):
     options = {name: getattr(args, name) for name in ("address", "cpus_per_task",
                                                        "gpus_per_task", "retries")
                if getattr(args, name, None) is not None}
+    if args.engine == "local" and options:  # given at all, even at the ray default
+        raise _flagged(ValueError(f"{sorted(options)[0]}: only the ray engine takes it (engine "
+                                  "'local' runs its workers on this machine, sharing its "
+                                  "device)"))
     try:
         spec = EngineSpec(args.engine, getattr(args, "workers", None),
                           shared_folder=None if folder is None or args.engine != "ray"

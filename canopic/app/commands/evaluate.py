@@ -50,12 +50,15 @@ def run(args) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device: {device} is not available (torch sees no CUDA device); "
+                         f"use --device cpu or auto")
     if args.threads:
         torch.set_num_threads(args.threads)
     summary = evaluate_one(args.encoder, QUICK if args.quick else FULL,
                            seeds=range(args.seed, args.seed + seeds), device=device,
                            verification=not args.no_verification, progress=not args.quiet)
-    paths = write_evaluation(summary, args.out)
+    paths = write_evaluation(summary, args.out, overwrite=args.overwrite)
     logging.getLogger("canopic").info("wrote %s", ", ".join(str(p) for p in paths))
     identity, face = summary["identity_top1"], summary["face_accuracy"]
     line = (f"{summary['description']}: identity {identity['mean']:.1f} +- {identity['std']:.1f} % "

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
                         help="CI-sized profile: 90 images per split part (all identities), a few epochs, tiny "
                              "alternating optimisation, one seed unless --seeds is given")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="number of evaluation seeds (0..N-1); default 3, or 1 with --quick")
+                        help="number of evaluation seeds (SEED..SEED+N-1); default 3, or 1 with "
+                             "--quick")
     parser.add_argument("--rows", default=None,
                         help="comma-separated row keys to run (default: all; see table1.csv 'key')")
     parser.add_argument("--attacks", default=None,
@@ -37,6 +38,11 @@ def register(subparsers) -> None:
     parser.add_argument("--faces", default="faces64_wide", help="faces: bundled name, .npz or folder")
     parser.add_argument("--nonfaces", default="nonfaces64", help="no-face images: bundled name, .npz or folder")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the identity split")
+    parser.add_argument("--encoder-faces", choices=("auto", "lfw-e", "faces"), default="auto",
+                        help="labelled faces the learned rows hide: 'lfw-e' (LFW role E, 572 "
+                             "people), 'faces' (the --faces set's own encoder identities, as the "
+                             "tables in docs/results/table1 were learned) or 'auto' (lfw-e for "
+                             "the bundled face sets, faces for your own)")
     parser.add_argument("--blur-sigmas", default=None,
                         help="comma-separated Gaussian blur sigmas (px) of the privacy-utility sweep "
                              "(default: the profile's; 'none' for no sweep)")
@@ -185,7 +191,11 @@ def run(args) -> int:
         raise ValueError(f"--workers: {args.workers} is not allowed; need an integer >= 1")
     if args.threads < 0:
         raise ValueError(f"--threads: {args.threads} is not allowed; need an integer >= 0")
+    from learn.encoder_faces import resolve_encoder_faces
+
     profile = table1.QUICK if args.quick else table1.FULL
+    profile = dataclasses.replace(profile, encoder_faces=resolve_encoder_faces(
+        args.encoder_faces, args.faces))
     if args.no_physical:
         profile = dataclasses.replace(profile, physical=False)
     if args.budget:
@@ -282,6 +292,7 @@ def _run_table(args, profile, rows, attacks, seeds: int) -> int:
             **engine_meta(spec),
             "budget": dataclasses.asdict(profile.budget), "n_augment": profile.n_augment,
             "alternating": dict(profile.alternating), "learn_mode": args.learn_mode,
+            "encoder_faces": profile.encoder_faces,
             "camera_overrides": _camera_overrides(args.camera),
             "physical": profile.physical,
             "blur_sigmas_px": list(profile.blur_sigmas_px),

@@ -81,10 +81,11 @@ def register(subparsers) -> None:
                                         "per identity)" + _FROM_CONFIG.format("faces64_wide"))
     parser.add_argument("--nonfaces", help="no-face images: bundled name, .npz, or folder"
                         + _FROM_CONFIG.format("nonfaces64"))
-    parser.add_argument("--encoder-faces", choices=("lfw-e", "faces"),
+    parser.add_argument("--encoder-faces", choices=("auto", "lfw-e", "faces"),
                         help="labelled faces the encoder learns to hide: 'lfw-e' (LFW role E, "
-                             "572 people; the default) or 'faces' (the face set's own encoder "
-                             "identities)")
+                             "572 people), 'faces' (the face set's own encoder identities) or "
+                             "'auto' (lfw-e for the bundled face sets, faces for your own; "
+                             "the default)")
     parser.add_argument("--adversary", choices=("frozen", "fresh", "closed_form"),
                         help="privacy term's adversary: 'frozen' (the paper's R, never "
                              "re-initialised), 'fresh' (re-initialised CNN + linear recognisers "
