@@ -28,6 +28,8 @@ import dataclasses
 import math
 from typing import Any, Callable, Optional, Sequence
 
+from learn.engine_state import CallerState
+
 #: The engines a study may run on.
 ENGINES = ("local", "ray")
 
@@ -50,7 +52,7 @@ def _run_in_worker(work: Callable[[Any, Any], Any], task: Any) -> Any:
     return work(_STATE, task)
 
 
-class LocalEngine:
+class LocalEngine(CallerState):
     """Runs a study's tasks in this process or in spawned worker processes of this machine.
 
     Parameters
@@ -78,14 +80,6 @@ class LocalEngine:
         """True when :meth:`run` computes ``count`` tasks in worker processes (more than one
         worker and more than one task), so everything it is given must pickle."""
         return self.workers > 1 and count > 1
-
-    def state(self) -> Any:
-        """This process's state: ``initializer(*initargs)``, built when first asked, then kept
-        (for the tasks :meth:`run` computes here and for any the caller computes itself)."""
-        if not self._local:
-            self._local.append(None if self.initializer is None
-                               else self.initializer(*self.initargs))
-        return self._local[0]
 
     def run(self, tasks: Sequence[Any], work: Callable[[Any, Any], Any],
             on_result: Callable[[int, Any], None],

@@ -35,6 +35,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from learn.engine_state import CallerState
+
 #: Seconds a TCP check of ``address`` may take before the cluster counts as unreachable.
 CONNECT_TIMEOUT_S = 5.0
 
@@ -154,7 +156,7 @@ def _sees(path: str, token: str) -> bool:
         return False
 
 
-class RayEngine:
+class RayEngine(CallerState):
     """Runs a study's tasks on a Ray cluster, with :class:`learn.study_engine.LocalEngine`'s
     interface (:meth:`run`, :meth:`state`, :meth:`in_processes`).
 
@@ -212,13 +214,6 @@ class RayEngine:
     def in_processes(self, count: int) -> bool:
         """Always True: tasks run in Ray actors, so everything given must pickle."""
         return count > 0
-
-    def state(self) -> Any:
-        """This process's own state (``initializer(*initargs)``, built when first asked)."""
-        if not self._local:
-            self._local.append(None if self.initializer is None
-                               else self.initializer(*self.initargs))
-        return self._local[0]
 
     def run(self, tasks: Sequence[Any], work: Callable[[Any, Any], Any],
             on_result: Callable[[int, Any], None],

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from learn import study_engine, table1
-from tests.learn.test_table1 import TINY, tiny_splits
+from tests.learn.test_table1 import TINY, tiny_splits, use_tiny_data
 
 ray = pytest.importorskip("ray", reason="the ray engine's tests need Ray (pip install "
                                       "-e .[cluster])")
@@ -165,15 +165,7 @@ def test_a_table_is_bit_identical_on_every_engine_and_resumes_on_ray(ray_instanc
 
 
 def _use_small_table(monkeypatch):
-    from learn import datasets
-
-    splits = tiny_splits()
-    monkeypatch.setattr(table1, "QUICK", PROFILE)
-    real_load_faces = datasets.load_faces  # LFW (verification, encoder faces) still loads
-    monkeypatch.setattr(datasets, "load_faces", lambda source="faces64_wide", *args, **kwargs:
-                        real_load_faces(source, *args, **kwargs) if "lfw" in str(source) else None)
-    monkeypatch.setattr(datasets, "load_nonfaces", lambda *args, **kwargs: None)
-    monkeypatch.setattr(datasets, "make_splits", lambda *args, **kwargs: splits)
+    use_tiny_data(monkeypatch, tiny_splits(), PROFILE)
 
 
 def _without_seconds(path) -> list:

@@ -50,9 +50,9 @@ def tiny_splits() -> datasets.Splits:
     return datasets.make_splits(faces, nonfaces, seed=0, n_eval_identities=3, cap_per_identity=6)
 
 
-def use_tiny_data(monkeypatch, splits) -> None:
-    """Make ``canopic table1 --quick`` run the TINY profile on ``splits`` instead of the data."""
-    monkeypatch.setattr(table1, "QUICK", TINY)
+def use_tiny_data(monkeypatch, splits, profile=TINY) -> None:
+    """Make ``canopic table1 --quick`` run ``profile`` on ``splits`` instead of the data."""
+    monkeypatch.setattr(table1, "QUICK", profile)
     real_load_faces = datasets.load_faces  # LFW (verification, encoder faces) still loads
     monkeypatch.setattr(datasets, "load_faces", lambda source="faces64_wide", *args, **kwargs:
                         real_load_faces(source, *args, **kwargs) if "lfw" in str(source) else None)
