@@ -24,9 +24,7 @@ design.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
-import multiprocessing
 import statistics
 import time
 from pathlib import Path
@@ -40,36 +38,32 @@ CHECKS = {
     "blur:8": "blur",
 }
 SEEDS = (0, 1, 2)
-_SPLITS = {}
 
 
-def _state(out: Path):
-    """This process's evaluation data and the clean recognisers of the study (on disk in
+def _state(out: str):
+    """A worker's state: the evaluation data and the clean recognisers of the study (on disk in
     ``OUT/recognisers``, shared by the workers; not part of the results)."""
+    import torch
+
     from learn import datasets
     from learn.evaluation import data_from_splits
     from learn.recogniser_store import RecogniserStore
     from learn.table1_rows import FULL
 
-    if "data" not in _SPLITS:
-        _SPLITS["data"] = data_from_splits(datasets.default_splits(0))
-        budget = FULL.budget
-        _SPLITS["recognisers"] = RecogniserStore(out / "recognisers", f"suite-strength "
-                                                 f"{budget.cnn_epochs} {budget.cnn_width} "
-                                                 f"{budget.patience} {FULL.n_augment}")
-    return _SPLITS["data"], _SPLITS["recognisers"]
+    torch.set_num_threads(1)
+    budget = FULL.budget
+    return (data_from_splits(datasets.default_splits(0)),
+            RecogniserStore(Path(out) / "recognisers", f"suite-strength {budget.cnn_epochs} "
+                            f"{budget.cnn_width} {budget.patience} {FULL.n_augment}"))
 
 
-def warm_recogniser(out: Path, seed: int) -> int:
+def warm_recogniser(state, seed: int) -> int:
     """Train seed ``seed``'s clean recogniser into the store, exactly as the attack would."""
-    import torch
-
     from learn.attacks import AttackData, ReconstructionAttack
     from learn.evaluation import _training_scenes
     from learn.table1_rows import FULL
 
-    torch.set_num_threads(1)
-    data, recognisers = _state(out)
+    data, recognisers = state
     scenes, _ = _training_scenes(data.id_train, FULL.n_augment, seed)
     labels = data.id_train.labels.repeat(FULL.n_augment + 1)
     attack = ReconstructionAttack(FULL.budget, recognisers)
@@ -78,7 +72,7 @@ def warm_recogniser(out: Path, seed: int) -> int:
     return seed
 
 
-def run_one(out: Path, name: str, seed: int) -> dict:
+def run_one(state, name: str, seed: int) -> dict:
     """Evaluate check encoder ``name`` at ``seed``: per-attack test top-1, face accuracy."""
     import torch
 
@@ -86,8 +80,7 @@ def run_one(out: Path, name: str, seed: int) -> dict:
     from learn.evaluation import evaluate_encoder
     from learn.table1_rows import FULL
 
-    torch.set_num_threads(1)
-    data, recognisers = _state(out)
+    data, recognisers = state
     start = time.process_time()
     result = evaluate_encoder(encoder_from_spec(name)[0], data, seeds=(seed,),
                               attacks=("reconstruct",), budget=FULL.budget,
@@ -103,21 +96,35 @@ def _done(path: Path) -> "set[tuple[str, int]]":
     return {(r["encoder"], r["seed"]) for r in map(json.loads, path.read_text().splitlines())}
 
 
-def study(out: Path, workers: int) -> None:
+def _work(state, task: tuple):
+    """The engine's work: ``("warm", seed)`` or ``(encoder, seed)``."""
+    if task[0] == "warm":
+        return warm_recogniser(state, task[1])
+    return run_one(state, *task)
+
+
+def study(out: Path, spec) -> None:
+    """Run the tasks not yet in ``OUT/strength.jsonl`` on the engine ``spec``
+    (``learn.study_engine.EngineSpec``), the clean recognisers first (one task per seed, so
+    that no two workers train the same one)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "strength.jsonl"
     todo = [(name, seed) for seed in SEEDS for name in CHECKS if (name, seed) not in _done(path)]
     print(f"{len(todo)} (encoder, seed) tasks to run", flush=True)
-    with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        # the clean recognisers first, one per seed, so that no two workers train the same one
-        list(pool.map(warm_recogniser, [out] * len(SEEDS), SEEDS))
-        futures = [pool.submit(run_one, out, *task) for task in todo]
-        for future in concurrent.futures.as_completed(futures):
-            record = future.result()  # a failed task stops the study with its error
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-            print(f"{record['encoder']} seed {record['seed']}: {record['process_s']} s", flush=True)
+
+    def finished(index: int, record: dict) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(f"{record['encoder']} seed {record['seed']}: {record['process_s']} s", flush=True)
+
+    engine = spec.make(_state, (str(out),), threads=1)
+    try:
+        if todo:
+            engine.run([("warm", seed) for seed in SEEDS], _work, lambda index, seed: None,
+                       names=[f"clean recogniser seed {seed}" for seed in SEEDS])
+        engine.run(todo, _work, finished, names=[f"{name} seed {seed}" for name, seed in todo])
+    finally:
+        engine.close()
 
 
 def _spread(values: "list[float]") -> "tuple[float, float]":
@@ -158,13 +165,18 @@ def report(out: Path) -> str:
 
 
 def main() -> None:
+    from canopic.app.commands.engine_flags import add_engine_flags, engine_spec
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--workers", type=int, default=1, help="processes (one per core)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local: processes, one thread each (default 1); ray: actors")
     parser.add_argument("--report", action="store_true", help="only write the report")
+    add_engine_flags(parser)
     args = parser.parse_args()
     if not args.report:
-        study(args.out, args.workers)
+        out = args.out.resolve()
+        study(out, engine_spec(args, folder=out))
     print(report(args.out))
 
 
