@@ -133,10 +133,15 @@ def evaluate_one(spec: str, profile: Profile, seeds: Sequence[int] = (0, 1, 2),
 def summary_markdown(summary: dict) -> str:
     """The summary of :func:`evaluate_one` as a short Markdown page."""
     def cell(value: dict, digits: int = 1) -> str:
+        if len(value["values"]) < 2:  # no spread from one seed
+            return f"{value['mean']:.{digits}f}"
         return f"{value['mean']:.{digits}f} +- {value['std']:.{digits}f}"
 
+    seeds = summary["seeds"]
     lines = [f"# Evaluation of {summary['description']}", "",
-             f"Seeds {summary['seeds']}; mean +- std over seeds.", "",
+             f"Seeds {seeds}; " + ("mean +- std over seeds." if len(seeds) > 1 else
+                                   "one seed (n = 1): no spread; use --seeds 3 for a result."),
+             "",
              "| measure | value | chance |", "| --- | --- | --- |",
              f"| identity top-1 %, strongest attack ({summary['strongest_attack']}) | "
              f"{cell(summary['identity_top1'])} | {summary['identity_chance']:.1f} |",

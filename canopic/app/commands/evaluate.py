@@ -60,12 +60,14 @@ def run(args) -> int:
                            verification=not args.no_verification, progress=not args.quiet)
     paths = write_evaluation(summary, args.out, overwrite=args.overwrite)
     logging.getLogger("canopic").info("wrote %s", ", ".join(str(p) for p in paths))
-    identity, face = summary["identity_top1"], summary["face_accuracy"]
-    line = (f"{summary['description']}: identity {identity['mean']:.1f} +- {identity['std']:.1f} % "
-            f"({summary['strongest_attack']}), face {face['mean']:.1f} +- {face['std']:.1f} %")
+    def percent(value: dict) -> str:
+        spread = f" +- {value['std']:.1f}" if len(value["values"]) > 1 else ""
+        return f"{value['mean']:.1f}{spread} %"
+
+    line = (f"{summary['description']}: identity {percent(summary['identity_top1'])} "
+            f"({summary['strongest_attack']}), face {percent(summary['face_accuracy'])}")
     if "verification_accuracy" in summary:
-        verification = summary["verification_accuracy"]
-        line += (f", verification {verification['mean']:.1f} +- {verification['std']:.1f} % "
+        line += (f", verification {percent(summary['verification_accuracy'])} "
                  f"(AUC {summary['verification_auc']['mean']:.3f})")
     print(line)
     return 0
