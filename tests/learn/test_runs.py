@@ -162,3 +162,21 @@ def test_cli_flags_override_the_config(tmp_path):
         "conv1", 10.0, 4, "cpu")
     assert config.training.alternations == runs.PROFILES["quick"]["alternations"]
     assert args.func is train_cli.run
+
+
+def test_train_overwrite_leaves_nothing_of_the_old_run(tmp_path, monkeypatch, capsys):
+    from canopic.app.cli import main
+    from canopic.app.commands import train as train_cli
+
+    out = tmp_path / "run"
+    (out / "design").mkdir(parents=True)
+    (out / "design" / "stale.txt").write_text("from an older run")
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    # the new run is a smoke run, and it stops before its first alternation
+    monkeypatch.setattr(train_cli, "build_config", lambda args: runs.smoke_config())
+    monkeypatch.setattr(runs, "train", lambda *args, **kwargs: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    assert main(["train", "--out", str(out), "--overwrite", "--quiet"]) == 130
+    assert not (out / "checkpoint.pt").exists() and not (out / "design").exists()
+    assert main(["train", "--out", str(out), "--overwrite", "--resume"]) == 1
+    assert "--overwrite and --resume" in capsys.readouterr().err

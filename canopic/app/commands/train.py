@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from canopic.app.commands.common import DEVICE_HELP, add_command
 
@@ -131,8 +132,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     checkpoint = Path(args.out) / "checkpoint.pt"
-    if args.overwrite and checkpoint.is_file():
-        checkpoint.unlink()  # start over: the run's config, metrics and design are rewritten
+    if args.overwrite and args.resume:
+        raise ValueError("--overwrite and --resume: choose one (start over, or continue the run)")
+    if args.overwrite:  # start over: nothing of the old run may pass for the new one's
+        checkpoint.unlink(missing_ok=True)
+        shutil.rmtree(Path(args.out) / "design", ignore_errors=True)
     result = train(config, args.out, resume=args.resume or checkpoint.is_file(),
                    progress=not args.quiet)
     if result.metrics:
