@@ -66,15 +66,16 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
   In every mode the term is in nats and alpha counts per 100 nats.
 * ``select`` -- which alternation the run returns: ``"last"`` (default) or ``"validation"``:
   after every alternation a fresh logistic regression (not in the loop) is fitted on hard codes
-  of the evaluation identities' training part and scored on their validation part
-  (``Splits.eval_train`` -> ``Splits.eval_val``; the test parts are never read), beside D's
+  of the judge's people's training images and scored on their held-out images: ``judge_people``
+  (100) encoder people taken out of the loop (``TrainingData.from_splits``), so no test role
+  and nothing the encoder learned from is among them (no evaluation part is read), beside D's
   accuracy on hard codes of its validation images; the design returned
   (:meth:`AlternatingTrainer.design`, the run's design bundle) is the most private alternation
   whose face accuracy reaches ``face_target`` (0.95), else the most useful one
   (``learn.selection``). Every alternation's metrics log ``select_identity_acc``,
   ``select_face_acc`` and ``selected_alternation`` (the choice so far); the checkpoint holds the
   choice, so a resumed run selects the same design. Selection draws no random number the
-  training uses: ``"last"`` and ``"validation"`` train the same cameras.
+  training uses, but the loop learns from the people left after the judge's are taken out.
 """
 from __future__ import annotations
 
@@ -175,6 +176,7 @@ class AlternatingSettings:
     closed_form_temperature: float = 0.1
     select: str = "last"
     face_target: float = 0.95
+    judge_people: int = 100
 
     def __post_init__(self) -> None:
         def need(name: str, ok: bool, allowed: str) -> None:
@@ -215,6 +217,8 @@ class AlternatingSettings:
         for name in ("closed_form_ridge", "closed_form_temperature"):
             need(name, is_num(getattr(self, name)) and getattr(self, name) > 0, "a finite number > 0")
         need("select", self.select in SELECTS, f"one of {SELECTS}")
+        need("judge_people", is_int(self.judge_people) and self.judge_people >= 2,
+             "an integer >= 2")
         need("face_target", is_num(self.face_target) and 0 <= self.face_target <= 1,
              "a number in [0, 1]")
 
@@ -238,8 +242,9 @@ class TrainingData:
     num_identities : int
         Classes of R.
     select_faces, select_labels, select_faces_val, select_labels_val : torch.Tensor or None
-        Evaluation identities' training and validation faces (``Splits.eval_train``,
-        ``Splits.eval_val``) for ``select="validation"`` (``learn.selection``); None without them.
+        The judge's people (encoder people held out of the loop, :meth:`from_splits`):
+        training and held-out faces for ``select="validation"`` (``learn.selection``); None
+        without them.
     select_num_identities : int
         Classes of those parts (0 without them).
     """
@@ -259,11 +264,15 @@ class TrainingData:
 
     @classmethod
     def from_splits(cls, splits: "datasets.Splits", device="cpu", nonface_val_fraction: float = 0.15,
-                    rank: int = 0, world_size: int = 1) -> "TrainingData":
+                    rank: int = 0, world_size: int = 1, judge_people: int = 0) -> "TrainingData":
         """The encoder parts of ``splits`` as tensors; training parts sharded by rank.
 
-        ``eval_train`` and ``eval_val`` (not sharded) fill the ``select_*`` fields; no test part
-        (``eval_test``, ``nonfaces_test``) is read.
+        ``judge_people`` > 0 (for ``select="validation"``): that many encoder people (at most
+        half of those with a training and a held-out image; a fixed seeded choice) are taken
+        out of the loop and fill the ``select_*`` fields instead (their training images to fit
+        the judge, their held-out images to score it), so the judge's people are people the
+        encoder never learned from and no test role holds. No evaluation part of ``splits``
+        (``eval_*``, ``nonfaces_test``) is read.
         """
         nonfaces = splits.nonfaces_encoder
         count_val = max(1, int(round(len(nonfaces) * nonface_val_fraction)))
@@ -272,25 +281,53 @@ class TrainingData:
                              f"{len(splits.encoder_train)}, encoder_val {len(splits.encoder_val)}, "
                              f"nonfaces_encoder {len(nonfaces)}); need >= 1 image each and >= 2 "
                              f"no-faces")
-        face_shard = datasets.shard_indices(len(splits.encoder_train), rank, world_size)
+        train, val, select = splits.encoder_train, splits.encoder_val, {}
+        if judge_people:
+            train, val, judge_train, judge_val = _split_off_judge(train, val, judge_people)
+            select = dict(
+                select_faces=datasets.to_tensor(judge_train.images, device),
+                select_labels=torch.tensor(judge_train.labels, device=device),
+                select_faces_val=datasets.to_tensor(judge_val.images, device),
+                select_labels_val=torch.tensor(judge_val.labels, device=device),
+                select_num_identities=judge_train.num_classes)
+        face_shard = datasets.shard_indices(len(train), rank, world_size)
         nonface_shard = datasets.shard_indices(len(nonfaces) - count_val, rank, world_size)
         train_nonfaces = nonfaces.images[count_val:][nonface_shard]
-        select = {}
-        if len(splits.eval_train) and len(splits.eval_val):
-            select = dict(
-                select_faces=datasets.to_tensor(splits.eval_train.images, device),
-                select_labels=torch.tensor(splits.eval_train.labels, device=device),
-                select_faces_val=datasets.to_tensor(splits.eval_val.images, device),
-                select_labels_val=torch.tensor(splits.eval_val.labels, device=device),
-                select_num_identities=splits.eval_train.num_classes)
         return cls(
-            faces=datasets.to_tensor(splits.encoder_train.images[face_shard], device),
-            face_labels=torch.tensor(splits.encoder_train.labels[face_shard], device=device),
-            faces_val=datasets.to_tensor(splits.encoder_val.images, device),
-            face_labels_val=torch.tensor(splits.encoder_val.labels, device=device),
+            faces=datasets.to_tensor(train.images[face_shard], device),
+            face_labels=torch.tensor(train.labels[face_shard], device=device),
+            faces_val=datasets.to_tensor(val.images, device),
+            face_labels_val=torch.tensor(val.labels, device=device),
             nonfaces=datasets.to_tensor(train_nonfaces, device),
             nonfaces_val=datasets.to_tensor(nonfaces.images[:count_val], device),
-            num_identities=splits.encoder_train.num_classes, **select)
+            num_identities=train.num_classes, **select)
+
+
+def _split_off_judge(train: "datasets.FaceSet", val: "datasets.FaceSet", count: int):
+    """(loop train, loop val, judge train, judge val): ``count`` people (at most half of those
+    with images in both parts; seeded choice) moved from the loop's parts to the judge's, each
+    side relabelled ``0 .. P - 1``. ValueError if fewer than 4 people have images in both."""
+    import numpy as np
+
+    both = np.intersect1d(np.unique(train.labels), np.unique(val.labels))
+    if len(both) < 4:
+        raise ValueError(f"select='validation': only {len(both)} encoder people have a training "
+                         f"and a held-out image; the judge needs its own people (>= 2) and the "
+                         f"loop keeps the rest")
+    chosen = np.sort(np.random.default_rng(0).choice(both, min(count, len(both) // 2),
+                                                     replace=False))
+
+    def part(faces: "datasets.FaceSet", people: np.ndarray) -> "datasets.FaceSet":
+        keep = np.isin(faces.labels, people)
+        relabel = {int(old): new for new, old in enumerate(people)}
+        images = np.ascontiguousarray(faces.images[keep])
+        labels = np.asarray([relabel[int(l)] for l in faces.labels[keep]], dtype=np.int64)
+        return datasets.FaceSet(images, labels, tuple(faces.names[i] for i in people),
+                                tuple(f for f, k in zip(faces.files, keep) if k))
+
+    loop_people = np.setdiff1d(np.arange(train.num_classes), chosen)
+    return (part(train, loop_people), part(val, loop_people), part(train, chosen),
+            part(val, chosen))
 
 
 # --------------------------------------------------------------------------- distributed
@@ -393,8 +430,9 @@ class AlternatingTrainer:
                              "training images each")
         if settings.select == "validation" and (data.select_faces is None
                                                 or data.select_faces_val is None):
-            raise ValueError("select: 'validation' needs the evaluation identities' training and "
-                             "validation parts (TrainingData.select_*); this data has none")
+            raise ValueError("select: 'validation' needs the judge's own people "
+                             "(TrainingData.select_*: from_splits(..., judge_people=N)); this "
+                             "data has none")
 
     # ---------------------------------------------------------------- helpers
     def camera_parameters(self) -> list:

@@ -299,7 +299,10 @@ def _training_data(config: RunConfig, device: torch.device, rank: int, size: int
             encoder_train=train.subset(np.arange(min(len(train), data.max_faces or len(train)))),
             nonfaces_encoder=nonfaces.subset(np.arange(min(len(nonfaces),
                                                            data.max_nonfaces or len(nonfaces)))))
-    return TrainingData.from_splits(splits, device=device, rank=rank, world_size=size)
+    training = config.training
+    return TrainingData.from_splits(splits, device=device, rank=rank, world_size=size,
+                                    judge_people=training.judge_people
+                                    if training.select == "validation" else 0)
 
 
 def _maybe_init_distributed(device: torch.device) -> "tuple[int, int]":

@@ -14,11 +14,10 @@ the state is small enough to live in the checkpoint (resume gives the same desig
 The judges (:mod:`learn.alternating` calls them):
 
 * identity: :func:`logistic_accuracy`, a fresh multinomial logistic regression fitted on hard
-  codes of the evaluation identities' *training* part and scored on their *validation* part
-  (``Splits.eval_train`` -> ``Splits.eval_val``; people the encoder never learned from). The
-  test parts (``eval_test``, ``nonfaces_test``) are never read. But these are the people
-  Table 1's identification test scores, so a design selected here is favoured on that test:
-  the judge must move to people no test role holds before a claim (docs/learning.md).
+  codes of the judge's people's training images and scored on their held-out images: encoder
+  people taken out of the loop (``learn.alternating.TrainingData.from_splits``,
+  ``judge_people``), so the encoder never learned from them and no test role holds them; no
+  evaluation part of the split is read.
 * utility: the detector's accuracy on hard codes of its validation images (held-out encoder
   faces and no-faces, ``detector_val_acc_hard``).
 

@@ -62,9 +62,10 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
     from sensor import Camera, CameraConfig
 
     camera = Camera(CameraConfig(**row.camera, seed=seed))
-    trainer = AlternatingTrainer(camera, TrainingData.from_splits(splits, device=device),
-                                 AlternatingSettings(alpha=row.alpha, **settings), seed=seed,
-                                 device=device)
+    learning = AlternatingSettings(alpha=row.alpha, **settings)
+    data = TrainingData.from_splits(splits, device=device, judge_people=learning.judge_people
+                                    if learning.select == "validation" else 0)
+    trainer = AlternatingTrainer(camera, data, learning, seed=seed, device=device)
     from tqdm.auto import tqdm
 
     for alternation in tqdm(range(trainer.settings.alternations), leave=False,

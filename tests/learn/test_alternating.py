@@ -239,13 +239,14 @@ def test_validation_selection_picks_by_the_rule_and_leaves_training_alone():
 
 
 class _NoTestParts:
-    """A Splits whose test parts raise on access (everything else is the wrapped split's)."""
+    """A Splits whose evaluation and test parts raise on access (everything else is the
+    wrapped split's): the judge of selection must use people of its own."""
 
     def __init__(self, splits):
         self._splits = splits
 
     def __getattr__(self, name):
-        if name in ("eval_test", "nonfaces_test"):
+        if name in ("eval_train", "eval_val", "eval_test", "nonfaces_test"):
             raise AssertionError(f"learning or selection read Splits.{name}")
         return getattr(self._splits, name)
 
@@ -281,7 +282,7 @@ def test_selection_never_reads_the_test_parts():
     config = runs.smoke_config(select="validation", face_target=0.5)
     results = []
     for variant in (_NoTestParts(splits), noisy):
-        data = alternating.TrainingData.from_splits(variant)
+        data = alternating.TrainingData.from_splits(variant, judge_people=4)
         trainer = alternating.AlternatingTrainer(Camera(config.camera), data, config.training, seed=0)
         metrics = [trainer.run_alternation(a) for a in range(2)]
         results.append((trainer.design()[0].state_dict(), trainer.selection.state_dict(), metrics))
@@ -341,3 +342,23 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     training = runs.load_run_config(toml).training
     assert (training.adversary, training.adversary_pool, training.adversary_combine) == (
         "fresh", "cnn", "sum")
+
+
+def test_the_judge_of_selection_has_people_of_its_own():
+    """The judge's people are encoder people taken out of the loop: never learned from, never
+    an evaluation (test) identity."""
+    import numpy as np
+
+    splits = _smoke_splits()
+    data = alternating.TrainingData.from_splits(splits, judge_people=3)
+    plain = alternating.TrainingData.from_splits(splits)
+    assert data.select_num_identities == 3
+    assert data.num_identities == plain.num_identities - 3
+    # the judge's images are the chosen people's encoder images, none of them in the loop
+    loop = {bytes(image) for image in datasets.to_srgb_uint8(torch.cat([data.faces, data.faces_val]))}
+    judge = datasets.to_srgb_uint8(torch.cat([data.select_faces, data.select_faces_val]))
+    assert len(judge) > 0 and not any(bytes(image) in loop for image in judge)
+    encoder = {bytes(image) for image in np.concatenate([splits.encoder_train.images,
+                                                         splits.encoder_val.images])}
+    assert all(bytes(image) in encoder for image in judge)
+    assert plain.select_faces is None
