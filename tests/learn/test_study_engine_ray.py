@@ -103,7 +103,8 @@ def test_ray_engine_builds_each_workers_state_once_and_names_a_failed_task(ray_i
     assert len(workers) <= 2 and os.getpid() not in workers
     again = []                                 # the same actors, their states kept
     engine.run([7, 8], _scale, lambda i, r: again.append(r[1]))
-    assert set(again) <= {r[1] for r in got.values()}
+    # (the actor that only met the failing task may serve here: its process was not seen above)
+    assert len(set(again) | workers) <= 2 and os.getpid() not in again
     engine.close()
 
 
