@@ -338,14 +338,7 @@ def load_design(folder: "str | os.PathLike[str]") -> "tuple[dict, dict]":
     path = os.path.join(folder, "design.json")
     if not os.path.isfile(path):
         raise ValueError(f"design: {folder!r} has no design.json (write one with design-mask)")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            report = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"design: {path} is not valid JSON ({error})") from None
-    if not isinstance(report, dict):
-        raise ValueError(f"design: {path} holds a JSON {type(report).__name__}; expected the "
-                         f"object design-mask writes")
+    report = files.read_json_object(path, "design", "the object design-mask writes")
     if report.get("schema") != DESIGN_SCHEMA:
         raise ValueError(f"design: {path} has schema {report.get('schema')!r}, not "
                          f"{DESIGN_SCHEMA!r}")

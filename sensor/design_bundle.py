@@ -16,7 +16,6 @@ checks out is complete; :func:`load_design_bundle` verifies every sha256.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -154,13 +153,7 @@ def load_design_bundle(directory) -> DesignBundle:
     manifest_path = directory / "design.json"
     if not manifest_path.is_file():
         raise ValueError(f"design bundle {str(directory)!r}: no design.json (not a design bundle)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"design bundle {str(directory)!r}: design.json is not JSON ({error})") from None
-    if not isinstance(manifest, dict):
-        raise ValueError(f"design bundle {str(directory)!r}: design.json holds a JSON "
-                         f"{type(manifest).__name__}; expected an object")
+    manifest = files.read_json_object(manifest_path, f"design bundle {str(directory)!r}")
     if manifest.get("schema") != SCHEMA or manifest.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"design bundle {str(directory)!r}: schema {manifest.get('schema')!r} "
                          f"version {manifest.get('schema_version')!r}; this reader supports "

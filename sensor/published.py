@@ -14,7 +14,6 @@ camera's minimum spacing, which is what hardware can realise.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -125,11 +124,8 @@ def load_published_camera(name_or_path: str, exact: bool = True, **overrides: An
         ``CameraConfig`` fields to change (sensor, mismatch, seed, ...).
     """
     npz_path, meta_path = resolve_published(name_or_path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"encoder: {meta_path} is not valid JSON ({error})") from None
-    layers = meta.get("archs", []) if isinstance(meta, dict) else None
+    meta = files.read_json_object(meta_path, "encoder", "an object with a list 'archs' of layers")
+    layers = meta.get("archs", [])
     if not isinstance(layers, list):
         raise ValueError(f"encoder: {meta_path} needs an object with a list 'archs' of layers")
     unknown = [layer for layer in layers if layer not in (*_LAYER_FLAGS, "Upsample")]

@@ -66,17 +66,7 @@ def iter_frames(inputs: Iterable[str], size: int, max_frames: int) -> Iterator["
 def load_camera_config(config_path: "str | Path") -> CameraConfig:
     """The ``CameraConfig`` of a JSON file; ``ValueError`` names the file and what is wrong."""
     path = Path(config_path)
-    if path.is_dir():
-        raise ValueError(f"config: {path} is a folder; expected a camera config .json file")
-    if not path.is_file():
-        raise ValueError(f"config: {path} does not exist")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"config: {path} is not valid JSON ({error})") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"config: {path} holds a JSON {type(values).__name__}; expected an "
-                         f"object of sensor.CameraConfig fields")
+    values = files.read_json_object(path, "config", "an object of sensor.CameraConfig fields")
     try:
         return CameraConfig.from_dict(values)
     except (ValueError, TypeError) as error:

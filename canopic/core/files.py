@@ -116,6 +116,30 @@ def read_npy(path: "str | os.PathLike[str]", what: str = "file") -> np.ndarray:
     return array
 
 
+def read_json_object(path: "str | os.PathLike[str]", what: str = "file",
+                     expected: str = "an object") -> dict:
+    """The JSON object in the text file at ``path``.
+
+    A folder, a missing file, text that is not JSON and JSON that is not an object are each a
+    ``ValueError`` naming ``what`` (the option or parameter the file came from) and the file;
+    ``expected`` says what the object should be.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: {path} is a folder; expected a .json file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{what}: {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what}: {path} is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: {path} holds a JSON {type(value).__name__}; expected "
+                         f"{expected}")
+    return value
+
+
 def prepare_output_folder(out_dir: "str | os.PathLike[str]", overwrite: bool) -> str:
     """Check ``out_dir`` may be written and return a fresh staging folder ``<out_dir>.part``.
 
@@ -167,4 +191,4 @@ def sha256_file(path: "str | os.PathLike[str]") -> str:
             digest.update(block)
     return digest.hexdigest()
 
-__all__ = ["read_npz", "read_npy", "prepare_output_folder", "publish_folder", "staged_folder", 'atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']
+__all__ = ["read_npz", "read_npy", "read_json_object", "prepare_output_folder", "publish_folder", "staged_folder", 'atomic_path', 'write_bytes', 'write_text', 'write_json', 'save_npz', 'sha256_file']
