@@ -76,6 +76,15 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
   ``select_face_acc`` and ``selected_alternation`` (the choice so far); the checkpoint holds the
   choice, so a resumed run selects the same design. Selection draws no random number the
   training uses, but the loop learns from the people left after the judge's are taken out.
+* ``utility`` -- how the encoder step weighs detection: ``"weighted"`` (default, the paper's:
+  ``CE(D)`` with weight 1, so alpha alone sets the trade-off) or ``"constraint"``: the weight of
+  ``CE(D)`` is a Lagrange multiplier lambda (starts at 1, kept in :data:`MULTIPLIER_RANGE`)
+  updated by dual ascent after every encoder epoch, ``lambda *= exp(constraint_rate *
+  (face_target - acc) * 100)``, where ``acc`` is D's accuracy (D as it is, frozen) on hard
+  codes of the current camera's validation images. The camera keeps the utility target and
+  gives the privacy term all the room the target leaves; sweeping ``face_target`` traces a
+  frontier. No update before D has learned once (alternation 0 with ``"encoder_first"``).
+  The multiplier is in the metrics (``utility_multiplier``) and the checkpoint.
 """
 from __future__ import annotations
 
@@ -98,6 +107,10 @@ ORDERS = ("encoder_first", "networks_first")
 NETWORK_INPUTS = ("soft", "hard")
 #: ``AlternatingSettings.adversary`` values (module docstring).
 ADVERSARIES = ("frozen", "fresh", "closed_form")
+#: ``AlternatingSettings.utility`` values (module docstring).
+UTILITIES = ("weighted", "constraint")
+#: Bounds of the constraint's multiplier on the detection loss.
+MULTIPLIER_RANGE = (1e-3, 1e3)
 _OWN = object()  # "the trainer's own noise generator" (see AlternatingTrainer._encode)
 
 
@@ -147,7 +160,15 @@ class AlternatingSettings:
     select : {"last", "validation"}
         Which alternation's camera the run returns (module docstring).
     face_target : float
-        Utility target of ``select="validation"``: D's hard validation accuracy, in [0, 1].
+        Utility target of ``select="validation"`` and ``utility="constraint"``: D's hard
+        validation accuracy, in [0, 1].
+    utility : {"weighted", "constraint"}
+        "weighted": the detection loss has weight 1 (alpha alone trades privacy for utility,
+        the paper's); "constraint": its weight is a Lagrange multiplier that holds D's
+        validation accuracy at ``face_target`` (module docstring).
+    constraint_rate : float
+        Dual-ascent step of the multiplier's logarithm per point (1 %) of face accuracy below
+        the target, after every encoder epoch (> 0).
     """
 
     alpha: float = 1.0
@@ -177,6 +198,8 @@ class AlternatingSettings:
     select: str = "last"
     face_target: float = 0.95
     judge_people: int = 100
+    utility: str = "weighted"
+    constraint_rate: float = 0.25
 
     def __post_init__(self) -> None:
         def need(name: str, ok: bool, allowed: str) -> None:
@@ -221,6 +244,9 @@ class AlternatingSettings:
              "an integer >= 2")
         need("face_target", is_num(self.face_target) and 0 <= self.face_target <= 1,
              "a number in [0, 1]")
+        need("utility", self.utility in UTILITIES, f"one of {UTILITIES}")
+        need("constraint_rate", is_num(self.constraint_rate) and self.constraint_rate > 0,
+             "a finite number > 0")
 
     def hardness(self, alternation: int) -> float:
         """Quantiser hardness T of ``alternation`` (0-based): ``hardness_slope * (a + 1)``."""
@@ -421,6 +447,7 @@ class AlternatingTrainer:
         self.adversary_scores: "dict[str, float]" = {}  # member -> held-out accuracy, last R step
         self._check_options()
         self.selection = Selection(settings.face_target) if settings.select == "validation" else None
+        self.utility_multiplier = 1.0  # weight of the detection loss ("constraint" moves it)
 
     def _check_options(self) -> None:
         """ValueError when the data cannot serve the chosen adversary or selection."""
@@ -560,7 +587,7 @@ class AlternatingTrainer:
         targets = torch.cat([torch.ones(len(faces)), torch.zeros(len(nonfaces))]).long().to(codes.device)
         detection = F.cross_entropy(self.detector(codes), targets)
         term, parts = self.privacy_term(codes[:len(faces)], privacy, hardness)
-        loss = detection + self.settings.alpha * term / 100.0
+        loss = self.utility_multiplier * detection + self.settings.alpha * term / 100.0
         return loss, {"detection_ce": float(detection.detach())} | parts
 
     def _freeze_networks(self, frozen: bool) -> None:
@@ -595,9 +622,30 @@ class AlternatingTrainer:
                 if progress is not None:
                     progress.update(len(face_index) + len(nonface_index))
             epoch_means.append(total / max(count, 1))
+            if settings.utility == "constraint" and (alternation > 0 or settings.order ==
+                                                     "networks_first"):  # D has learned once
+                last_parts["constraint_face_acc"] = self.update_multiplier()
         self._freeze_networks(False)
+        constraint = ({"utility_multiplier": self.utility_multiplier}
+                      if settings.utility == "constraint" else {})
         return {"encoder_loss_first": epoch_means[0], "encoder_loss_last": epoch_means[-1]} | {
-            f"{key}_last": value for key, value in last_parts.items()}
+            f"{key}_last": value for key, value in last_parts.items()} | constraint
+
+    def update_multiplier(self) -> float:
+        """One dual-ascent step of ``utility="constraint"``; returns the face accuracy it used.
+
+        D (as it is, frozen) scores hard codes of the current camera on its validation images
+        (held-out encoder faces vs validation no-faces); the multiplier of the detection loss
+        is multiplied by ``exp(constraint_rate * (face_target - accuracy) * 100)``: up while
+        the camera is less useful than the target, down while it is more, so the privacy term
+        gets all the room the target leaves. Kept in :data:`MULTIPLIER_RANGE`.
+        """
+        codes, targets = self._detection_val("hard", None)
+        accuracy = self._evaluate(self.detector, codes, targets)
+        step = self.settings.constraint_rate * (self.settings.face_target - accuracy) * 100.0
+        low, high = MULTIPLIER_RANGE
+        self.utility_multiplier = float(min(high, max(low, self.utility_multiplier * math.exp(step))))
+        return accuracy
 
     # ---------------------------------------------------------------- step 1: R and D
     def recogniser_step(self, alternation: int, progress=None) -> dict:
@@ -826,6 +874,8 @@ class AlternatingTrainer:
             state["adversary_scores"] = dict(self.adversary_scores)
         if self.selection is not None:
             state["selection"] = self.selection.state_dict()
+        if self.settings.utility == "constraint":
+            state["utility_multiplier"] = float(self.utility_multiplier)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -834,6 +884,7 @@ class AlternatingTrainer:
         required = set(modules) | {"generator", "torch_rng"}
         required |= {"adversary_scores"} if self.settings.adversary == "fresh" else set()
         required |= {"selection"} if self.selection is not None else set()
+        required |= {"utility_multiplier"} if self.settings.utility == "constraint" else set()
         missing = required - set(state)
         if missing:
             raise ValueError(f"checkpoint: missing entries {sorted(missing)}")
@@ -849,3 +900,5 @@ class AlternatingTrainer:
             self.adversary_scores = {str(k): float(v) for k, v in state["adversary_scores"].items()}
         if self.selection is not None:
             self.selection.load_state_dict(state["selection"])
+        if "utility_multiplier" in required:
+            self.utility_multiplier = float(state["utility_multiplier"])

@@ -44,9 +44,12 @@ class CameraConfig:
     Attributes
     ----------
     conv : {"none", "conv1", "conv4", "custom"}
-        Optical stage: none; one 63x63 PSF (init Gaussian, sigma 8 px); four 11x11 PSFs (init
-        half-plane bars, each scaled to unit sum); or "custom" (kernels given to
+        Optical stage: none; one 63x63 PSF (init Gaussian, sigma ``psf_sigma`` px); four 11x11
+        PSFs (init half-plane bars, each scaled to unit sum); or "custom" (kernels given to
         ``Camera(psf_source=...)``).
+    psf_sigma : float
+        Sigma in pixels of Conv(1)'s initial Gaussian PSF (8 px, the paper's); the unlearned
+        Conv(1) family of the learning study sweeps it. Only for ``conv="conv1"``.
     kernel_size : int or None
         Override of the PSF size in pixels (odd).
     kernel_mode : {"free", "nonnegative", "two_mask"}
@@ -81,6 +84,7 @@ class CameraConfig:
     """
 
     conv: str = "conv1"
+    psf_sigma: float = 8.0
     kernel_size: Optional[int] = None
     kernel_mode: str = "free"
     maxpool: bool = True
@@ -105,6 +109,12 @@ class CameraConfig:
             raise ValueError(f"conv: {self.conv!r} is not one of {CONV_KINDS}")
         if self.kernel_mode not in KERNEL_MODES:
             raise ValueError(f"kernel_mode: {self.kernel_mode!r} is not one of {KERNEL_MODES}")
+        if not (isinstance(self.psf_sigma, (int, float)) and math.isfinite(self.psf_sigma)
+                and self.psf_sigma > 0):
+            raise ValueError(f"psf_sigma: must be a finite number > 0 px, got {self.psf_sigma!r}")
+        if self.psf_sigma != 8.0 and self.conv != "conv1":
+            raise ValueError(f"psf_sigma: {self.psf_sigma} px is only for conv='conv1' (the "
+                             f"Gaussian PSF); conv is {self.conv!r}")
         if self.kernel_size is not None and (self.kernel_size < 1 or self.kernel_size % 2 == 0):
             raise ValueError(f"kernel_size: must be a positive odd number, got {self.kernel_size}")
         if self.block < 1:
@@ -145,7 +155,7 @@ def _initial_psf(config: CameraConfig) -> Optional[torch.Tensor]:
     count, size = _DEFAULT_KERNEL[config.conv]
     size = config.kernel_size or size
     if config.conv == "conv1":
-        return gaussian_psf(size, 8.0)[None]
+        return gaussian_psf(size, float(config.psf_sigma))[None]
     # unit sum, like the Gaussian: the per-frame gain ignores the kernel's scale, so the gradient
     # on the taps goes as 1/scale and the authors' ones-valued bars barely learn at lr 1e-2
     bars = half_plane_bars(size)

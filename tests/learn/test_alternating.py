@@ -1,6 +1,8 @@
 """learn.alternating: settings, the eq. (1) encoder loss, each step does what it claims."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -154,7 +156,8 @@ def test_new_options_default_to_the_papers_method():
 @pytest.mark.parametrize("field, value", [("adversary", "gamed"), ("adversary_pool", "cnn+rnn"),
                                           ("adversary_combine", "mean"), ("select", "test"),
                                           ("face_target", 1.5), ("closed_form_people", 1),
-                                          ("closed_form_ridge", 0.0)])
+                                          ("closed_form_ridge", 0.0), ("utility", "hinge"),
+                                          ("constraint_rate", 0.0)])
 def test_bad_adversary_and_selection_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         alternating.AlternatingSettings(**{field: value})
@@ -174,6 +177,36 @@ def test_privacy_weight_lowers_an_outside_attackers_accuracy(adversary):
     assert before > 0.8                        # chance is 1/8
     assert after < before - 0.15
     assert high_metrics[-1]["detector_val_acc_hard"] > 0.8
+
+
+def test_utility_constraint_holds_the_face_target_and_trades_the_rest_for_privacy():
+    """Lagrange multiplier on the detection loss (``utility="constraint"``), synthetic task:
+    a high face target keeps detection near perfect, a low one lets the privacy term take more
+    identity; the multiplier rises while D is below the target and falls while above."""
+    strict, strict_metrics = _train_synthetic(adversary="closed_form", alpha=1000.0,
+                                              utility="constraint", face_target=0.97)
+    loose, loose_metrics = _train_synthetic(adversary="closed_form", alpha=1000.0,
+                                            utility="constraint", face_target=0.5)
+    assert all(m["detector_val_acc_hard"] >= 0.95 for m in strict_metrics[1:])
+    assert loose_metrics[-1]["detector_val_acc_hard"] < strict_metrics[-1]["detector_val_acc_hard"]
+    assert _outside_attack(loose.camera, loose.data) < _outside_attack(strict.camera, strict.data) - 0.15
+    assert loose_metrics[-1]["utility_multiplier"] < 1.0  # D above a target of 0.5: weight falls
+    trainer = alternating.AlternatingTrainer(
+        LinearCamera(0), make_data(0), _synthetic_settings(utility="constraint", face_target=1.0,
+                                              constraint_rate=0.01),
+        seed=0)
+    accuracy = trainer.update_multiplier()  # an untrained D is below a target of 1
+    expected = math.exp(0.01 * (1.0 - accuracy) * 100)
+    assert accuracy < 1.0 and trainer.utility_multiplier == pytest.approx(
+        min(expected, alternating.MULTIPLIER_RANGE[1]))
+    assert trainer.state_dict()["utility_multiplier"] == trainer.utility_multiplier
+
+
+def test_weighted_utility_is_the_papers_loss():
+    """The default ``utility="weighted"``: multiplier 1 that never moves, no state entry."""
+    trainer, metrics = _train_synthetic(adversary="closed_form", alpha=10.0, alternations=1)
+    assert trainer.settings.utility == "weighted" and trainer.utility_multiplier == 1.0
+    assert "utility_multiplier" not in metrics[0] and "utility_multiplier" not in trainer.state_dict()
 
 
 def test_frozen_recogniser_is_gamed():
@@ -332,10 +365,13 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     parser = argparse.ArgumentParser()
     train_cli.register(parser.add_subparsers())
     args = parser.parse_args(["train", "--out", str(tmp_path), "--adversary", "closed_form",
-                              "--select", "validation", "--face-target", "0.9"])
-    training = train_cli.build_config(args).training
-    assert (training.adversary, training.select, training.face_target) == (
-        "closed_form", "validation", 0.9)
+                              "--select", "validation", "--face-target", "0.9",
+                              "--utility", "constraint", "--psf-sigma", "12"])
+    config = train_cli.build_config(args)
+    training = config.training
+    assert (training.adversary, training.select, training.face_target, training.utility) == (
+        "closed_form", "validation", 0.9, "constraint")
+    assert config.camera.psf_sigma == 12.0
     toml = tmp_path / "run.toml"
     toml.write_text('[training]\nadversary = "fresh"\nadversary_pool = "cnn"\n'
                     'adversary_combine = "sum"\n')

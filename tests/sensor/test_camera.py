@@ -234,3 +234,24 @@ def test_the_deprecated_camera_from_published_still_loads_with_a_warning():
         old = Camera.from_published("Learned_Conv1_Maxpool_Quantize_alpha1")
     new = load_published_camera("Learned_Conv1_Maxpool_Quantize_alpha1")
     assert torch.equal(old.psf, new.psf)
+
+
+@pytest.mark.parametrize("sigma", [2.0, 8.0, 12.0])
+def test_conv1_starts_as_a_gaussian_of_psf_sigma(sigma):
+    """CameraConfig.psf_sigma: Conv(1)'s initial PSF is the sampled Gaussian of that sigma (its
+    second moment, measured against numpy on the 63x63 grid, is sigma^2 per axis)."""
+    camera = Camera(CameraConfig(conv="conv1", psf_sigma=sigma))
+    psf = camera.psf[0, 0].double().numpy()
+    grid = np.arange(63) - 31
+    reference = np.exp(-grid ** 2 / (2 * sigma ** 2))
+    reference = np.outer(reference, reference)
+    np.testing.assert_allclose(psf, reference / reference.sum(), rtol=1e-5, atol=1e-9)
+    variance = float((psf.sum(axis=0) * grid ** 2).sum() / psf.sum())
+    assert variance == pytest.approx(sigma ** 2, rel=0.02 if sigma < 12 else 0.1)
+
+
+@pytest.mark.parametrize("changes", [dict(psf_sigma=0.0), dict(psf_sigma=float("nan")),
+                                     dict(conv="conv4", psf_sigma=4.0)])
+def test_bad_psf_sigma_is_named(changes):
+    with pytest.raises(ValueError, match="psf_sigma"):
+        CameraConfig(**changes)

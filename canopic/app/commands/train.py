@@ -26,6 +26,8 @@ _OVERRIDES = {
     "adversary": ("training", "adversary"),
     "select": ("training", "select"),
     "face_target": ("training", "face_target"),
+    "utility": ("training", "utility"),
+    "psf_sigma": ("camera", "psf_sigma"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -99,7 +101,16 @@ def register(subparsers) -> None:
                              + _FROM_CONFIG.format("last"))
     parser.add_argument("--face-target", type=float,
                         help="face vs no-face validation accuracy (0..1) a design must reach "
-                             "under --select validation" + _FROM_CONFIG.format(0.95))
+                             "under --select validation, or holds under --utility constraint"
+                             + _FROM_CONFIG.format(0.95))
+    parser.add_argument("--utility", choices=("weighted", "constraint"),
+                        help="utility term: 'weighted' (detection loss of weight 1; alpha "
+                             "trades privacy for utility) or 'constraint' (a Lagrange multiplier "
+                             "holds the detector's validation accuracy at --face-target)"
+                             + _FROM_CONFIG.format("weighted"))
+    parser.add_argument("--psf-sigma", type=float,
+                        help="sigma (px) of Conv(1)'s starting Gaussian PSF"
+                             + _FROM_CONFIG.format(8.0))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
 

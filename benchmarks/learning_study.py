@@ -1,0 +1,312 @@
+"""Issue 31's frontier study: do learned cameras beat the fixed ones? Validation split only.
+
+Usage
+-----
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase references --workers 2
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase learned \
+        --methods paper,fresh,closed_form,constraint --alphas 50 --targets 0.9 --start-sigma 8 --workers 2
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --report
+
+Every point is one encoder at one seed, scored like an evaluation with ``read_test=False``
+(``learn.evaluation.evaluate_encoder``): the attackers (``ATTACKS``: logistic regression and the
+MLP, the strongest on 8x8 codes in docs/results/table1) and the face vs no-face detector are
+trained on the evaluation identities' training part and scored on their VALIDATION part, with
+the full profile's budget (``learn.table1.FULL``). The test parts are never read. A learned
+camera is learned at the same seed (``learn.table1.learn_camera``, the full profile's schedule,
+Conv(1) + MP + Quantize) from LFW role E's people (``learn.encoder_faces``), so no evaluation
+person helps choose or learn a design.
+
+Phases (each appends one JSON line per (encoder, seed) to ``OUT/records.jsonl`` as it
+finishes; a rerun skips what is there):
+
+* ``references``: the fixed frontiers: Gaussian blur (sigma swept), pixelation (block swept) and
+  the unlearned Conv(1) + MP + Quantize family (Gaussian PSF, sigma swept: ``CameraConfig.psf_sigma``).
+* ``learned``: every combination of ``--methods`` (``METHODS``), ``--alphas`` and ``--targets``
+  (the face target of selection and of the constraint: the in-loop detector's validation
+  accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
+  ``--start-sigma`` (the best fixed design of the references, issue 31 item 5).
+
+``--report`` writes ``OUT/learning_study.md`` and ``OUT/frontier.png``: every point's validation
+identity accuracy (strongest attack, mean +- std over seeds) against its face accuracy, the
+reference frontiers as lines, and the claim of issue 31 checked on validation (at each learned
+point's face accuracy, below every reference frontier, interpolated, by at least max(4 points,
+2 std over seeds)).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+SEEDS = (0, 1, 2)
+ATTACKS = ("logistic", "mlp")
+BLUR_SIGMAS = (2.0, 4.0, 8.0, 12.0, 16.0)
+PIXELATE_BLOCKS = (2, 4, 8, 16)
+PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0)
+#: method -> ``AlternatingSettings`` fields (beside alpha and face_target)
+METHODS = {
+    "paper": dict(adversary="frozen", select="last"),
+    "fresh": dict(adversary="fresh", select="validation"),
+    "closed_form": dict(adversary="closed_form", select="validation"),
+    "constraint": dict(adversary="closed_form", select="validation", utility="constraint"),
+}
+CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
+
+
+def task_name(task: tuple) -> str:
+    """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
+    ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma)."""
+    if task[0] == "ref":
+        return f"{task[1]}:{task[2]:g}"
+    _, method, alpha, target, sigma = task[:5]
+    return f"{method} a{alpha:g} t{target:g} s{sigma:g}"
+
+
+def _state():
+    """A worker's state: the evaluation data and the splits with LFW role E's encoder faces."""
+    import torch
+
+    from learn import datasets
+    from learn.encoder_faces import with_encoder_faces
+    from learn.evaluation import data_from_splits
+
+    torch.set_num_threads(1)
+    splits = datasets.default_splits(0)
+    return data_from_splits(splits), with_encoder_faces(splits, "lfw-e", seed=0)
+
+
+def _encoder(state, task: tuple, seed: int) -> "tuple":
+    """(encoder, learning log) of ``task`` at ``seed``."""
+    from learn import table1
+    from learn.table1_cameras import baseline_encoder, camera_encoder
+    from learn.table1_rows import Row
+    from sensor import Camera, CameraConfig
+
+    _, splits = state
+    if task[0] == "ref":
+        kind, strength = task[1], task[2]
+        if kind == "gauss":
+            camera = Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed))
+            return camera_encoder(camera), []
+        return baseline_encoder(kind, strength), []
+    _, method, alpha, target, sigma = task
+    row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
+              dict(CAMERA, psf_sigma=float(sigma)), float(alpha))
+    settings = {**table1.FULL.alternating, **METHODS[method], "face_target": float(target)}
+    log: list = []
+    camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False)
+    return camera_encoder(camera), log
+
+
+def run_one(state, task: tuple, seed: int) -> dict:
+    """Learn (if it learns) and score ``task`` at ``seed`` on validation data."""
+    from learn.evaluation import evaluate_encoder
+    from learn.table1_rows import FULL
+
+    data, _ = state
+    start = time.process_time()
+    encoder, log = _encoder(state, task, seed)
+    learn_s = time.process_time() - start
+    result = evaluate_encoder(encoder, data, seeds=(seed,), attacks=ATTACKS, budget=FULL.budget,
+                              n_augment=FULL.n_augment, read_test=False, progress=False)
+    val = {a: 100 * s["val_top1"].mean for a, s in result.privacy.per_attack().items()}
+    keep = ("alternation", "select_identity_acc", "select_face_acc", "selected_alternation",
+            "detector_val_acc_hard", "utility_multiplier", "thresholds")
+    return {"name": task_name(task), "task": list(task), "seed": seed,
+            "val_top1": {a: round(v, 2) for a, v in val.items()},
+            "identity": round(max(val.values()), 2), "face": round(100 * result.utility.val_accuracy.mean, 2),
+            "learn_s": round(learn_s, 1), "process_s": round(time.process_time() - start, 1),
+            "log": [{k: m[k] for k in keep if k in m} for m in log]}
+
+
+def _work(state, job: tuple) -> dict:
+    task, seed = job
+    return run_one(state, tuple(task), seed)
+
+
+def plan(phase: str, args) -> "list[tuple]":
+    """The tasks of ``phase`` (module docstring)."""
+    if phase == "references":
+        return ([("ref", "gauss", s) for s in PSF_SIGMAS] + [("ref", "blur", s) for s in BLUR_SIGMAS]
+                + [("ref", "pixelate", b) for b in PIXELATE_BLOCKS])
+    if phase == "learned":
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(methods) - set(METHODS))
+        if unknown:
+            raise ValueError(f"--methods: {unknown} are not allowed; choose from {sorted(METHODS)}")
+        return [("learn", m, a, t, args.start_sigma) for m in methods
+                for a in _numbers(args.alphas) for t in _numbers(args.targets)]
+    raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
+
+
+def _numbers(text: str) -> "list[float]":
+    return [float(item) for item in text.split(",") if item.strip()]
+
+
+def load(out: Path) -> "list[dict]":
+    path = out / "records.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def study(out: Path, tasks: "list[tuple]", spec) -> None:
+    """Run the (task, seed) pairs not yet in ``OUT/records.jsonl`` on the engine ``spec``."""
+    out.mkdir(parents=True, exist_ok=True)
+    done = {(r["name"], r["seed"]) for r in load(out)}
+    todo = [(task, seed) for seed in SEEDS for task in tasks if (task_name(task), seed) not in done]
+    print(f"{len(todo)} (encoder, seed) tasks to run", flush=True)
+
+    def finished(index: int, record: dict) -> None:
+        with open(out / "records.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(f"{record['name']} seed {record['seed']}: identity {record['identity']:.1f} % "
+              f"face {record['face']:.1f} % ({record['process_s']:.0f} s)", flush=True)
+
+    engine = spec.make(_state, (), threads=1)
+    try:
+        engine.run(todo, _work, finished, names=[f"{task_name(t)} seed {s}" for t, s in todo])
+    finally:
+        engine.close()
+
+
+# ----------------------------------------------------------------------------- the report
+def _spread(values: "list[float]") -> "tuple[float, float]":
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(records: "list[dict]") -> "dict[str, dict]":
+    """name -> {identity, identity_std, face, face_std, seeds, task}, over seeds."""
+    by_name: "dict[str, list]" = {}
+    for record in records:
+        by_name.setdefault(record["name"], []).append(record)
+    points = {}
+    for name, group in by_name.items():
+        identity, identity_std = _spread([r["identity"] for r in group])
+        face, face_std = _spread([r["face"] for r in group])
+        points[name] = dict(identity=identity, identity_std=identity_std, face=face,
+                            face_std=face_std, seeds=len(group), task=group[0]["task"],
+                            per_seed=[(r["identity"], r["face"]) for r in group])
+    return points
+
+
+def frontier(points: "dict[str, dict]", family: str) -> "list[tuple[float, float]]":
+    """(face, identity) of a reference family, the lower-right envelope sorted by face: for each
+    face accuracy, the most private member at least that useful (a fixed family is free to pick
+    its best member)."""
+    members = sorted(((p["face"], p["identity"]) for p in points.values()
+                      if p["task"][0] == "ref" and p["task"][1] == family))
+    envelope, best = [], float("inf")
+    for face, identity in reversed(members):
+        best = min(best, identity)
+        envelope.append((face, best))
+    return sorted(envelope)
+
+
+def reference_at(curve: "list[tuple[float, float]]", face: float) -> "float | None":
+    """A reference family's identity accuracy at ``face`` (linear between members; None beyond
+    its most useful member, where the family cannot reach that utility)."""
+    if not curve or face > curve[-1][0]:
+        return None
+    if face <= curve[0][0]:
+        return curve[0][1]
+    for (f0, i0), (f1, i1) in zip(curve, curve[1:]):
+        if f0 <= face <= f1:
+            return i0 if f1 == f0 else i0 + (i1 - i0) * (face - f0) / (f1 - f0)
+    return None
+
+
+FAMILIES = {"blur": "Gaussian blur", "pixelate": "pixelation", "gauss": "unlearned Conv(1)+MP+Q (sigma)"}
+
+
+def report(out: Path) -> str:
+    """Write ``OUT/learning_study.md`` and ``OUT/frontier.png`` from ``OUT/records.jsonl``."""
+    points = summarise(load(out))
+    curves = {family: frontier(points, family) for family in FAMILIES}
+    lines = ["| encoder | seeds | identity % (val, strongest) | face % (val) | margin to each "
+             "reference at its face accuracy (points; + = more private) | claim (max(4, 2 std)) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, p in sorted(points.items(), key=lambda item: (item[1]["task"][0] != "ref", item[0])):
+        margins, meets = [], p["task"][0] == "learn"
+        for family, curve in curves.items():
+            ref = reference_at(curve, p["face"])
+            if ref is None:
+                margins.append(f"{family} n/a")
+                continue
+            margin = ref - p["identity"]
+            margins.append(f"{family} {margin:+.1f}")
+            meets = meets and margin >= max(4.0, 2 * p["identity_std"])
+        claim = ("yes" if meets else "no") if p["task"][0] == "learn" else "-"
+        lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
+                     f"{p['face']:.1f} +- {p['face_std']:.1f} | "
+                     f"{', '.join(margins) if p['task'][0] == 'learn' else '-'} | {claim} |")
+    _plot(points, curves, out / "frontier.png")
+    text = ("Validation identity accuracy (top-1 %, strongest of " + ", ".join(ATTACKS) +
+            ", mean +- std over seeds " + ", ".join(map(str, SEEDS)) + ") against face vs "
+            "no-face validation accuracy; the test split is not read. Reference frontiers: for "
+            "each face accuracy, the most private member of the family at least that useful, "
+            "linear between members. Figure: frontier.png.\n\n" + "\n".join(lines) + "\n")
+    (out / "learning_study.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 5.5))
+    for family, label in FAMILIES.items():
+        members = sorted((p["face"], p["identity"], p["identity_std"]) for p in points.values()
+                         if p["task"][0] == "ref" and p["task"][1] == family)
+        if members:
+            line = axes.errorbar([m[0] for m in members], [m[1] for m in members],
+                                 yerr=[m[2] for m in members], fmt="o", ms=4, alpha=0.6,
+                                 capsize=2)
+            axes.plot([c[0] for c in curves[family]], [c[1] for c in curves[family]], "-",
+                      color=line[0].get_color(), label=label)
+    for marker, method in zip("s^Dv*P", sorted({p["task"][1] for p in points.values()
+                                                 if p["task"][0] == "learn"})):
+        group = [p for p in points.values() if p["task"][0] == "learn" and p["task"][1] == method]
+        axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],
+                      xerr=[p["face_std"] for p in group], yerr=[p["identity_std"] for p in group],
+                      fmt=marker, ms=7, capsize=3, label=f"learned: {method}")
+    axes.set_xlabel("face vs no-face accuracy, validation (%)")
+    axes.set_ylabel("identity accuracy, strongest attack, validation (%)")
+    axes.set_title("Learned cameras vs fixed frontiers (LFW-scale encoder faces)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    from canopic.app.commands.engine_flags import add_engine_flags, engine_spec
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="results folder")
+    parser.add_argument("--phase", choices=("references", "learned"))
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
+    parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
+    parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
+    parser.add_argument("--start-sigma", type=float, default=8.0,
+                        help="Gaussian sigma (px) of the starting Conv(1) PSF")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local: processes, one thread each (default 1); ray: actors")
+    parser.add_argument("--report", action="store_true", help="only write the report")
+    add_engine_flags(parser)
+    args = parser.parse_args()
+    if not args.report:
+        if not args.phase:
+            parser.error("--phase is needed unless --report")
+        out = args.out.resolve()
+        study(out, plan(args.phase, args), engine_spec(args, folder=out))
+    print(report(args.out))
+
+
+if __name__ == "__main__":
+    main()
