@@ -25,6 +25,14 @@ finishes; a rerun skips what is there):
   (the face target of selection and of the constraint: the in-loop detector's validation
   accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
   ``--start-sigma`` (the best fixed design of the references, issue 31 item 5).
+* ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
+  learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
+  ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
+  the suite (identification, strongest reported; the reconstruction attack's clean recognisers
+  are trained once per seed into ``OUT/recognisers``, not a result), the face detector, and LFW
+  verification of role-T people (``learn.verification``); one JSON line per (name, seed) in
+  ``OUT/test.jsonl``. Blur and pixelation come from the full Table 1
+  (docs/results/table1/full_table1.json, its sweeps) and docs/results/verification.
 
 ``--report`` writes ``OUT/learning_study.md`` and ``OUT/frontier.png``: every point's validation
 identity accuracy (strongest attack, mean +- std over seeds) against its face accuracy, the
@@ -42,15 +50,16 @@ from pathlib import Path
 
 SEEDS = (0, 1, 2)
 ATTACKS = ("logistic", "mlp")
-BLUR_SIGMAS = (2.0, 4.0, 8.0, 12.0, 16.0)
-PIXELATE_BLOCKS = (2, 4, 8, 16)
-PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0)
+BLUR_SIGMAS = (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
+PIXELATE_BLOCKS = (2, 4, 8, 16, 32)
+PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
 #: method -> ``AlternatingSettings`` fields (beside alpha and face_target)
 METHODS = {
     "paper": dict(adversary="frozen", select="last"),
     "fresh": dict(adversary="fresh", select="validation"),
     "closed_form": dict(adversary="closed_form", select="validation"),
     "constraint": dict(adversary="closed_form", select="validation", utility="constraint"),
+    "fresh_constraint": dict(adversary="fresh", select="validation", utility="constraint"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
 
@@ -77,8 +86,14 @@ def _state():
     return data_from_splits(splits), with_encoder_faces(splits, "lfw-e", seed=0)
 
 
-def _encoder(state, task: tuple, seed: int) -> "tuple":
-    """(encoder, learning log) of ``task`` at ``seed``."""
+def design_folder(out: Path, name: str, seed: int) -> Path:
+    """Where a learned design of the study is kept: ``OUT/designs/<name>/seed<k>`` (a design
+    bundle, ``sensor.design_bundle``)."""
+    return Path(out) / "designs" / name.replace(" ", "_") / f"seed{seed}"
+
+
+def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple":
+    """(encoder, learning log) of ``task`` at ``seed``; a learned design is saved under ``out``."""
     from learn import table1
     from learn.table1_cameras import baseline_encoder, camera_encoder
     from learn.table1_rows import Row
@@ -97,17 +112,23 @@ def _encoder(state, task: tuple, seed: int) -> "tuple":
     settings = {**table1.FULL.alternating, **METHODS[method], "face_target": float(target)}
     log: list = []
     camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False)
+    if out is not None:
+        from sensor.design_bundle import save_design_bundle
+
+        save_design_bundle(camera, design_folder(out, task_name(task), seed), float(alpha), seed,
+                           extra={"method": method, "settings": settings})
     return camera_encoder(camera), log
 
 
-def run_one(state, task: tuple, seed: int) -> dict:
-    """Learn (if it learns) and score ``task`` at ``seed`` on validation data."""
+def run_one(state, task: tuple, seed: int, out: "Path | None" = None) -> dict:
+    """Learn (if it learns; the design is kept under ``out``) and score ``task`` at ``seed`` on
+    validation data."""
     from learn.evaluation import evaluate_encoder
     from learn.table1_rows import FULL
 
     data, _ = state
     start = time.process_time()
-    encoder, log = _encoder(state, task, seed)
+    encoder, log = _encoder(state, task, seed, out)
     learn_s = time.process_time() - start
     result = evaluate_encoder(encoder, data, seeds=(seed,), attacks=ATTACKS, budget=FULL.budget,
                               n_augment=FULL.n_augment, read_test=False, progress=False)
@@ -122,8 +143,109 @@ def run_one(state, task: tuple, seed: int) -> dict:
 
 
 def _work(state, job: tuple) -> dict:
-    task, seed = job
-    return run_one(state, tuple(task), seed)
+    task, seed, out = job
+    return run_one(state, tuple(task), seed, Path(out))
+
+
+# ----------------------------------------------------------------------------- the test run
+def _test_state(out: str):
+    """A test worker's state: evaluation data, LFW verification data per seed (lazily) and the
+    clean recognisers of the reconstruction attack (``OUT/recognisers``)."""
+    import torch
+
+    from learn import datasets
+    from learn.evaluation import data_from_splits
+    from learn.recogniser_store import RecogniserStore
+    from learn.table1_rows import FULL
+
+    torch.set_num_threads(1)
+    budget = FULL.budget
+    return (data_from_splits(datasets.default_splits(0)),
+            RecogniserStore(Path(out) / "recognisers", f"learning-study {budget.cnn_epochs} "
+                            f"{budget.cnn_width} {budget.patience} {FULL.n_augment}"))
+
+
+def _test_encoder(out: Path, name: str, seed: int):
+    """The encoder of study name ``name`` at ``seed``: a kept learned design or a reference."""
+    from learn.table1_cameras import baseline_encoder, camera_encoder
+    from sensor import Camera, CameraConfig
+    from sensor.design_bundle import load_design_bundle
+
+    folder = design_folder(out, name, seed)
+    if folder.is_dir():
+        return camera_encoder(load_design_bundle(folder).make_camera())
+    kind, _, strength = name.partition(":")
+    if kind == "gauss":
+        return camera_encoder(Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed)))
+    if kind in ("blur", "pixelate"):
+        return baseline_encoder(kind, float(strength) if kind == "blur" else int(strength))
+    raise ValueError(f"--names: {name!r} is neither a kept design under {out / 'designs'} "
+                     f"(run --phase learned first) nor gauss:/blur:/pixelate:")
+
+
+def test_one(state, out: Path, name: str, seed: int) -> dict:
+    """The full protocol on the test parts for ``name`` at ``seed`` (module docstring)."""
+    from learn.evaluation import evaluate_encoder
+    from learn.table1_rows import FULL
+    from learn.verification import evaluate_verification, verification_data
+
+    data, recognisers = state
+    start = time.process_time()
+    encoder = _test_encoder(out, name, seed)
+    result = evaluate_encoder(encoder, data, seeds=(seed,), budget=FULL.budget,
+                              n_augment=FULL.n_augment, recognisers=recognisers, progress=False)
+    verification = evaluate_verification(encoder, verification_data(seed=seed), seeds=(seed,),
+                                         attacks=FULL.verification["attacks"],
+                                         budget=FULL.budget, progress=False)
+    top1 = {score.attack: 100 * score.test_top1 for score in result.privacy.scores}
+    ver = {score.attack: (100 * score.test_accuracy, score.test_auc)
+           for score in verification.scores}
+    strongest = max(ver, key=lambda attack: ver[attack][0])
+    return {"name": name, "seed": seed, "test_top1": {a: round(v, 2) for a, v in top1.items()},
+            "identity": round(max(top1.values()), 2),
+            "face": round(100 * result.utility.test_accuracy.mean, 2),
+            "verification": round(ver[strongest][0], 2), "auc": round(ver[strongest][1], 4),
+            "verification_attack": strongest, "process_s": round(time.process_time() - start, 1)}
+
+
+def _test_work(state, job: tuple):
+    if job[0] == "warm":
+        import suite_strength
+
+        return suite_strength.warm_recogniser(state, job[1])
+    return test_one(state, Path(job[0]), job[1], job[2])
+
+
+def load_test(out: Path) -> "list[dict]":
+    path = out / "test.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_run(out: Path, names: "list[str]", spec) -> None:
+    """Run the (name, seed) pairs not yet in ``OUT/test.jsonl``, the clean recognisers first."""
+    done = {(r["name"], r["seed"]) for r in load_test(out)}
+    todo = [(str(out), name, seed) for seed in SEEDS for name in names if (name, seed) not in done]
+    for _, name, seed in todo:
+        _test_encoder(out, name, seed)  # every name resolves before anything runs
+    print(f"{len(todo)} (name, seed) test tasks to run", flush=True)
+
+    def finished(index: int, record: dict) -> None:
+        with open(out / "test.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(f"TEST {record['name']} seed {record['seed']}: identity {record['identity']:.1f} % "
+              f"face {record['face']:.1f} % verification {record['verification']:.1f} % "
+              f"({record['process_s']:.0f} s)", flush=True)
+
+    engine = spec.make(_test_state, (str(out),), threads=1)
+    try:
+        if todo:
+            engine.run([("warm", seed) for seed in SEEDS], _test_work, lambda index, seed: None,
+                       names=[f"clean recogniser seed {seed}" for seed in SEEDS])
+        engine.run(todo, _test_work, finished, names=[f"{n} seed {s}" for _, n, s in todo])
+    finally:
+        engine.close()
 
 
 def plan(phase: str, args) -> "list[tuple]":
@@ -167,7 +289,8 @@ def study(out: Path, tasks: "list[tuple]", spec) -> None:
 
     engine = spec.make(_state, (), threads=1)
     try:
-        engine.run(todo, _work, finished, names=[f"{task_name(t)} seed {s}" for t, s in todo])
+        engine.run([(t, s, str(out)) for t, s in todo], _work, finished,
+                   names=[f"{task_name(t)} seed {s}" for t, s in todo])
     finally:
         engine.close()
 
@@ -206,12 +329,11 @@ def frontier(points: "dict[str, dict]", family: str) -> "list[tuple[float, float
 
 
 def reference_at(curve: "list[tuple[float, float]]", face: float) -> "float | None":
-    """A reference family's identity accuracy at ``face`` (linear between members; None beyond
-    its most useful member, where the family cannot reach that utility)."""
-    if not curve or face > curve[-1][0]:
+    """A reference family's identity accuracy at ``face`` (linear between members; None outside
+    its members' range: beyond its most useful member the family cannot reach that utility,
+    below its least useful one it was not measured, so nothing is claimed there)."""
+    if not curve or face > curve[-1][0] or face < curve[0][0]:
         return None
-    if face <= curve[0][0]:
-        return curve[0][1]
     for (f0, i0), (f1, i1) in zip(curve, curve[1:]):
         if f0 <= face <= f1:
             return i0 if f1 == f0 else i0 + (i1 - i0) * (face - f0) / (f1 - f0)
@@ -228,7 +350,8 @@ def report(out: Path) -> str:
     lines = ["| encoder | seeds | identity % (val, strongest) | face % (val) | margin to each "
              "reference at its face accuracy (points; + = more private) | claim (max(4, 2 std)) |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for name, p in sorted(points.items(), key=lambda item: (item[1]["task"][0] != "ref", item[0])):
+    for name, p in sorted(points.items(), key=lambda item: (
+            item[1]["task"][0] != "ref", item[1]["task"][1], item[1]["task"][2:])):
         margins, meets = [], p["task"][0] == "learn"
         for family, curve in curves.items():
             ref = reference_at(curve, p["face"])
@@ -238,7 +361,8 @@ def report(out: Path) -> str:
             margin = ref - p["identity"]
             margins.append(f"{family} {margin:+.1f}")
             meets = meets and margin >= max(4.0, 2 * p["identity_std"])
-        claim = ("yes" if meets else "no") if p["task"][0] == "learn" else "-"
+        claim = ("yes" if meets and "n/a" not in " ".join(margins) else "no"
+                 ) if p["task"][0] == "learn" else "-"
         lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
                      f"{p['face']:.1f} +- {p['face_std']:.1f} | "
                      f"{', '.join(margins) if p['task'][0] == 'learn' else '-'} | {claim} |")
@@ -248,8 +372,61 @@ def report(out: Path) -> str:
             "no-face validation accuracy; the test split is not read. Reference frontiers: for "
             "each face accuracy, the most private member of the family at least that useful, "
             "linear between members. Figure: frontier.png.\n\n" + "\n".join(lines) + "\n")
+    text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
     return text
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _table1_sweeps() -> "dict[str, list[tuple[float, float]]]":
+    """Blur and pixelation test frontiers of the full Table 1 (face %, identity %)."""
+    path = ROOT / "docs/results/table1/full_table1.json"
+    if not path.is_file():
+        return {}
+    sweeps = json.loads(path.read_text())["sweeps"]
+    points = {family: {f"{family}:{m['strength_px']:g}": dict(
+        identity=100 * m["id_top1_mean"], identity_std=100 * m["id_top1_std"],
+        face=100 * m["face_acc_mean"], task=["ref", family, m["strength_px"]])
+        for m in sweeps.get(family, [])} for family in ("blur", "pixelate")}
+    return {family: frontier(members, family) for family, members in points.items()}
+
+
+def _test_section(out: Path) -> str:
+    """The test run's table and claim (empty until ``--phase test`` has run)."""
+    records = load_test(out)
+    if not records:
+        return ""
+    groups: "dict[str, list]" = {}
+    for record in records:
+        groups.setdefault(record["name"], []).append(record)
+    gauss = frontier({name: dict(identity=_spread([r["identity"] for r in g])[0],
+                                 face=_spread([r["face"] for r in g])[0],
+                                 task=["ref", "gauss", 0])
+                      for name, g in groups.items() if name.startswith("gauss:")}, "gauss")
+    curves = dict(_table1_sweeps(), gauss=gauss)
+    lines = ["| encoder | seeds | identity % (test, strongest of 5) | face % (test) | "
+             "verification % (strongest) | AUC | margin to each reference at its face accuracy |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, group in groups.items():
+        identity, identity_std = _spread([r["identity"] for r in group])
+        face, face_std = _spread([r["face"] for r in group])
+        ver, ver_std = _spread([r["verification"] for r in group])
+        auc, auc_std = _spread([r["auc"] for r in group])
+        margins = []
+        if not name.startswith("gauss:"):
+            for family, curve in curves.items():
+                ref = reference_at(curve, face)
+                margins.append(f"{family} n/a" if ref is None else f"{family} {ref - identity:+.1f}")
+        lines.append(f"| {name} | {len(group)} | {identity:.1f} +- {identity_std:.1f} | "
+                     f"{face:.1f} +- {face_std:.1f} | {ver:.1f} +- {ver_std:.1f} | "
+                     f"{auc:.3f} +- {auc_std:.3f} | {', '.join(margins) or '-'} |")
+    return ("\n## The test run (full protocol, read once)\n\nIdentity: strongest of the five "
+            "attacks of the full suite on the test part; verification: strongest of cosine, MLP "
+            "and Inception on role-T pairsDevTest pairs (docs/results/verification for blur and "
+            "pixelation). Blur and pixelation frontiers: docs/results/table1/full_table1.json "
+            "(same protocol and seeds).\n\n" + "\n".join(lines) + "\n")
 
 
 def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
@@ -289,7 +466,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--phase", choices=("references", "learned"))
+    parser.add_argument("--phase", choices=("references", "learned", "test"))
+    parser.add_argument("--names", default="", help="--phase test: comma-separated study names")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
     parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
@@ -304,7 +482,12 @@ def main() -> None:
         if not args.phase:
             parser.error("--phase is needed unless --report")
         out = args.out.resolve()
-        study(out, plan(args.phase, args), engine_spec(args, folder=out))
+        if args.phase == "test":
+            out.mkdir(parents=True, exist_ok=True)
+            test_run(out, [n.strip() for n in args.names.split(",") if n.strip()],
+                     engine_spec(args, folder=out))
+        else:
+            study(out, plan(args.phase, args), engine_spec(args, folder=out))
     print(report(args.out))
 
 

@@ -78,7 +78,9 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
   training uses, but the loop learns from the people left after the judge's are taken out.
 * ``utility`` -- how the encoder step weighs detection: ``"weighted"`` (default, the paper's:
   ``CE(D)`` with weight 1, so alpha alone sets the trade-off) or ``"constraint"``: the weight of
-  ``CE(D)`` is a Lagrange multiplier lambda (starts at 1, kept in :data:`MULTIPLIER_RANGE`)
+  ``CE(D)`` is a Lagrange multiplier lambda (starts at 1, kept in :data:`MULTIPLIER_RANGE`) and
+  the loss is ``(lambda * CE(D) + alpha * privacy / 100) / max(1, lambda)`` (the larger weight
+  is 1, so a large lambda does not become a large step of the encoder's SGD), with lambda
   updated by dual ascent after every encoder epoch, ``lambda *= exp(constraint_rate *
   (face_target - acc) * 100)``, where ``acc`` is D's accuracy (D as it is, frozen) on hard
   codes of the current camera's validation images. The camera keeps the utility target and
@@ -575,7 +577,8 @@ class AlternatingTrainer:
     # ---------------------------------------------------------------- step 2: the camera
     def encoder_loss(self, faces: torch.Tensor, nonfaces: torch.Tensor, hardness: float,
                      privacy=_OWN) -> "tuple[torch.Tensor, dict]":
-        """``CE(D(C(x)), t) + alpha * privacy_term / 100`` on one balanced batch.
+        """``CE(D(C(x)), t) + alpha * privacy_term / 100`` on one balanced batch (``utility=
+        "constraint"``: ``(lambda CE + alpha * privacy_term / 100) / max(1, lambda)``).
 
         With ``adversary="frozen"`` the privacy term is ``mean(sum p log p)`` of R on the batch's
         faces (the paper's); otherwise see :meth:`privacy_term` (``privacy`` defaults to a new
@@ -587,7 +590,8 @@ class AlternatingTrainer:
         targets = torch.cat([torch.ones(len(faces)), torch.zeros(len(nonfaces))]).long().to(codes.device)
         detection = F.cross_entropy(self.detector(codes), targets)
         term, parts = self.privacy_term(codes[:len(faces)], privacy, hardness)
-        loss = self.utility_multiplier * detection + self.settings.alpha * term / 100.0
+        weight = self.utility_multiplier  # 1 unless utility="constraint"
+        loss = (weight * detection + self.settings.alpha * term / 100.0) / max(1.0, weight)
         return loss, {"detection_ce": float(detection.detach())} | parts
 
     def _freeze_networks(self, frozen: bool) -> None:
