@@ -51,7 +51,7 @@ from pathlib import Path
 SEEDS = (0, 1, 2)
 ATTACKS = ("logistic", "mlp")
 BLUR_SIGMAS = (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
-PIXELATE_BLOCKS = (2, 4, 8, 16, 32)
+PIXELATE_BLOCKS = (2, 4, 8, 16)  # 32 leaves 2x2 px, below the detector's 4 px
 PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
 #: method -> ``AlternatingSettings`` fields (beside alpha and face_target)
 METHODS = {
@@ -92,20 +92,28 @@ def design_folder(out: Path, name: str, seed: int) -> Path:
     return Path(out) / "designs" / name.replace(" ", "_") / f"seed{seed}"
 
 
+def _reference_encoder(kind: str, strength: float, seed: int):
+    """A fixed design's encoder: ``gauss`` (unlearned Conv(1)+MP+Q, PSF sigma ``strength`` px),
+    ``blur`` (sigma px) or ``pixelate`` (block px)."""
+    from learn.table1_cameras import baseline_encoder, camera_encoder
+    from sensor import Camera, CameraConfig
+
+    if kind == "gauss":
+        return camera_encoder(Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed)))
+    if kind in ("blur", "pixelate"):
+        return baseline_encoder(kind, float(strength) if kind == "blur" else int(strength))
+    raise ValueError(f"reference: {kind!r} is not allowed; choose gauss, blur or pixelate")
+
+
 def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple":
     """(encoder, learning log) of ``task`` at ``seed``; a learned design is saved under ``out``."""
     from learn import table1
-    from learn.table1_cameras import baseline_encoder, camera_encoder
+    from learn.table1_cameras import camera_encoder
     from learn.table1_rows import Row
-    from sensor import Camera, CameraConfig
 
     _, splits = state
     if task[0] == "ref":
-        kind, strength = task[1], task[2]
-        if kind == "gauss":
-            camera = Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed))
-            return camera_encoder(camera), []
-        return baseline_encoder(kind, strength), []
+        return _reference_encoder(task[1], task[2], seed), []
     _, method, alpha, target, sigma = task
     row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
               dict(CAMERA, psf_sigma=float(sigma)), float(alpha))
@@ -167,20 +175,17 @@ def _test_state(out: str):
 
 def _test_encoder(out: Path, name: str, seed: int):
     """The encoder of study name ``name`` at ``seed``: a kept learned design or a reference."""
-    from learn.table1_cameras import baseline_encoder, camera_encoder
-    from sensor import Camera, CameraConfig
+    from learn.table1_cameras import camera_encoder
     from sensor.design_bundle import load_design_bundle
 
     folder = design_folder(out, name, seed)
     if folder.is_dir():
         return camera_encoder(load_design_bundle(folder).make_camera())
     kind, _, strength = name.partition(":")
-    if kind == "gauss":
-        return camera_encoder(Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed)))
-    if kind in ("blur", "pixelate"):
-        return baseline_encoder(kind, float(strength) if kind == "blur" else int(strength))
-    raise ValueError(f"--names: {name!r} is neither a kept design under {out / 'designs'} "
-                     f"(run --phase learned first) nor gauss:/blur:/pixelate:")
+    if kind not in ("gauss", "blur", "pixelate") or not strength:
+        raise ValueError(f"--names: {name!r} is neither a kept design under {out / 'designs'} "
+                         f"(run --phase learned first) nor gauss:/blur:/pixelate:STRENGTH")
+    return _reference_encoder(kind, float(strength), seed)
 
 
 def test_one(state, out: Path, name: str, seed: int) -> dict:
@@ -217,33 +222,47 @@ def _test_work(state, job: tuple):
 
 
 def load_test(out: Path) -> "list[dict]":
-    path = out / "test.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _read_records(out / "test.jsonl")
 
 
 def test_run(out: Path, names: "list[str]", spec) -> None:
     """Run the (name, seed) pairs not yet in ``OUT/test.jsonl``, the clean recognisers first."""
     done = {(r["name"], r["seed"]) for r in load_test(out)}
-    todo = [(str(out), name, seed) for seed in SEEDS for name in names if (name, seed) not in done]
-    for _, name, seed in todo:
+    todo = [(name, seed) for seed in SEEDS for name in names if (name, seed) not in done]
+    for name, seed in todo:
         _test_encoder(out, name, seed)  # every name resolves before anything runs
-    print(f"{len(todo)} (name, seed) test tasks to run", flush=True)
+    _run_pending(out / "test.jsonl", [(str(out), n, s) for n, s in todo],
+                 [f"{n} seed {s}" for n, s in todo], spec, (_test_state, (str(out),)),
+                 _test_work, warm=[("warm", seed) for seed in SEEDS] if todo else [])
+
+
+def _read_records(path: Path) -> "list[dict]":
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _run_pending(path: Path, jobs: list, names: "list[str]", spec, state: tuple, work,
+                 warm: list = ()) -> None:
+    """Run ``jobs`` on the engine ``spec`` (worker state ``state = (function, args)``, then
+    ``work(state, job)``), ``warm`` jobs first (their results dropped); append each result to
+    ``path`` as one JSON line as it finishes and print it."""
+    print(f"{len(jobs)} tasks to run", flush=True)
 
     def finished(index: int, record: dict) -> None:
-        with open(out / "test.jsonl", "a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        print(f"TEST {record['name']} seed {record['seed']}: identity {record['identity']:.1f} % "
-              f"face {record['face']:.1f} % verification {record['verification']:.1f} % "
-              f"({record['process_s']:.0f} s)", flush=True)
+        extra = (f" verification {record['verification']:.1f} %" if "verification" in record
+                 else "")
+        print(f"{record['name']} seed {record['seed']}: identity {record['identity']:.1f} % "
+              f"face {record['face']:.1f} %{extra} ({record['process_s']:.0f} s)", flush=True)
 
-    engine = spec.make(_test_state, (str(out),), threads=1)
+    engine = spec.make(state[0], state[1], threads=1)
     try:
-        if todo:
-            engine.run([("warm", seed) for seed in SEEDS], _test_work, lambda index, seed: None,
-                       names=[f"clean recogniser seed {seed}" for seed in SEEDS])
-        engine.run(todo, _test_work, finished, names=[f"{n} seed {s}" for _, n, s in todo])
+        if warm:
+            engine.run(list(warm), work, lambda index, result: None,
+                       names=[" ".join(map(str, job)) for job in warm])
+        engine.run(jobs, work, finished, names=names)
     finally:
         engine.close()
 
@@ -268,10 +287,7 @@ def _numbers(text: str) -> "list[float]":
 
 
 def load(out: Path) -> "list[dict]":
-    path = out / "records.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _read_records(out / "records.jsonl")
 
 
 def study(out: Path, tasks: "list[tuple]", spec) -> None:
@@ -279,20 +295,8 @@ def study(out: Path, tasks: "list[tuple]", spec) -> None:
     out.mkdir(parents=True, exist_ok=True)
     done = {(r["name"], r["seed"]) for r in load(out)}
     todo = [(task, seed) for seed in SEEDS for task in tasks if (task_name(task), seed) not in done]
-    print(f"{len(todo)} (encoder, seed) tasks to run", flush=True)
-
-    def finished(index: int, record: dict) -> None:
-        with open(out / "records.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-        print(f"{record['name']} seed {record['seed']}: identity {record['identity']:.1f} % "
-              f"face {record['face']:.1f} % ({record['process_s']:.0f} s)", flush=True)
-
-    engine = spec.make(_state, (), threads=1)
-    try:
-        engine.run([(t, s, str(out)) for t, s in todo], _work, finished,
-                   names=[f"{task_name(t)} seed {s}" for t, s in todo])
-    finally:
-        engine.close()
+    _run_pending(out / "records.jsonl", [(t, s, str(out)) for t, s in todo],
+                 [f"{task_name(t)} seed {s}" for t, s in todo], spec, (_state, ()), _work)
 
 
 # ----------------------------------------------------------------------------- the report

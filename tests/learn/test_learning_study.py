@@ -47,3 +47,44 @@ def test_report_checks_the_claim_against_every_family(tmp_path):
     assert rows["weak a50 t0.9 s8"].endswith("| no |")
     assert rows["outside a50 t0.9 s8"].endswith("| no |")  # no reference measured at 85 %
     assert (tmp_path / "frontier.png").stat().st_size > 10_000
+
+
+def test_a_rerun_runs_only_what_is_missing_and_keeps_every_line(tmp_path, monkeypatch):
+    """Results are appended as they finish; a rerun of the same phase skips them (one process)."""
+    from learn.study_engine import EngineSpec
+
+    ran = []
+
+    def fake_run_one(state, task, seed, out=None):
+        ran.append((study.task_name(task), seed))
+        return {"name": study.task_name(task), "task": list(task), "seed": seed,
+                "identity": 10.0 + seed, "face": 90.0, "process_s": 0.0}
+
+    monkeypatch.setattr(study, "run_one", fake_run_one)
+    monkeypatch.setattr(study, "_state", lambda: None)
+    tasks = [("ref", "blur", 8.0), ("ref", "gauss", 12.0)]
+    study.study(tmp_path, tasks[:1], EngineSpec(workers=1))
+    study.study(tmp_path, tasks, EngineSpec(workers=1))
+    assert ran == [("blur:8", s) for s in study.SEEDS] + [("gauss:12", s) for s in study.SEEDS]
+    assert sorted((r["name"], r["seed"]) for r in study.load(tmp_path)) == sorted(ran)
+
+
+def test_the_test_run_warms_the_recognisers_first_and_refuses_unknown_names(tmp_path, monkeypatch):
+    from learn.study_engine import EngineSpec
+
+    jobs = []
+
+    def fake_work(state, job):
+        jobs.append(job)
+        if job[0] == "warm":
+            return job[1]
+        return {"name": job[1], "seed": job[2], "identity": 20.0, "face": 93.0,
+                "verification": 60.0, "auc": 0.6, "process_s": 0.0}
+
+    monkeypatch.setattr(study, "_test_work", fake_work)
+    monkeypatch.setattr(study, "_test_state", lambda out: None)
+    study.test_run(tmp_path, ["gauss:12"], EngineSpec(workers=1))
+    assert [j[0] for j in jobs[:3]] == ["warm"] * 3 and len(jobs) == 6
+    assert len(study.load_test(tmp_path)) == 3
+    with pytest.raises(ValueError, match="no_such_design"):
+        study.test_run(tmp_path, ["no_such_design"], EngineSpec(workers=1))
