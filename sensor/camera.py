@@ -109,7 +109,8 @@ class CameraConfig:
             raise ValueError(f"conv: {self.conv!r} is not one of {CONV_KINDS}")
         if self.kernel_mode not in KERNEL_MODES:
             raise ValueError(f"kernel_mode: {self.kernel_mode!r} is not one of {KERNEL_MODES}")
-        if not (isinstance(self.psf_sigma, (int, float)) and math.isfinite(self.psf_sigma)
+        if not (isinstance(self.psf_sigma, (int, float)) and not isinstance(self.psf_sigma, bool)
+                and math.isfinite(self.psf_sigma)
                 and self.psf_sigma > 0):
             raise ValueError(f"psf_sigma: must be a finite number > 0 px, got {self.psf_sigma!r}")
         if self.psf_sigma != 8.0 and self.conv != "conv1":
