@@ -610,7 +610,7 @@ class AlternatingTrainer:
                                     momentum=settings.encoder_momentum)
         epoch_means = []
         last_parts = {"detection_ce": float("nan"), "identity_entropy": float("nan")}
-        for _ in range(settings.encoder_epochs):
+        for epoch in range(settings.encoder_epochs):
             total, count = 0.0, 0
             for face_index, nonface_index in self._limit(datasets.balanced_batches(
                     len(self.data.faces), len(self.data.nonfaces), settings.batch_size,
@@ -628,23 +628,30 @@ class AlternatingTrainer:
             epoch_means.append(total / max(count, 1))
             if settings.utility == "constraint" and (alternation > 0 or settings.order ==
                                                      "networks_first"):  # D has learned once
-                last_parts["constraint_face_acc"] = self.update_multiplier()
+                last_parts["constraint_face_acc"] = self.update_multiplier(alternation, epoch)
         self._freeze_networks(False)
         constraint = ({"utility_multiplier": self.utility_multiplier}
                       if settings.utility == "constraint" else {})
         return {"encoder_loss_first": epoch_means[0], "encoder_loss_last": epoch_means[-1]} | {
             f"{key}_last": value for key, value in last_parts.items()} | constraint
 
-    def update_multiplier(self) -> float:
+    def update_multiplier(self, alternation: int = 0, epoch: int = 0) -> float:
         """One dual-ascent step of ``utility="constraint"``; returns the face accuracy it used.
 
         D (as it is, frozen) scores hard codes of the current camera on its validation images
         (held-out encoder faces vs validation no-faces); the multiplier of the detection loss
         is multiplied by ``exp(constraint_rate * (face_target - accuracy) * 100)``: up while
         the camera is less useful than the target, down while it is more, so the privacy term
-        gets all the room the target leaves. Kept in :data:`MULTIPLIER_RANGE`.
+        gets all the room the target leaves. Kept in :data:`MULTIPLIER_RANGE`. Camera noise
+        comes from a generator of its own (seeded by the run's seed, ``alternation`` and
+        ``epoch``) and the global RNG is restored, so scoring draws nothing the training uses.
         """
-        codes, targets = self._detection_val("hard", None)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            generator = (torch.Generator().manual_seed(
+                self.seed * 1_000_003 + 7_919 * (alternation + 1) + epoch)
+                if self.device.type == "cpu" else None)
+            codes, targets = self._detection_val("hard", None, generator)
         accuracy = self._evaluate(self.detector, codes, targets)
         step = self.settings.constraint_rate * (self.settings.face_target - accuracy) * 100.0
         low, high = MULTIPLIER_RANGE
@@ -763,9 +770,10 @@ class AlternatingTrainer:
         net.eval()
         return {"detector_val_acc": best_acc}
 
-    def _detection_val(self, mode: str, hardness: Optional[float]) -> "tuple[torch.Tensor, torch.Tensor]":
-        faces = self._encode_all(self.data.faces_val, mode, hardness)
-        nonfaces = self._encode_all(self.data.nonfaces_val, mode, hardness)
+    def _detection_val(self, mode: str, hardness: Optional[float], generator=_OWN
+                       ) -> "tuple[torch.Tensor, torch.Tensor]":
+        faces = self._encode_all(self.data.faces_val, mode, hardness, generator=generator)
+        nonfaces = self._encode_all(self.data.nonfaces_val, mode, hardness, generator=generator)
         targets = torch.cat([torch.ones(len(faces)), torch.zeros(len(nonfaces))]).long()
         return torch.cat([faces, nonfaces]), targets.to(faces.device)
 
