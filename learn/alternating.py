@@ -90,6 +90,7 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -485,6 +486,17 @@ class AlternatingTrainer:
             return torch.cat([self._encode(images[i:i + chunk], mode, hardness, generator)
                               for i in range(0, len(images), chunk)])
 
+    @contextlib.contextmanager
+    def _scoring_noise(self, offset: int):
+        """Camera noise for scoring outside the training (selection, the constraint): a generator
+        of its own on CPU (seed ``seed * 1_000_003 + offset``; None on CUDA, where the global
+        RNG draws), with the global RNG state restored afterwards, so scoring changes nothing
+        the training draws."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            yield (torch.Generator().manual_seed(self.seed * 1_000_003 + offset)
+                   if self.device.type == "cpu" else None)
+
     def _network_input_mode(self) -> str:
         return self.settings.network_input
 
@@ -646,11 +658,7 @@ class AlternatingTrainer:
         comes from a generator of its own (seeded by the run's seed, ``alternation`` and
         ``epoch``) and the global RNG is restored, so scoring draws nothing the training uses.
         """
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            generator = (torch.Generator().manual_seed(
-                self.seed * 1_000_003 + 7_919 * (alternation + 1) + epoch)
-                if self.device.type == "cpu" else None)
+        with self._scoring_noise(7_919 * (alternation + 1) + epoch) as generator:
             codes, targets = self._detection_val("hard", None, generator)
         accuracy = self._evaluate(self.detector, codes, targets)
         step = self.settings.constraint_rate * (self.settings.face_target - accuracy) * 100.0
@@ -807,10 +815,7 @@ class AlternatingTrainer:
         nothing the training draws.
         """
         data = self.data
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            generator = (torch.Generator().manual_seed(self.seed * 1_000_003 + alternation)
-                         if self.device.type == "cpu" else None)
+        with self._scoring_noise(alternation) as generator:
             train = self._encode_all(data.select_faces, "hard", None, generator=generator)
             val = self._encode_all(data.select_faces_val, "hard", None, generator=generator)
         return logistic_accuracy(train, data.select_labels, val, data.select_labels_val,
