@@ -30,6 +30,13 @@ Our decisions (documented here, reported with the run):
   The metrics log also scores both networks on *hard* codes of the validation data.
 * **Encoding once per network step.** The camera is frozen during step 1, so the training
   images are encoded once per step (with the camera's noise, if any, sampled then).
+* **Step size of the optics.** The per-frame gain maps every frame to the ADC's full range, so
+  the codes do not change when the PSF is scaled and the gradient on a tap goes as 1 / (the
+  PSF's scale). A unit-sum 63 x 63 Gaussian (sigma 8 px: peak tap 2.5e-3) under the encoder's SGD
+  (lr 0.03) is 99 times its own norm away from the start after 30 steps (cosine 0.001 with it):
+  the starting design is erased and the PSF becomes gradient noise. ``optics_lr`` gives the
+  taps Adam of their own with the step ``optics_lr * max|initial taps|`` (a fraction of the
+  starting peak per step, whatever the PSF's scale); the thresholds keep the SGD above.
 * R learns the encoder identities only (``Splits.encoder_train``; ``encoder_val`` selects its
   best epoch); D learns encoder faces vs ``nonfaces_encoder`` (85 % train, 15 % validation).
   The evaluation identities are never touched here.
@@ -172,6 +179,11 @@ class AlternatingSettings:
     constraint_rate : float
         Dual-ascent step of the multiplier's logarithm per point (1 %) of face accuracy below
         the target, after every encoder epoch (> 0).
+    optics_lr : float or None
+        None (default, the authors'): the PSF taps share the encoder's SGD. A number (> 0): the
+        taps get Adam with the learning rate ``optics_lr * max|initial taps|``, so a step moves
+        a tap by about that fraction of the starting PSF's peak (module docstring, "Step size of
+        the optics").
     """
 
     alpha: float = 1.0
@@ -203,6 +215,7 @@ class AlternatingSettings:
     judge_people: int = 100
     utility: str = "weighted"
     constraint_rate: float = 0.25
+    optics_lr: Optional[float] = None
 
     def __post_init__(self) -> None:
         def need(name: str, ok: bool, allowed: str) -> None:
@@ -250,6 +263,8 @@ class AlternatingSettings:
         need("utility", self.utility in UTILITIES, f"one of {UTILITIES}")
         need("constraint_rate", is_num(self.constraint_rate) and self.constraint_rate > 0,
              "a finite number > 0")
+        need("optics_lr", self.optics_lr is None or (is_num(self.optics_lr) and self.optics_lr > 0),
+             "None or a finite number > 0")
 
     def hardness(self, alternation: int) -> float:
         """Quantiser hardness T of ``alternation`` (0-based): ``hardness_slope * (a + 1)``."""
@@ -451,6 +466,9 @@ class AlternatingTrainer:
         self._check_options()
         self.selection = Selection(settings.face_target) if settings.select == "validation" else None
         self.utility_multiplier = 1.0  # weight of the detection loss ("constraint" moves it)
+        optics = self._optics_parameters()
+        # the starting PSF's peak |tap|: the unit of optics_lr (in the checkpoint)
+        self.optics_scale = max((float(p.detach().abs().max()) for p in optics), default=0.0)
 
     def _check_options(self) -> None:
         """ValueError when the data cannot serve the chosen adversary or selection."""
@@ -468,6 +486,23 @@ class AlternatingTrainer:
     def camera_parameters(self) -> list:
         """The camera's trainable parameters (PSF module and ADC thresholds)."""
         return [p for p in self.camera.parameters() if p.requires_grad]
+
+    def _optics_parameters(self) -> list:
+        """The trainable parameters of the camera's PSF module (none without optics)."""
+        optics = getattr(self.camera, "optics", None)
+        return [] if optics is None else [p for p in optics.parameters() if p.requires_grad]
+
+    def _encoder_optimisers(self, parameters: list) -> list:
+        """SGD over ``parameters``; with ``optics_lr``, the PSF taps move to Adam of their own."""
+        settings = self.settings
+        optics = self._optics_parameters() if settings.optics_lr is not None else []
+        ids = {id(p) for p in optics}
+        rest = [p for p in parameters if id(p) not in ids]
+        optimisers = [torch.optim.SGD(rest, lr=settings.encoder_lr,
+                                      momentum=settings.encoder_momentum)] if rest else []
+        if optics and self.optics_scale > 0:
+            optimisers.append(torch.optim.Adam(optics, lr=settings.optics_lr * self.optics_scale))
+        return optimisers
 
     def _noise_generator(self) -> Optional[torch.Generator]:
         return self.generator if self.device.type == "cpu" else None
@@ -618,8 +653,7 @@ class AlternatingTrainer:
             return {"encoder_loss_first": float("nan"), "encoder_loss_last": float("nan")}
         self._freeze_networks(True)
         self.camera.train()
-        optimiser = torch.optim.SGD(parameters, lr=settings.encoder_lr,
-                                    momentum=settings.encoder_momentum)
+        optimisers = self._encoder_optimisers(parameters)
         epoch_means = []
         last_parts = {"detection_ce": float("nan"), "identity_entropy": float("nan")}
         for epoch in range(settings.encoder_epochs):
@@ -627,12 +661,14 @@ class AlternatingTrainer:
             for face_index, nonface_index in self._limit(datasets.balanced_batches(
                     len(self.data.faces), len(self.data.nonfaces), settings.batch_size,
                     generator=self.generator)):
-                optimiser.zero_grad(set_to_none=True)
+                for optimiser in optimisers:
+                    optimiser.zero_grad(set_to_none=True)
                 loss, parts = self.encoder_loss(self.data.faces[face_index],
                                                 self.data.nonfaces[nonface_index], hardness)
                 loss.backward()
                 average_gradients(parameters)
-                optimiser.step()
+                for optimiser in optimisers:
+                    optimiser.step()
                 total, count = total + float(loss.detach()), count + 1
                 last_parts = parts
                 if progress is not None:
@@ -893,6 +929,8 @@ class AlternatingTrainer:
             state["selection"] = self.selection.state_dict()
         if self.settings.utility == "constraint":
             state["utility_multiplier"] = float(self.utility_multiplier)
+        if self.settings.optics_lr is not None:
+            state["optics_scale"] = float(self.optics_scale)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -902,6 +940,7 @@ class AlternatingTrainer:
         required |= {"adversary_scores"} if self.settings.adversary == "fresh" else set()
         required |= {"selection"} if self.selection is not None else set()
         required |= {"utility_multiplier"} if self.settings.utility == "constraint" else set()
+        required |= {"optics_scale"} if self.settings.optics_lr is not None else set()
         missing = required - set(state)
         if missing:
             raise ValueError(f"checkpoint: missing entries {sorted(missing)}")
@@ -919,3 +958,5 @@ class AlternatingTrainer:
             self.selection.load_state_dict(state["selection"])
         if "utility_multiplier" in required:
             self.utility_multiplier = float(state["utility_multiplier"])
+        if "optics_scale" in required:
+            self.optics_scale = float(state["optics_scale"])

@@ -157,7 +157,8 @@ def test_new_options_default_to_the_papers_method():
                                           ("adversary_combine", "mean"), ("select", "test"),
                                           ("face_target", 1.5), ("closed_form_people", 1),
                                           ("closed_form_ridge", 0.0), ("utility", "hinge"),
-                                          ("constraint_rate", 0.0)])
+                                          ("constraint_rate", 0.0), ("optics_lr", 0.0),
+                                          ("optics_lr", float("nan")), ("optics_lr", True)])
 def test_bad_adversary_and_selection_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         alternating.AlternatingSettings(**{field: value})
@@ -328,17 +329,47 @@ def test_selection_never_reads_the_test_parts():
         assert a == b
 
 
+def _one_encoder_step(**changes):
+    """(camera state before, after) of one encoder SGD step of the smoke run's camera."""
+    import dataclasses
+
+    from sensor import Camera
+
+    config = runs.smoke_config()
+    data = runs._training_data(config, torch.device("cpu"), 0, 1)
+    settings = dataclasses.replace(config.training, encoder_epochs=1, steps_per_epoch=1, **changes)
+    camera = Camera(config.camera)
+    trainer = alternating.AlternatingTrainer(camera, data, settings, seed=0)
+    before = {k: v.detach().clone() for k, v in camera.state_dict().items()}
+    trainer.encoder_step(0)
+    return before, camera.state_dict()
+
+
+def test_optics_lr_moves_each_tap_by_its_share_of_the_starting_peak():
+    """Adam's first step is lr * g / |g|: every tap with a gradient moves by exactly
+    optics_lr * max|initial taps|; the thresholds keep the encoder's SGD step, unchanged."""
+    before, sgd = _one_encoder_step()
+    _, adam = _one_encoder_step(optics_lr=0.01)
+    peak = float(before["optics.taps"].abs().max())
+    moved = (adam["optics.taps"] - before["optics.taps"]).abs()
+    assert float(moved.max()) == pytest.approx(0.01 * peak, rel=1e-3)
+    assert float(moved.median()) == pytest.approx(0.01 * peak, rel=1e-3)
+    assert torch.equal(adam["adc.logits"], sgd["adc.logits"])
+    assert not torch.equal(sgd["adc.logits"], before["adc.logits"])
+
+
 def test_resume_after_kill_gives_the_same_design(tmp_path):
     """1 alternation, killed, resumed to 2 == 2 straight: bit-identical bundle and selection.
 
-    Runs the fresh pool (CNN + linear) so that its members and scores must come back too.
+    Runs the fresh pool (CNN + linear) so that its members and scores must come back too, and
+    the PSF's own Adam step (``optics_lr``), whose unit is in the checkpoint.
     """
     import json
 
     import numpy as np
     from sensor.design_bundle import load_design_bundle
 
-    config = runs.smoke_config(select="validation", adversary="fresh").updated(
+    config = runs.smoke_config(select="validation", adversary="fresh", optics_lr=0.01).updated(
         "data", encoder_faces="faces")
     straight = runs.train(config, tmp_path / "straight", progress=False)
     runs.train(config.updated("training", alternations=1), tmp_path / "resumed", progress=False)
@@ -367,12 +398,14 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     train_cli.register(parser.add_subparsers())
     args = parser.parse_args(["train", "--out", str(tmp_path), "--adversary", "closed_form",
                               "--select", "validation", "--face-target", "0.9",
-                              "--utility", "constraint", "--psf-sigma", "12"])
+                              "--utility", "constraint", "--psf-sigma", "12",
+                              "--optics-lr", "0.003"])
     config = train_cli.build_config(args)
     training = config.training
     assert (training.adversary, training.select, training.face_target, training.utility) == (
         "closed_form", "validation", 0.9, "constraint")
     assert config.camera.psf_sigma == 12.0
+    assert training.optics_lr == 0.003
     toml = tmp_path / "run.toml"
     toml.write_text('[training]\nadversary = "fresh"\nadversary_pool = "cnn"\n'
                     'adversary_combine = "sum"\n')

@@ -28,6 +28,7 @@ _OVERRIDES = {
     "face_target": ("training", "face_target"),
     "utility": ("training", "utility"),
     "psf_sigma": ("camera", "psf_sigma"),
+    "optics_lr": ("training", "optics_lr"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -111,6 +112,11 @@ def register(subparsers) -> None:
     parser.add_argument("--psf-sigma", type=float,
                         help="sigma (px) of Conv(1)'s starting Gaussian PSF"
                              + _FROM_CONFIG.format(8.0))
+    parser.add_argument("--optics-lr", type=float,
+                        help="give the PSF its own Adam step, this fraction of the starting "
+                             "PSF's peak tap per step (e.g. 0.003); without it the PSF shares "
+                             "the encoder's SGD, which the per-frame gain leaves blind to the "
+                             "PSF's scale" + _FROM_CONFIG.format("none"))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
 
