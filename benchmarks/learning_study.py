@@ -24,7 +24,7 @@ finishes; a rerun skips what is there):
 * ``learned``: every combination of ``--methods`` (``METHODS``), ``--alphas`` and ``--targets``
   (the face target of selection and of the constraint: the in-loop detector's validation
   accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
-  ``--start-sigma`` (the best fixed design of the references, issue 31 item 5); ``--optics-lr``
+  ``--start-sigma`` (or, with ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars) (the best fixed design of the references, issue 31 item 5); ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
@@ -75,13 +75,15 @@ CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
 
 def task_name(task: tuple) -> str:
     """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
-    ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... o0.003`` where
-    the PSF learns with its own step (``AlternatingSettings.optics_lr``)."""
+    ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
+    Conv(4) camera from its half-plane bars, ``... o0.003`` where the PSF learns with its own
+    step (``AlternatingSettings.optics_lr``)."""
     if task[0] == "ref":
         return f"{task[1]}:{task[2]:g}"
-    _, method, alpha, target, sigma = task[:5]
+    _, method, alpha, target, start = task[:5]
     optics = f" o{task[5]:g}" if len(task) > 5 and task[5] is not None else ""
-    return f"{method} a{alpha:g} t{target:g} s{sigma:g}{optics}"
+    start = start if isinstance(start, str) else f"s{start:g}"
+    return f"{method} a{alpha:g} t{target:g} {start}{optics}"
 
 
 def _state():
@@ -142,9 +144,13 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     _, splits = state
     if task[0] == "ref":
         return _reference_encoder(task[1], task[2], seed), []
-    _, method, alpha, target, sigma = task[:5]
-    row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
-              dict(CAMERA, psf_sigma=float(sigma)), float(alpha))
+    _, method, alpha, target, start = task[:5]
+    if start == "conv4":
+        row = Row("conv4_mp_q_study", "Conv(4) + MP + Quantize", "learned",
+                  dict(CAMERA, conv="conv4"), float(alpha))
+    else:
+        row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
+                  dict(CAMERA, psf_sigma=float(start)), float(alpha))
     settings = {**table1.FULL.alternating, **METHODS[method], "face_target": float(target)}
     if len(task) > 5 and task[5] is not None:
         settings["optics_lr"] = float(task[5])
@@ -308,7 +314,8 @@ def plan(phase: str, args) -> "list[tuple]":
         if unknown:
             raise ValueError(f"--methods: {unknown} are not allowed; choose from {sorted(METHODS)}")
         optics = () if args.optics_lr is None else (args.optics_lr,)
-        return [("learn", m, a, t, args.start_sigma, *optics) for m in methods
+        start = "conv4" if args.conv == "conv4" else args.start_sigma
+        return [("learn", m, a, t, start, *optics) for m in methods
                 for a in _numbers(args.alphas) for t in _numbers(args.targets)]
     raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
 
@@ -389,6 +396,13 @@ def reference_at(curve: "list[tuple[float, float]]", face: float) -> "float | No
 FAMILIES = {"blur": "Gaussian blur", "pixelate": "pixelation", "gauss": "unlearned Conv(1)+MP+Q (sigma)"}
 
 
+def _order(task: list) -> tuple:
+    """Sort key of a task: references first, then by family or method, numbers before words."""
+    rest = tuple((1, str(x), 0.0) if isinstance(x, str) or x is None else (0, "", float(x))
+                 for x in task[2:])
+    return (task[0] != "ref", task[1], rest)
+
+
 #: The claim's smallest margin (points of identity accuracy), on the means and on every seed.
 CLAIM_POINTS = 4.0
 
@@ -423,8 +437,7 @@ def report(out: Path) -> str:
              "reference at its face accuracy (points; + = more private) | seeds 4 points below "
              "every reference | claim (means max(4, 2 std), all seeds) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name, p in sorted(points.items(), key=lambda item: (
-            item[1]["task"][0] != "ref", item[1]["task"][1], item[1]["task"][2:])):
+    for name, p in sorted(points.items(), key=lambda item: _order(item[1]["task"])):
         learned = p["task"][0] == "learn"
         margin_text, seeds_text, claim = "-", "-", "-"
         if learned:
@@ -580,6 +593,9 @@ def main() -> None:
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
     parser.add_argument("--start-sigma", type=float, default=8.0,
                         help="Gaussian sigma (px) of the starting Conv(1) PSF")
+    parser.add_argument("--conv", choices=("conv1", "conv4"), default="conv1",
+                        help="camera learned: Conv(1) from --start-sigma, or Conv(4) from its "
+                             "four half-plane bars (sensor.Camera)")
     parser.add_argument("--optics-lr", type=float, default=None,
                         help="the PSF's own Adam step, per step a fraction of the starting "
                              "PSF's peak tap (AlternatingSettings.optics_lr; default: the "
