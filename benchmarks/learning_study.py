@@ -59,6 +59,8 @@ PIXELATE_BLOCKS = (2, 4, 8, 16, 32)
 #: blocks leave 2 x 2) is shown on this grid by nearest-neighbour repetition: same information.
 MIN_CODE_SIDE = 4
 PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
+#: correlation lengths (px) of the random PSFs of the "noise" family (:func:`random_psf`)
+NOISE_LENGTHS = (1.0, 2.0, 4.0, 8.0)
 #: method -> ``AlternatingSettings`` fields (beside alpha and face_target)
 METHODS = {
     "paper": dict(adversary="frozen", select="last"),
@@ -105,19 +107,41 @@ def design_folder(out: Path, name: str, seed: int) -> Path:
     return Path(out) / "designs" / name.replace(" ", "_") / f"seed{seed}"
 
 
+def random_psf(length: float, seed: int, size: int = 63):
+    """A random signed PSF [1, size, size]: white Gaussian noise (seeded) smoothed by a Gaussian
+    of sigma ``length`` px (FFT, circular), zero mean, unit peak |tap|. The learned PSFs of the
+    study look like such fields (psfs.png); the "noise" family asks whether an unlearned one is
+    as private."""
+    import torch
+
+    from optics.kernels import gaussian_psf
+
+    generator = torch.Generator().manual_seed(10_007 + int(seed))
+    noise = torch.randn(size, size, generator=generator, dtype=torch.float64)
+    kernel = torch.fft.ifftshift(gaussian_psf(size, float(length)).double())
+    field = torch.fft.irfft2(torch.fft.rfft2(noise) * torch.fft.rfft2(kernel), s=(size, size))
+    field = field - field.mean()
+    return (field / field.abs().max()).float()[None]
+
+
 def _reference_encoder(kind: str, strength: float, seed: int):
     """A fixed design's encoder: ``gauss`` (unlearned Conv(1)+MP+Q, PSF sigma ``strength`` px),
-    ``blur`` (sigma px) or ``pixelate`` (block px)."""
+    ``noise`` (unlearned Conv(1)+MP+Q with :func:`random_psf` of correlation length
+    ``strength`` px, one draw per seed), ``blur`` (sigma px) or ``pixelate`` (block px)."""
     from learn.table1_cameras import baseline_encoder, camera_encoder
+    from optics.kernels import KernelPSF
     from sensor import Camera, CameraConfig
 
     if kind == "gauss":
         return camera_encoder(Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed)))
+    if kind == "noise":
+        config = CameraConfig(**dict(CAMERA, conv="custom"), seed=seed)
+        return camera_encoder(Camera(config, psf_source=KernelPSF(random_psf(strength, seed))))
     if kind == "blur":
         return baseline_encoder(kind, float(strength))
     if kind == "pixelate":
         return _coarse_pixelation(baseline_encoder(kind, int(strength)))
-    raise ValueError(f"reference: {kind!r} is not allowed; choose gauss, blur or pixelate")
+    raise ValueError(f"reference: {kind!r} is not allowed; choose gauss, noise, blur or pixelate")
 
 
 def _coarse_pixelation(encoder):
@@ -218,9 +242,9 @@ def _test_encoder(out: Path, name: str, seed: int):
     if folder.is_dir():
         return camera_encoder(load_design_bundle(folder).make_camera())
     kind, _, strength = name.partition(":")
-    if kind not in ("gauss", "blur", "pixelate") or not strength:
+    if kind not in ("gauss", "noise", "blur", "pixelate") or not strength:
         raise ValueError(f"--names: {name!r} is neither a kept design under {out / 'designs'} "
-                         f"(run --phase learned first) nor gauss:/blur:/pixelate:STRENGTH")
+                         f"(run --phase learned first) nor gauss:/noise:/blur:/pixelate:STRENGTH")
     return _reference_encoder(kind, float(strength), seed)
 
 
@@ -306,7 +330,8 @@ def _run_pending(path: Path, jobs: list, names: "list[str]", spec, state: tuple,
 def plan(phase: str, args) -> "list[tuple]":
     """The tasks of ``phase`` (module docstring)."""
     if phase == "references":
-        return ([("ref", "gauss", s) for s in PSF_SIGMAS] + [("ref", "blur", s) for s in BLUR_SIGMAS]
+        return ([("ref", "gauss", s) for s in PSF_SIGMAS] + [("ref", "noise", s) for s in NOISE_LENGTHS]
+                + [("ref", "blur", s) for s in BLUR_SIGMAS]
                 + [("ref", "pixelate", b) for b in PIXELATE_BLOCKS])
     if phase == "learned":
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -393,7 +418,8 @@ def reference_at(curve: "list[tuple[float, float]]", face: float) -> "float | No
     return None
 
 
-FAMILIES = {"blur": "Gaussian blur", "pixelate": "pixelation", "gauss": "unlearned Conv(1)+MP+Q (sigma)"}
+FAMILIES = {"blur": "Gaussian blur", "pixelate": "pixelation", "gauss": "unlearned Conv(1)+MP+Q (sigma)",
+            "noise": "unlearned Conv(1)+MP+Q (random PSF)"}
 
 
 def _order(task: list) -> tuple:
@@ -432,7 +458,7 @@ def report(out: Path) -> str:
     """Write ``OUT/learning_study.md``, ``OUT/frontier.png`` and ``OUT/psfs.png`` from
     ``OUT/records.jsonl`` (and the kept designs)."""
     points = summarise(load(out))
-    curves = {family: frontier(points, family) for family in FAMILIES}
+    curves = {family: curve for family in FAMILIES if (curve := frontier(points, family))}
     lines = ["| encoder | seeds | identity % (val, strongest) | face % (val) | margin to each "
              "reference at its face accuracy (points; + = more private) | seeds 4 points below "
              "every reference | claim (means max(4, 2 std), all seeds) |",
@@ -529,7 +555,7 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
                                  capsize=2)
             axes.plot([c[0] for c in curves[family]], [c[1] for c in curves[family]], "-",
                       color=line[0].get_color(), label=label)
-    for marker, method in zip("s^Dv*P", sorted({p["task"][1] for p in points.values()
+    for marker, method in zip("s^Dv*PXhd<>p", sorted({p["task"][1] for p in points.values()
                                                  if p["task"][0] == "learn"})):
         group = [p for p in points.values() if p["task"][0] == "learn" and p["task"][1] == method]
         axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],

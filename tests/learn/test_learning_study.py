@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,22 @@ def test_coarse_pixelation_is_shown_on_the_smallest_grid_without_new_information
     assert torch.allclose(coarse, means.repeat_interleave(2, -1).repeat_interleave(2, -2))
     fine = study._reference_encoder("pixelate", 16, seed=0)(images, None)
     assert torch.allclose(fine, images.reshape(2, 3, 4, 16, 4, 16).mean(dim=(3, 5)))
+
+
+def test_random_psf_is_a_seeded_zero_mean_field_smoothed_by_its_length():
+    torch = pytest.importorskip("torch")
+    field = study.random_psf(4.0, seed=0)
+    assert field.shape == (1, 63, 63)
+    assert float(field.abs().max()) == pytest.approx(1.0)
+    assert abs(float(field.mean())) < 1e-6
+    assert torch.equal(field, study.random_psf(4.0, seed=0))
+    assert not torch.allclose(field, study.random_psf(4.0, seed=1))
+
+    def roughness(f):  # neighbour differences against the field's spread
+        return float((f[..., 1:] - f[..., :-1]).square().mean() / f.var())
+
+    # smoothed white noise: E[(x_i - x_i+1)^2] / var = 2 (1 - exp(-1 / (4 L^2)))
+    for length in (2.0, 4.0):
+        expected = 2 * (1 - math.exp(-1 / (4 * length ** 2)))
+        values = [roughness(study.random_psf(length, seed=s)) for s in range(8)]
+        assert sum(values) / len(values) == pytest.approx(expected, rel=0.25)
