@@ -24,7 +24,9 @@ finishes; a rerun skips what is there):
 * ``learned``: every combination of ``--methods`` (``METHODS``), ``--alphas`` and ``--targets``
   (the face target of selection and of the constraint: the in-loop detector's validation
   accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
-  ``--start-sigma`` (or, with ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars) (the best fixed design of the references, issue 31 item 5); ``--optics-lr``
+  ``--start-sigma`` (the best fixed design of the references, issue 31 item 5; or, with
+  ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars); ``--encoder-epochs`` lengthens
+  the schedule; ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
@@ -73,19 +75,23 @@ METHODS = {
                                       network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
+#: optional fields of a learned task after its start, in order: (``AlternatingSettings`` field
+#: and ``--flag``, prefix in the task's name, type); None = the full profile's value
+EXTRAS = (("optics_lr", "o", float), ("encoder_epochs", "e", int))
 
 
 def task_name(task: tuple) -> str:
     """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
     Conv(4) camera from its half-plane bars, ``... o0.003`` where the PSF learns with its own
-    step (``AlternatingSettings.optics_lr``)."""
+    step (``AlternatingSettings.optics_lr``), ``... e4`` with 4 encoder epochs per alternation."""
     if task[0] == "ref":
         return f"{task[1]}:{task[2]:g}"
     _, method, alpha, target, start = task[:5]
-    optics = f" o{task[5]:g}" if len(task) > 5 and task[5] is not None else ""
+    extras = "".join(f" {prefix}{value:g}" for (_, prefix, _), value in zip(EXTRAS, task[5:])
+                     if value is not None)
     start = start if isinstance(start, str) else f"s{start:g}"
-    return f"{method} a{alpha:g} t{target:g} {start}{optics}"
+    return f"{method} a{alpha:g} t{target:g} {start}{extras}"
 
 
 def _state():
@@ -176,8 +182,9 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
     settings = {**table1.FULL.alternating, **METHODS[method], "face_target": float(target)}
-    if len(task) > 5 and task[5] is not None:
-        settings["optics_lr"] = float(task[5])
+    for (field, _, kind), value in zip(EXTRAS, task[5:]):
+        if value is not None:
+            settings[field] = kind(value)
     log: list = []
     camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False)
     if out is not None:
@@ -338,9 +345,11 @@ def plan(phase: str, args) -> "list[tuple]":
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:
             raise ValueError(f"--methods: {unknown} are not allowed; choose from {sorted(METHODS)}")
-        optics = () if args.optics_lr is None else (args.optics_lr,)
+        extras = [getattr(args, field) for field, _, _ in EXTRAS]
+        while extras and extras[-1] is None:
+            extras.pop()
         start = "conv4" if args.conv == "conv4" else args.start_sigma
-        return [("learn", m, a, t, start, *optics) for m in methods
+        return [("learn", m, a, t, start, *extras) for m in methods
                 for a in _numbers(args.alphas) for t in _numbers(args.targets)]
     raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
 
@@ -626,6 +635,8 @@ def main() -> None:
                         help="the PSF's own Adam step, per step a fraction of the starting "
                              "PSF's peak tap (AlternatingSettings.optics_lr; default: the "
                              "encoder's SGD)")
+    parser.add_argument("--encoder-epochs", type=int, default=None,
+                        help="encoder epochs per alternation (default: the full profile's 2)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local: processes, one thread each (default 1); ray: actors")
     parser.add_argument("--report", action="store_true", help="only write the report")

@@ -124,3 +124,19 @@ def test_random_psf_is_a_seeded_zero_mean_field_smoothed_by_its_length():
         expected = 2 * (1 - math.exp(-1 / (4 * length ** 2)))
         values = [roughness(study.random_psf(length, seed=s)) for s in range(8)]
         assert sum(values) / len(values) == pytest.approx(expected, rel=0.25)
+
+
+def test_learned_tasks_name_only_the_options_they_set():
+    import argparse
+
+    def names(**changes):
+        args = argparse.Namespace(**({"methods": "closed_form", "alphas": "200", "targets": "0.9",
+                                      "start_sigma": 8.0, "optics_lr": None,
+                                      "encoder_epochs": None, "conv": "conv1"} | changes))
+        return [study.task_name(task) for task in study.plan("learned", args)]
+
+    assert names() == ["closed_form a200 t0.9 s8"]     # the records of earlier runs still match
+    assert names(encoder_epochs=4) == ["closed_form a200 t0.9 s8 e4"]
+    assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
+    with pytest.raises(ValueError, match="methods"):
+        names(methods="closed_form,gamed")
