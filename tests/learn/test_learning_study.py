@@ -132,11 +132,29 @@ def test_learned_tasks_name_only_the_options_they_set():
     def names(**changes):
         args = argparse.Namespace(**({"methods": "closed_form", "alphas": "200", "targets": "0.9",
                                       "start_sigma": 8.0, "optics_lr": None,
-                                      "encoder_epochs": None, "conv": "conv1"} | changes))
+                                      "encoder_epochs": None, "detector_epochs": None,
+                                      "conv": "conv1"} | changes))
         return [study.task_name(task) for task in study.plan("learned", args)]
 
     assert names() == ["closed_form a200 t0.9 s8"]     # the records of earlier runs still match
     assert names(encoder_epochs=4) == ["closed_form a200 t0.9 s8 e4"]
+    assert names(detector_epochs=6) == ["closed_form a200 t0.9 s8 d6"]
     assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
     with pytest.raises(ValueError, match="methods"):
         names(methods="closed_form,gamed")
+
+
+def test_the_random_psf_family_is_shown_but_not_part_of_the_claim(tmp_path):
+    records = []
+    for seed in range(3):
+        for family in study.CLAIM_FAMILIES:
+            records += [_record(("ref", family, 1), seed, 50.0, 98.0),
+                        _record(("ref", family, 2), seed, 30.0, 90.0)]
+        records += [_record(("ref", "noise", 4), seed, 36.0, 95.0),   # 34 % at 94 %
+                    _record(("ref", "noise", 8), seed, 32.0, 93.0)]
+        records.append(_record(("learn", "good", 50.0, 0.9, 8.0), seed, 35.0, 94.0))
+    (tmp_path / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    text = study.report(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| good a50"))
+    assert "noise -1.0" in row           # less private than a random PSF, yet the claim holds:
+    assert row.endswith("| 3/3 | yes |")  # the claim names blur, pixelation, Gaussian
