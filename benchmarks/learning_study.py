@@ -26,7 +26,8 @@ finishes; a rerun skips what is there):
   accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
   ``--start-sigma`` (the best fixed design of the references, issue 31 item 5; or, with
   ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars); ``--encoder-epochs`` lengthens
-  the schedule, ``--detector-epochs`` trains the in-loop detector longer; ``--optics-lr``
+  the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
+  gives selection's judge more people; ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
@@ -74,11 +75,13 @@ METHODS = {
     # D learns from hard codes (what selection and the evaluation score), not soft ones
     "closed_form_hard_detector": dict(adversary="closed_form", select="validation",
                                       network_input="hard"),
+    "fresh_hard_detector": dict(adversary="fresh", select="validation", network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
 #: optional fields of a learned task after its start, in order: (``AlternatingSettings`` field
 #: and ``--flag``, prefix in the task's name, type); None = the full profile's value
-EXTRAS = (("optics_lr", "o", float), ("encoder_epochs", "e", int), ("detector_epochs", "d", int))
+EXTRAS = (("optics_lr", "o", float), ("encoder_epochs", "e", int), ("detector_epochs", "d", int),
+          ("judge_people", "j", int))
 
 
 def task_name(task: tuple) -> str:
@@ -648,6 +651,9 @@ def main() -> None:
     parser.add_argument("--detector-epochs", type=int, default=None,
                         help="in-loop detector epochs per alternation (default: the full "
                              "profile's 2)")
+    parser.add_argument("--judge-people", type=int, default=None,
+                        help="encoder people taken out of the loop to judge selection "
+                             "(default: AlternatingSettings' 100)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local: processes, one thread each (default 1); ray: actors")
     parser.add_argument("--report", action="store_true", help="only write the report")
