@@ -57,12 +57,12 @@ from pathlib import Path
 
 SEEDS = (0, 1, 2)
 ATTACKS = ("logistic", "mlp")
-BLUR_SIGMAS = (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
+BLUR_SIGMAS = (2.0, 4.0, 8.0, 10.0, 12.0, 14.0, 16.0, 24.0)
 PIXELATE_BLOCKS = (2, 4, 8, 16, 32)
 #: Smallest code side the attackers and the detector take (px); a coarser pixelation (32 px
 #: blocks leave 2 x 2) is shown on this grid by nearest-neighbour repetition: same information.
 MIN_CODE_SIDE = 4
-PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
+PSF_SIGMAS = (1.0, 2.0, 4.0, 8.0, 10.0, 12.0, 14.0, 16.0, 24.0)
 #: correlation lengths (px) of the random PSFs of the "noise" family (:func:`random_psf`)
 NOISE_LENGTHS = (1.0, 2.0, 4.0, 8.0)
 #: method -> ``AlternatingSettings`` fields (beside alpha and face_target)

@@ -34,7 +34,8 @@ Our decisions (documented here, reported with the run):
   the codes do not change when the PSF is scaled and the gradient on a tap goes as 1 / (the
   PSF's scale). A unit-sum 63 x 63 Gaussian (sigma 8 px: peak tap 2.5e-3) under the encoder's SGD
   (lr 0.03) is 99 times its own norm away from the start after 30 steps (cosine 0.001 with it):
-  the starting design is erased and the PSF becomes gradient noise. ``optics_lr`` gives the
+  the starting design is erased and the PSF becomes whatever the gradients draw (signed,
+  structured fields: docs/results/learning_study/psfs.png). ``optics_lr`` gives the
   taps Adam of their own with the step ``optics_lr * max|initial taps|`` (a fraction of the
   starting peak per step, whatever the PSF's scale); the thresholds keep the SGD above.
 * R learns the encoder identities only (``Splits.encoder_train``; ``encoder_val`` selects its
