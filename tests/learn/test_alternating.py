@@ -399,13 +399,13 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     args = parser.parse_args(["train", "--out", str(tmp_path), "--adversary", "closed_form",
                               "--select", "validation", "--face-target", "0.9",
                               "--utility", "constraint", "--psf-sigma", "12",
-                              "--optics-lr", "0.003"])
+                              "--optics-lr", "0.003", "--network-input", "hard"])
     config = train_cli.build_config(args)
     training = config.training
     assert (training.adversary, training.select, training.face_target, training.utility) == (
         "closed_form", "validation", 0.9, "constraint")
     assert config.camera.psf_sigma == 12.0
-    assert training.optics_lr == 0.003
+    assert (training.optics_lr, training.network_input) == (0.003, "hard")
     toml = tmp_path / "run.toml"
     toml.write_text('[training]\nadversary = "fresh"\nadversary_pool = "cnn"\n'
                     'adversary_combine = "sum"\n')

@@ -29,6 +29,7 @@ _OVERRIDES = {
     "utility": ("training", "utility"),
     "psf_sigma": ("camera", "psf_sigma"),
     "optics_lr": ("training", "optics_lr"),
+    "network_input": ("training", "network_input"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -112,6 +113,10 @@ def register(subparsers) -> None:
     parser.add_argument("--psf-sigma", type=float,
                         help="sigma (px) of Conv(1)'s starting Gaussian PSF"
                              + _FROM_CONFIG.format(8.0))
+    parser.add_argument("--network-input", choices=("soft", "hard"),
+                        help="codes R and D learn from: the soft quantiser at the alternation's "
+                             "hardness (the authors') or the hard one the evaluation scores"
+                             + _FROM_CONFIG.format("soft"))
     parser.add_argument("--optics-lr", type=float,
                         help="give the PSF its own Adam step, this fraction of the starting "
                              "PSF's peak tap per step (e.g. 0.003); without it the PSF shares "
