@@ -78,10 +78,19 @@ METHODS = {
     "fresh_hard_detector": dict(adversary="fresh", select="validation", network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
+#: the fixed designs a name ``KIND:STRENGTH`` can stand for (:func:`_reference_encoder`)
+REFERENCE_KINDS = ("gauss", "noise", "blur", "pixelate")
 #: optional fields of a learned task after its start, in order: (``AlternatingSettings`` field
-#: and ``--flag``, prefix in the task's name, type); None = the full profile's value
-EXTRAS = (("optics_lr", "o", float), ("encoder_epochs", "e", int), ("detector_epochs", "d", int),
-          ("judge_people", "j", int))
+#: and ``--flag``, prefix in the task's name, type, help); None = the full profile's value
+EXTRAS = (
+    ("optics_lr", "o", float, "the PSF's own Adam step, per step a fraction of the starting "
+                              "PSF's peak tap (default: the encoder's SGD)"),
+    ("encoder_epochs", "e", int, "encoder epochs per alternation (default: the full profile's 2)"),
+    ("detector_epochs", "d", int, "in-loop detector epochs per alternation (default: the full "
+                                  "profile's 2)"),
+    ("judge_people", "j", int, "encoder people taken out of the loop to judge selection "
+                               "(default: AlternatingSettings' 100)"),
+)
 
 
 def task_name(task: tuple) -> str:
@@ -93,7 +102,7 @@ def task_name(task: tuple) -> str:
     if task[0] == "ref":
         return f"{task[1]}:{task[2]:g}"
     _, method, alpha, target, start = task[:5]
-    extras = "".join(f" {prefix}{value:g}" for (_, prefix, _), value in zip(EXTRAS, task[5:])
+    extras = "".join(f" {prefix}{value:g}" for (_, prefix, *_), value in zip(EXTRAS, task[5:])
                      if value is not None)
     start = start if isinstance(start, str) else f"s{start:g}"
     return f"{method} a{alpha:g} t{target:g} {start}{extras}"
@@ -152,7 +161,7 @@ def _reference_encoder(kind: str, strength: float, seed: int):
         return baseline_encoder(kind, float(strength))
     if kind == "pixelate":
         return _coarse_pixelation(baseline_encoder(kind, int(strength)))
-    raise ValueError(f"reference: {kind!r} is not allowed; choose gauss, noise, blur or pixelate")
+    raise ValueError(f"reference: {kind!r} is not allowed; choose one of {REFERENCE_KINDS}")
 
 
 def _coarse_pixelation(encoder):
@@ -187,7 +196,7 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
     settings = {**table1.FULL.alternating, **METHODS[method], "face_target": float(target)}
-    for (field, _, kind), value in zip(EXTRAS, task[5:]):
+    for (field, _, kind, _), value in zip(EXTRAS, task[5:]):
         if value is not None:
             settings[field] = kind(value)
     log: list = []
@@ -254,9 +263,10 @@ def _test_encoder(out: Path, name: str, seed: int):
     if folder.is_dir():
         return camera_encoder(load_design_bundle(folder).make_camera())
     kind, _, strength = name.partition(":")
-    if kind not in ("gauss", "noise", "blur", "pixelate") or not strength:
+    if kind not in REFERENCE_KINDS or not strength:
         raise ValueError(f"--names: {name!r} is neither a kept design under {out / 'designs'} "
-                         f"(run --phase learned first) nor gauss:/noise:/blur:/pixelate:STRENGTH")
+                         f"(run --phase learned first) nor KIND:STRENGTH, KIND one of "
+                         f"{REFERENCE_KINDS}")
     return _reference_encoder(kind, float(strength), seed)
 
 
@@ -350,7 +360,7 @@ def plan(phase: str, args) -> "list[tuple]":
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:
             raise ValueError(f"--methods: {unknown} are not allowed; choose from {sorted(METHODS)}")
-        extras = [getattr(args, field) for field, _, _ in EXTRAS]
+        extras = [getattr(args, field) for field, *_ in EXTRAS]
         while extras and extras[-1] is None:
             extras.pop()
         start = "conv4" if args.conv == "conv4" else args.start_sigma
@@ -450,6 +460,19 @@ CLAIM_FAMILIES = ("blur", "pixelate", "gauss")
 CLAIM_POINTS = 4.0
 
 
+def margins_at(curves: "dict[str, list]", face: float, identity: float) -> "dict":
+    """family -> the family's identity accuracy at ``face`` minus ``identity`` (points; + = the
+    design is more private), None where the family has no member at that face accuracy."""
+    refs = {family: reference_at(curve, face) for family, curve in curves.items()}
+    return {family: None if ref is None else ref - identity for family, ref in refs.items()}
+
+
+def margins_text(margins: dict) -> str:
+    """``blur +4.2, pixelate n/a, ...`` for the report's tables."""
+    return ", ".join(f"{family} n/a" if m is None else f"{family} {m:+.1f}"
+                     for family, m in margins.items())
+
+
 def claim_check(point: dict, curves: "dict[str, list]") -> "tuple[dict, bool, int]":
     """Issue 31's claim for one learned point against the reference families of the claim.
 
@@ -459,18 +482,15 @@ def claim_check(point: dict, curves: "dict[str, list]") -> "tuple[dict, bool, in
     meet ``CLAIM_POINTS`` against each of them at their own face accuracy). A claim family
     without a value at a face accuracy fails the claim there.
     """
-    margins = {}
-    for family, curve in curves.items():
-        ref = reference_at(curve, point["face"])
-        margins[family] = None if ref is None else ref - point["identity"]
-    claim_curves = [curve for family, curve in curves.items() if family in CLAIM_FAMILIES]
-    need = max(CLAIM_POINTS, 2 * point["identity_std"])
-    on_means = all(m is not None and m >= need
-                   for family, m in margins.items() if family in CLAIM_FAMILIES)
-    seeds = 0
-    for identity, face in point["per_seed"]:
-        refs = [reference_at(curve, face) for curve in claim_curves]
-        seeds += all(r is not None and r - identity >= CLAIM_POINTS for r in refs)
+    margins = margins_at(curves, point["face"], point["identity"])
+    claim_curves = {family: curve for family, curve in curves.items() if family in CLAIM_FAMILIES}
+
+    def meets(values: dict, need: float) -> bool:
+        return all(values[family] is not None and values[family] >= need for family in claim_curves)
+
+    on_means = meets(margins, max(CLAIM_POINTS, 2 * point["identity_std"]))
+    seeds = sum(meets(margins_at(claim_curves, face, identity), CLAIM_POINTS)
+                for identity, face in point["per_seed"])
     return margins, on_means, seeds
 
 
@@ -488,8 +508,7 @@ def report(out: Path) -> str:
         margin_text, seeds_text, claim = "-", "-", "-"
         if learned:
             margins, on_means, seeds = claim_check(p, curves)
-            margin_text = ", ".join(f"{family} n/a" if m is None else f"{family} {m:+.1f}"
-                                    for family, m in margins.items())
+            margin_text = margins_text(margins)
             seeds_text = f"{seeds}/{p['seeds']}"
             claim = "yes" if on_means and seeds == p["seeds"] else "no"
         lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
@@ -544,14 +563,11 @@ def _test_section(out: Path) -> str:
         face, face_std = _spread([r["face"] for r in group])
         ver, ver_std = _spread([r["verification"] for r in group])
         auc, auc_std = _spread([r["auc"] for r in group])
-        margins = []
-        if not name.startswith("gauss:"):
-            for family, curve in curves.items():
-                ref = reference_at(curve, face)
-                margins.append(f"{family} n/a" if ref is None else f"{family} {ref - identity:+.1f}")
+        margins = ("-" if name.startswith("gauss:")
+                   else margins_text(margins_at(curves, face, identity)))
         lines.append(f"| {name} | {len(group)} | {identity:.1f} +- {identity_std:.1f} | "
                      f"{face:.1f} +- {face_std:.1f} | {ver:.1f} +- {ver_std:.1f} | "
-                     f"{auc:.3f} +- {auc_std:.3f} | {', '.join(margins) or '-'} |")
+                     f"{auc:.3f} +- {auc_std:.3f} | {margins} |")
     return ("\n## The test run (full protocol, read once)\n\nIdentity: strongest of the five "
             "attacks of the full suite on the test part; verification: strongest of cosine, MLP "
             "and Inception on role-T pairsDevTest pairs (docs/results/verification for blur and "
@@ -642,18 +658,8 @@ def main() -> None:
     parser.add_argument("--conv", choices=("conv1", "conv4"), default="conv1",
                         help="camera learned: Conv(1) from --start-sigma, or Conv(4) from its "
                              "four half-plane bars (sensor.Camera)")
-    parser.add_argument("--optics-lr", type=float, default=None,
-                        help="the PSF's own Adam step, per step a fraction of the starting "
-                             "PSF's peak tap (AlternatingSettings.optics_lr; default: the "
-                             "encoder's SGD)")
-    parser.add_argument("--encoder-epochs", type=int, default=None,
-                        help="encoder epochs per alternation (default: the full profile's 2)")
-    parser.add_argument("--detector-epochs", type=int, default=None,
-                        help="in-loop detector epochs per alternation (default: the full "
-                             "profile's 2)")
-    parser.add_argument("--judge-people", type=int, default=None,
-                        help="encoder people taken out of the loop to judge selection "
-                             "(default: AlternatingSettings' 100)")
+    for field, _, kind, text in EXTRAS:
+        parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=text)
     parser.add_argument("--workers", type=int, default=None,
                         help="local: processes, one thread each (default 1); ray: actors")
     parser.add_argument("--report", action="store_true", help="only write the report")

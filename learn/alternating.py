@@ -501,7 +501,7 @@ class AlternatingTrainer:
         rest = [p for p in parameters if id(p) not in ids]
         optimisers = [torch.optim.SGD(rest, lr=settings.encoder_lr,
                                       momentum=settings.encoder_momentum)] if rest else []
-        if optics and self.optics_scale > 0:
+        if optics:
             optimisers.append(torch.optim.Adam(optics, lr=settings.optics_lr * self.optics_scale))
         return optimisers
 
