@@ -27,7 +27,10 @@ finishes; a rerun skips what is there):
   ``--start-sigma`` (the best fixed design of the references, issue 31 item 5; or, with
   ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars); ``--encoder-epochs`` lengthens
   the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
-  gives selection's judge more people; ``--optics-lr``
+  gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
+  the richest people's images, ``--alternations`` gives selection more candidates,
+  ``--judge-detector-epochs`` reads selection's face accuracy from a longer-trained copy of the
+  in-loop detector; ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
@@ -90,6 +93,14 @@ EXTRAS = (
                                   "profile's 2)"),
     ("judge_people", "j", int, "encoder people taken out of the loop to judge selection "
                                "(default: AlternatingSettings' 100)"),
+    ("judge_folds", "k", int, "k >= 2: selection's judge takes the people with the most images "
+                              "and cross-validates over k folds (default: one held-out image "
+                              "a person)"),
+    ("alternations", "n", int, "alternations (default: the full profile's 6); selection sees "
+                               "one candidate design per alternation"),
+    ("judge_detector_epochs", "jd", int, "selection's face accuracy from a copy of the in-loop "
+                                         "detector trained this many more epochs on hard codes "
+                                         "(default: the in-loop detector's own)"),
 )
 
 
@@ -98,7 +109,9 @@ def task_name(task: tuple) -> str:
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
     Conv(4) camera from its half-plane bars, ``... o0.003`` where the PSF learns with its own
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
-    epochs per alternation."""
+    epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
+    folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
+    more epochs."""
     if task[0] == "ref":
         return f"{task[1]}:{task[2]:g}"
     _, method, alpha, target, start = task[:5]
@@ -148,12 +161,12 @@ def _reference_encoder(kind: str, strength: float, seed: int):
     """A fixed design's encoder: ``gauss`` (unlearned Conv(1)+MP+Q, PSF sigma ``strength`` px),
     ``noise`` (unlearned Conv(1)+MP+Q with :func:`random_psf` of correlation length
     ``strength`` px, one draw per seed), ``blur`` (sigma px) or ``pixelate`` (block px)."""
-    from learn.table1_cameras import baseline_encoder, camera_encoder
+    from learn.table1_cameras import baseline_encoder, camera_encoder, gaussian_camera_encoder
     from optics.kernels import KernelPSF
     from sensor import Camera, CameraConfig
 
     if kind == "gauss":
-        return camera_encoder(Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed)))
+        return gaussian_camera_encoder(strength, seed)
     if kind == "noise":
         config = CameraConfig(**dict(CAMERA, conv="custom"), seed=seed)
         return camera_encoder(Camera(config, psf_source=KernelPSF(random_psf(strength, seed))))

@@ -7,6 +7,7 @@ Modules (imported on demand; nothing heavy is imported here):
   ``to_tensor`` (uint8 sRGB NHWC -> float32 linear RGB NCHW), batching helpers.
 - ``learn.networks``: ``make_recogniser``, ``make_detector`` (small ResNets for codes), ``entropy``.
 - ``learn.alternating``: ``AlternatingSettings``, ``AlternatingTrainer`` (the paper's eq. (1)).
+- ``learn.recipes``: named learning methods (``"closed_form"``, the CLI's default; ``"paper"``).
 - ``learn.runs``: ``RunConfig``, ``load_run_config``, ``train`` (checkpoints, resume, metrics log).
 - the design bundle it writes is ``sensor.design_bundle`` (read by optics/ and hil/ too).
 - ``canopic.app.commands.train``: ``canopic train``.

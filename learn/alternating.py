@@ -75,9 +75,12 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
 * ``select`` -- which alternation the run returns: ``"last"`` (default) or ``"validation"``:
   after every alternation a fresh logistic regression (not in the loop) is fitted on hard codes
   of the judge's people's training images and scored on their held-out images: ``judge_people``
-  (100) encoder people taken out of the loop (``TrainingData.from_splits``), so no test role
-  and nothing the encoder learned from is among them (no evaluation part is read), beside D's
-  accuracy on hard codes of its validation images; the design returned
+  (100) encoder people taken out of the loop (``TrainingData.from_splits``; ``judge_folds`` = k
+  > 0: the people with the most images, scored by k-fold cross-validation over all their
+  images instead), so no test role and nothing the encoder learned from is among them (no
+  evaluation part is read), beside D's
+  accuracy on hard codes of its validation images (``judge_detector_epochs`` = k > 0: that of a
+  copy of D trained k more epochs on hard codes of the alternation's camera); the design returned
   (:meth:`AlternatingTrainer.design`, the run's design bundle) is the most private alternation
   whose face accuracy reaches ``face_target`` (0.95), else the most useful one
   (``learn.selection``). Every alternation's metrics log ``select_identity_acc``,
@@ -112,7 +115,7 @@ from torch.nn import functional as F
 from learn import datasets
 from learn.adversaries import POOL_COMBINES, closed_form_privacy, pair_people, parse_pool, sample_pairs
 from learn.networks import entropy, make_detector, make_flat_recogniser, make_recogniser
-from learn.selection import SELECTS, Selection, logistic_accuracy
+from learn.selection import SELECTS, Selection, cross_validated_accuracy, logistic_accuracy
 
 ORDERS = ("encoder_first", "networks_first")
 NETWORK_INPUTS = ("soft", "hard")
@@ -173,6 +176,19 @@ class AlternatingSettings:
     face_target : float
         Utility target of ``select="validation"`` and ``utility="constraint"``: D's hard
         validation accuracy, in [0, 1].
+    judge_people : int
+        Encoder people taken out of the loop to judge ``select="validation"`` (>= 2; at most
+        half of those with a training and a held-out image).
+    judge_folds : int
+        0 (default): the judge's people are a seeded random choice, its logistic regression is
+        fitted on their training images and scored on their held-out ones (about one image a
+        person). k >= 2: the people with the most images, scored by k-fold cross-validation
+        over all their images (every image scored once), a judge with several images per
+        person like the evaluation's, whose score varies less.
+    judge_detector_epochs : int
+        0 (default): selection's utility is D's own validation accuracy on hard codes; k > 0:
+        that of a copy of D trained k more epochs on hard codes of the alternation's camera
+        (:meth:`AlternatingTrainer.selection_face_accuracy`), which reads less low than D.
     utility : {"weighted", "constraint"}
         "weighted": the detection loss has weight 1 (alpha alone trades privacy for utility,
         the paper's); "constraint": its weight is a Lagrange multiplier that holds D's
@@ -214,6 +230,8 @@ class AlternatingSettings:
     select: str = "last"
     face_target: float = 0.95
     judge_people: int = 100
+    judge_folds: int = 0
+    judge_detector_epochs: int = 0
     utility: str = "weighted"
     constraint_rate: float = 0.25
     optics_lr: Optional[float] = None
@@ -259,6 +277,11 @@ class AlternatingSettings:
         need("select", self.select in SELECTS, f"one of {SELECTS}")
         need("judge_people", is_int(self.judge_people) and self.judge_people >= 2,
              "an integer >= 2")
+        need("judge_detector_epochs", is_int(self.judge_detector_epochs)
+             and self.judge_detector_epochs >= 0, "an integer >= 0")
+        need("judge_folds", is_int(self.judge_folds) and (self.judge_folds == 0
+                                                          or self.judge_folds >= 2),
+             "0 or an integer >= 2")
         need("face_target", is_num(self.face_target) and 0 <= self.face_target <= 1,
              "a number in [0, 1]")
         need("utility", self.utility in UTILITIES, f"one of {UTILITIES}")
@@ -270,6 +293,13 @@ class AlternatingSettings:
     def hardness(self, alternation: int) -> float:
         """Quantiser hardness T of ``alternation`` (0-based): ``hardness_slope * (a + 1)``."""
         return float(self.hardness_slope * (alternation + 1))
+
+    def judge(self) -> dict:
+        """The judge keywords of :meth:`TrainingData.from_splits` these settings need (no judge
+        unless ``select="validation"``; the richest people when ``judge_folds`` > 0)."""
+        people = self.judge_people if self.select == "validation" else 0
+        return {"judge_people": people,
+                "judge_pick": "most_images" if self.judge_folds else "random"}
 
 
 @dataclasses.dataclass
@@ -309,15 +339,18 @@ class TrainingData:
 
     @classmethod
     def from_splits(cls, splits: "datasets.Splits", device="cpu", nonface_val_fraction: float = 0.15,
-                    rank: int = 0, world_size: int = 1, judge_people: int = 0) -> "TrainingData":
+                    rank: int = 0, world_size: int = 1, judge_people: int = 0,
+                    judge_pick: str = "random") -> "TrainingData":
         """The encoder parts of ``splits`` as tensors; training parts sharded by rank.
 
         ``judge_people`` > 0 (for ``select="validation"``): that many encoder people (at most
-        half of those with a training and a held-out image; a fixed seeded choice) are taken
-        out of the loop and fill the ``select_*`` fields instead (their training images to fit
-        the judge, their held-out images to score it), so the judge's people are people the
-        encoder never learned from and no test role holds. No evaluation part of ``splits``
-        (``eval_*``, ``nonfaces_test``) is read.
+        half of those with a training and a held-out image) are taken out of the loop and fill
+        the ``select_*`` fields instead (their training images to fit the judge, their held-out
+        images to score it), so the judge's people are people the encoder never learned from
+        and no test role holds. ``judge_pick``: ``"random"`` (a fixed seeded choice) or
+        ``"most_images"`` (those with the most images, ties to the lower label: the judge of
+        ``judge_folds`` > 0, which cross-validates over all their images). No evaluation part
+        of ``splits`` (``eval_*``, ``nonfaces_test``) is read.
         """
         nonfaces = splits.nonfaces_encoder
         count_val = max(1, int(round(len(nonfaces) * nonface_val_fraction)))
@@ -328,7 +361,8 @@ class TrainingData:
                              f"no-faces")
         train, val, select = splits.encoder_train, splits.encoder_val, {}
         if judge_people:
-            train, val, judge_train, judge_val = _split_off_judge(train, val, judge_people)
+            train, val, judge_train, judge_val = _split_off_judge(train, val, judge_people,
+                                                                  judge_pick)
             select = dict(
                 select_faces=datasets.to_tensor(judge_train.images, device),
                 select_labels=torch.tensor(judge_train.labels, device=device),
@@ -348,19 +382,33 @@ class TrainingData:
             num_identities=train.num_classes, **select)
 
 
-def _split_off_judge(train: "datasets.FaceSet", val: "datasets.FaceSet", count: int):
+#: ``TrainingData.from_splits``' ways of choosing the judge's people.
+JUDGE_PICKS = ("random", "most_images")
+
+
+def _split_off_judge(train: "datasets.FaceSet", val: "datasets.FaceSet", count: int,
+                     pick: str = "random"):
     """(loop train, loop val, judge train, judge val): ``count`` people (at most half of those
-    with images in both parts; seeded choice) moved from the loop's parts to the judge's, each
-    side relabelled ``0 .. P - 1``. ValueError if fewer than 4 people have images in both."""
+    with images in both parts; a seeded choice, or those with the most images) moved from the
+    loop's parts to the judge's, each side relabelled ``0 .. P - 1``. ValueError if fewer than
+    4 people have images in both."""
     import numpy as np
+
+    if pick not in JUDGE_PICKS:
+        raise ValueError(f"judge_pick: {pick!r} is not allowed; choose one of {JUDGE_PICKS}")
 
     both = np.intersect1d(np.unique(train.labels), np.unique(val.labels))
     if len(both) < 4:
         raise ValueError(f"select='validation': only {len(both)} encoder people have a training "
                          f"and a held-out image; the judge needs its own people (>= 2) and the "
                          f"loop keeps the rest")
-    chosen = np.sort(np.random.default_rng(0).choice(both, min(count, len(both) // 2),
-                                                     replace=False))
+    count = min(count, len(both) // 2)
+    if pick == "random":
+        chosen = np.sort(np.random.default_rng(0).choice(both, count, replace=False))
+    else:
+        images = (np.bincount(train.labels, minlength=train.num_classes)
+                  + np.bincount(val.labels, minlength=train.num_classes))[both]
+        chosen = np.sort(both[np.argsort(-images, kind="stable")[:count]])
 
     def part(faces: "datasets.FaceSet", people: np.ndarray) -> "datasets.FaceSet":
         keep = np.isin(faces.labels, people)
@@ -791,13 +839,22 @@ class AlternatingTrainer:
         faces = self._encode_all(self.data.faces, mode, hardness)
         nonfaces = self._encode_all(self.data.nonfaces, mode, hardness)
         val_codes, val_targets = self._detection_val(mode, hardness)
-        net = self.detector
+        best_acc = self._train_detector(self.detector, faces, nonfaces, val_codes, val_targets,
+                                        settings.detector_epochs, self.generator, progress)
+        return {"detector_val_acc": best_acc}
+
+    def _train_detector(self, net: nn.Module, faces: torch.Tensor, nonfaces: torch.Tensor,
+                        val_codes: torch.Tensor, val_targets: torch.Tensor, epochs: int,
+                        generator: torch.Generator, progress=None) -> float:
+        """Train ``net`` (face vs no-face CE, balanced batches in ``generator``'s order) for
+        ``epochs`` epochs on codes; restore its best validation epoch; return that accuracy
+        (-1.0 when ``epochs`` is 0)."""
         optimiser = self._adam(net)
         best_acc, best_state = -1.0, None
-        for _ in range(settings.detector_epochs):
+        for _ in range(epochs):
             net.train()
             for face_index, nonface_index in self._limit(datasets.balanced_batches(
-                    len(faces), len(nonfaces), settings.batch_size, generator=self.generator)):
+                    len(faces), len(nonfaces), self.settings.batch_size, generator=generator)):
                 optimiser.zero_grad(set_to_none=True)
                 batch = torch.cat([faces[face_index], nonfaces[nonface_index]])
                 targets = torch.cat([torch.ones(len(face_index)),
@@ -813,7 +870,7 @@ class AlternatingTrainer:
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
-        return {"detector_val_acc": best_acc}
+        return best_acc
 
     def _detection_val(self, mode: str, hardness: Optional[float], generator=_OWN
                        ) -> "tuple[torch.Tensor, torch.Tensor]":
@@ -846,22 +903,48 @@ class AlternatingTrainer:
     def selection_identity_accuracy(self, alternation: int) -> float:
         """Held-out accuracy of a fresh logistic regression on hard codes of ``select_*`` faces.
 
-        Fitted on ``data.select_faces`` (evaluation identities, training part), scored on
-        ``data.select_faces_val``. Camera noise comes from a generator of its own (seeded by the
+        Fitted on ``data.select_faces`` (the judge's people, training part), scored on
+        ``data.select_faces_val``; with ``judge_folds`` = k > 0, k-fold cross-validated over
+        both parts (``learn.selection.cross_validated_accuracy``: every judge image is scored
+        once, by a model that did not see it). Camera noise comes from a generator of its own (seeded by the
         run's seed and ``alternation``) and the global RNG is restored, so scoring changes
         nothing the training draws.
         """
-        data = self.data
+        data, classes = self.data, max(self.data.select_num_identities, 2)
         with self._scoring_noise(alternation) as generator:
             train = self._encode_all(data.select_faces, "hard", None, generator=generator)
             val = self._encode_all(data.select_faces_val, "hard", None, generator=generator)
-        return logistic_accuracy(train, data.select_labels, val, data.select_labels_val,
-                                 max(data.select_num_identities, 2))
+        if self.settings.judge_folds:
+            return cross_validated_accuracy(torch.cat([train, val]),
+                                            torch.cat([data.select_labels, data.select_labels_val]),
+                                            classes, self.settings.judge_folds)
+        return logistic_accuracy(train, data.select_labels, val, data.select_labels_val, classes)
+
+    def selection_face_accuracy(self, alternation: int) -> float:
+        """Validation accuracy, on hard codes, of a copy of D trained ``judge_detector_epochs``
+        more epochs on hard codes of the current camera (best epoch; D itself is unchanged).
+
+        D learns a few epochs per alternation while the camera moves under it, so its own
+        accuracy reads low, most at the first alternations (docs/learning.md); the copy reads
+        what a detector trained on this camera's codes reaches. Camera noise and batch order
+        come from generators of their own, and the global RNG is restored, so scoring changes
+        nothing the training draws.
+        """
+        with self._scoring_noise(104_729 + alternation) as generator:
+            faces = self._encode_all(self.data.faces, "hard", None, generator=generator)
+            nonfaces = self._encode_all(self.data.nonfaces, "hard", None, generator=generator)
+            val_codes, val_targets = self._detection_val("hard", None, generator)
+            order = torch.Generator().manual_seed(self.seed * 1_000_003 + 104_729 + alternation)
+            return self._train_detector(copy.deepcopy(self.detector), faces, nonfaces, val_codes,
+                                        val_targets, self.settings.judge_detector_epochs, order)
 
     def selection_step(self, alternation: int, metrics: dict) -> dict:
-        """Score this alternation (``metrics["detector_val_acc_hard"]`` is its utility); offer it."""
+        """Score this alternation (its utility: ``metrics["detector_val_acc_hard"]``, or
+        :meth:`selection_face_accuracy` with ``judge_detector_epochs`` > 0); offer it."""
         identity_acc = self.selection_identity_accuracy(alternation)
-        face_acc = float(metrics["detector_val_acc_hard"])
+        face_acc = (self.selection_face_accuracy(alternation)
+                    if self.settings.judge_detector_epochs
+                    else float(metrics["detector_val_acc_hard"]))
         self.selection.offer(alternation, identity_acc, face_acc, self.camera.state_dict())
         return {"select_identity_acc": identity_acc, "select_face_acc": face_acc,
                 "selected_alternation": self.selection.alternation}

@@ -144,10 +144,18 @@ def _place_labels(figure, axes, labels, points) -> None:
         taken.append((box.x0, box.y0, box.x1, box.y1))
 
 
+#: (sweep name, marker, line style, colour) of the reference sweeps :func:`privacy_utility_figure`
+#: draws, in this order; the legend names that are not the sweep's own.
+_SWEEP_STYLES = (("blur", "o", "-", "tab:green"), ("pixelate", "s", "--", "tab:olive"),
+                 ("gaussian_camera", "^", ":", "tab:purple"))
+SWEEP_LABELS = {"gaussian_camera": "unlearned Gaussian camera"}
+
+
 def privacy_utility_figure(records: "Sequence[dict]", sweeps: dict):
     """The Fig. 5 figure of :func:`plot_privacy_utility`, not saved (a matplotlib Figure).
 
-    The sweeps are lines labelled ``"blur sweep (...)"`` / ``"pixelate sweep (...)"``; error
+    The sweeps are lines labelled ``"blur sweep (...)"`` / ``"pixelate sweep (...)"`` /
+    ``"unlearned Gaussian camera sweep (...)"`` (sweep ``"gaussian_camera"``); error
     bars (one standard deviation over seeds) are drawn only where two or more seeds were
     evaluated; every label lies inside the axes, clear of the markers and of each other where
     there is room.
@@ -161,9 +169,8 @@ def privacy_utility_figure(records: "Sequence[dict]", sweeps: dict):
         ys.extend([y - (yerr or 0.0), y + (yerr or 0.0)])
         markers.append((x, y))
 
-    # the two sweeps apart by colour and line as well as marker (both are baselines)
-    for name, marker, line, colour in (("blur", "o", "-", "tab:green"),
-                                       ("pixelate", "s", "--", "tab:olive")):
+    # the sweeps apart by colour and line as well as marker (all are references)
+    for name, marker, line, colour in _SWEEP_STYLES:
         points = sorted((sweep_point(s, r) for s, r in sweeps.get(name, [])),
                         key=lambda p: p["strength_px"])
         points = [p for p in points if not (math.isnan(p["id_top1"]) or math.isnan(p["face_acc"]))]
@@ -172,7 +179,7 @@ def privacy_utility_figure(records: "Sequence[dict]", sweeps: dict):
         strengths = ", ".join(f"{p['strength_px']:g}" for p in points)
         axes.plot([p["id_top1"] for p in points], [p["face_acc"] for p in points], line,
                   marker=marker, color=colour, alpha=0.8, lw=1.6, ms=6,
-                  label=f"{name} sweep ({strengths} px)")
+                  label=f"{SWEEP_LABELS.get(name, name)} sweep ({strengths} px)")
         for p in points:
             xerr = _spread(p["id_top1_std"], p["n_seeds"])
             yerr = _spread(p["face_acc_std"], p["n_seeds"])

@@ -47,10 +47,15 @@ CHECKPOINT_FORMAT = "canopic-train-checkpoint"
 CHECKPOINT_VERSION = 1
 #: Settings that may change when a run is resumed (everything else must match the checkpoint).
 RESUMABLE_CHANGES = (("training", "alternations"), ("device",))
+#: Training fields added after runs were already written, with the value that means "as before":
+#: left out of the fingerprint while they hold it, so those runs still resume.
+LATER_FIELDS = {"judge_folds": 0, "judge_detector_epochs": 0}
 
 #: Named training profiles (overrides of AlternatingSettings). "paper" = the authors' schedule.
 PROFILES = {
-    "paper": {},
+    "paper": {"alternations": 20, "encoder_epochs": 10, "recogniser_epochs": 100,
+              "recogniser_patience": 10, "detector_epochs": 10, "steps_per_epoch": None,
+              "order": "encoder_first", "hardness_slope": 5.0, "encoder_lr": 1e-2},
     "quick": {"alternations": 4, "encoder_epochs": 1, "recogniser_epochs": 15,
               "recogniser_patience": 4, "detector_epochs": 2, "steps_per_epoch": 25,
               "order": "networks_first", "hardness_slope": 10.0},
@@ -170,6 +175,9 @@ class RunConfig:
             for key in path[:-1]:
                 target = target[key]
             target.pop(path[-1])
+        for field, before in LATER_FIELDS.items():
+            if values["training"].get(field) == before:
+                values["training"].pop(field)
         return fingerprint(values)
 
 
@@ -187,8 +195,12 @@ def smoke_config(conv: str = "conv4", **training: Any) -> RunConfig:
                                 "device": "cpu"})
 
 
-def load_run_config(path) -> RunConfig:
-    """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError)."""
+def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
+    """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError).
+
+    What the file leaves out comes from ``defaults`` (section by section; None:
+    ``RunConfig()``'s, the authors' method), e.g. a recipe's settings (``canopic train``).
+    """
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"config: {str(path)!r} is a folder; expected a .json or .toml file")
@@ -211,6 +223,11 @@ def load_run_config(path) -> RunConfig:
         if str(error).startswith("config:"):
             raise
         raise ValueError(f"config: {str(path)!r} is not valid {path.suffix[1:].upper()} ({error})") from None
+    if defaults is not None and isinstance(values, dict):
+        base = defaults.to_dict()
+        values = {key: ({**base[key], **value} if isinstance(base.get(key), dict)
+                        and isinstance(value, dict) else value) for key, value in values.items()}
+        values = {**base, **values}
     try:
         return RunConfig.from_dict(values)
     except (ValueError, TypeError) as error:
@@ -263,7 +280,10 @@ def load_checkpoint(path, config: Optional[RunConfig] = None) -> dict:
     if config is not None and payload.get("fingerprint") != config.fingerprint():
         raise ValueError(f"checkpoint: {str(path)!r} was written by a different config (only "
                          f"{['.'.join(p) for p in RESUMABLE_CHANGES]} may change on resume); "
-                         f"pass --overwrite to start that run folder over")
+                         f"resume with that run's own settings (--config <run>/config.json; "
+                         f"runs made before the closed-form recipe became canopic train's "
+                         f"default need --recipe paper), or pass --overwrite to start that run "
+                         f"folder over")
     payload["metrics"] = json.loads(payload.pop("metrics_json"))
     return payload
 
@@ -299,10 +319,8 @@ def _training_data(config: RunConfig, device: torch.device, rank: int, size: int
             encoder_train=train.subset(np.arange(min(len(train), data.max_faces or len(train)))),
             nonfaces_encoder=nonfaces.subset(np.arange(min(len(nonfaces),
                                                            data.max_nonfaces or len(nonfaces)))))
-    training = config.training
     return TrainingData.from_splits(splits, device=device, rank=rank, world_size=size,
-                                    judge_people=training.judge_people
-                                    if training.select == "validation" else 0)
+                                    **config.training.judge())
 
 
 def _maybe_init_distributed(device: torch.device) -> "tuple[int, int]":

@@ -49,6 +49,32 @@ def baseline_encoder(name: str, strength: float) -> Callable:
     raise ValueError(f"baseline: {name!r} is not allowed; choose clean, blur or pixelate")
 
 
+#: Fixed designs :func:`reference_encoder` makes: the two image baselines and the unlearned
+#: Conv(1) + MP + Quantize camera with a Gaussian PSF (the fixed optics a learned camera starts
+#: from and must beat).
+REFERENCE_KINDS = ("blur", "pixelate", "gaussian_camera")
+
+
+def gaussian_camera_encoder(sigma_px: float, seed: int = 0) -> Callable:
+    """The unlearned Conv(1) + MP + Quantize camera whose PSF is a unit-sum Gaussian of sigma
+    ``sigma_px`` px (``sensor.CameraConfig.psf_sigma``; seeded noise, the default thresholds),
+    as an evaluation encoder (:func:`camera_encoder`)."""
+    from sensor import Camera, CameraConfig
+
+    return camera_encoder(Camera(CameraConfig(conv="conv1", maxpool=True, quantize=True,
+                                              psf_sigma=float(sigma_px), seed=seed)))
+
+
+def reference_encoder(kind: str, strength: float, seed: int = 0) -> Callable:
+    """A fixed design of :data:`REFERENCE_KINDS` at ``strength`` px (blur sigma, pixelation
+    block, or the Gaussian camera's PSF sigma) as an evaluation encoder."""
+    if kind == "gaussian_camera":
+        return gaussian_camera_encoder(strength, seed)
+    if kind in ("blur", "pixelate"):
+        return baseline_encoder(kind, strength)
+    raise ValueError(f"reference: {kind!r} is not allowed; choose one of {REFERENCE_KINDS}")
+
+
 def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
                  log: "list | None" = None, device="cpu", progress: bool = True
                  ) -> torch.nn.Module:
@@ -63,8 +89,7 @@ def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
 
     camera = Camera(CameraConfig(**row.camera, seed=seed))
     learning = AlternatingSettings(alpha=row.alpha, **settings)
-    data = TrainingData.from_splits(splits, device=device, judge_people=learning.judge_people
-                                    if learning.select == "validation" else 0)
+    data = TrainingData.from_splits(splits, device=device, **learning.judge())
     trainer = AlternatingTrainer(camera, data, learning, seed=seed, device=device)
     from tqdm.auto import tqdm
 

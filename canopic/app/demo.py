@@ -5,14 +5,16 @@ Stages (each writes into the run folder, atomically; a finished stage records it
 interrupted demo resumes where it stopped; training resumes from its last checkpoint):
 
 1. ``train_conv1``, ``train_conv4``: learn a Conv(1)+MP+Quantize and a Conv(4)+MP+Quantize camera
-   in physical mode (two-mask signed PSFs) by alternating optimisation (``learn.runs``).
+   in physical mode (two-mask signed PSFs) by alternating optimisation (``learn.runs``) with a
+   learning recipe (``learn.recipes``: the closed-form adversary by default).
 2. ``masks_conv1``, ``masks_conv4``: design the phase masks of each learned PSF (two masks per
    signed kernel) and export fabrication files (:mod:`optics.realise`).
 3. ``tables``: the ADC threshold tables as DAC codes, in binary, JSON and Intel HEX, read back.
 4. ``board``: flash the Conv(4) table and a mask pattern to a board (an emulator unless
    ``--port`` names a real one), read them back, capture frames, compare with the simulation.
-5. ``evaluate``: privacy (strongest attack) and utility of both designs against Gaussian blur
-   and pixelation (each swept over the profile's strengths), on identities the encoder never saw.
+5. ``evaluate``: privacy (strongest attack) and utility of both designs against Gaussian blur,
+   pixelation and the unlearned Gaussian-PSF camera (each swept over the profile's strengths),
+   on identities the encoder never saw.
 6. ``report``: ``report.html`` (one file, figures embedded) and ``summary.json``, every path in
    them relative to the run folder (:mod:`canopic.app.demo_report`).
 """
@@ -28,10 +30,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from learn.recipes import DEFAULT_RECIPE   # plain data: imports no torch
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CONVS = ("conv1", "conv4")
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +68,10 @@ class DemoProfile:
         Frames captured from the board.
     sweeps : dict
         Strengths (px) of the reference sweeps drawn as curves in the privacy-utility plot:
-        ``{"blur": Gaussian sigmas, "pixelate": block sizes}`` (8 px, the rows "blur" and
-        "pixelate", is evaluated once and shared).
+        ``{"blur": Gaussian sigmas, "pixelate": block sizes, "gaussian_camera": PSF sigmas of
+        the unlearned Conv(1) + MP + Quantize camera}`` (``learn.table1_cameras.
+        reference_encoder``; 8 px of blur and pixelation, the rows "blur" and "pixelate", is
+        evaluated once and shared).
     """
 
     name: str
@@ -78,8 +85,8 @@ class DemoProfile:
     n_augment: int
     seeds: tuple
     captures: int
-    sweeps: dict = dataclasses.field(default_factory=lambda: {"blur": (4.0, 8.0, 16.0),
-                                                              "pixelate": (4, 8, 16)})
+    sweeps: dict = dataclasses.field(default_factory=lambda: {
+        "blur": (4.0, 8.0, 16.0), "pixelate": (4, 8, 16), "gaussian_camera": (2.0, 8.0, 16.0)})
 
 
 ALL_ATTACKS = ("inception", "mlp", "logistic", "knn", "reconstruct")
@@ -94,7 +101,7 @@ PROFILES = {
         mask=dict(mask_size=128, gs_iterations=3, gd_iterations=2),
         levels=4, budget=dict(cnn_epochs=1, flat_epochs=2, decoder_epochs=1, patience=1, cnn_width=4),
         attacks=("logistic", "knn"), max_per_part=24, n_augment=0, seeds=(0,), captures=2,
-        sweeps={"blur": (4.0, 8.0), "pixelate": (4, 8)}),
+        sweeps={"blur": (4.0, 8.0), "pixelate": (4, 8), "gaussian_camera": (8.0,)}),
     "quick": DemoProfile(
         name="quick",
         training=dict(alternations=6, encoder_epochs=2, recogniser_epochs=8, recogniser_patience=3,
@@ -113,7 +120,8 @@ PROFILES = {
         mask=dict(mask_size=256, gs_iterations=50, gd_iterations=200),
         levels=16, budget=dict(), attacks=ALL_ATTACKS, max_per_part=None, n_augment=1,
         seeds=(0, 1, 2), captures=32,
-        sweeps={"blur": (2.0, 4.0, 8.0, 16.0), "pixelate": (4, 8, 16)}),
+        sweeps={"blur": (2.0, 4.0, 8.0, 16.0), "pixelate": (4, 8, 16),
+                "gaussian_camera": (2.0, 4.0, 8.0, 12.0, 16.0)}),
 }
 
 
@@ -153,16 +161,19 @@ class DemoRun:
 
 
 # ----------------------------------------------------------------------------- stages
-def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, alpha: float,
-                kernel_mode: str) -> dict:
-    """Learn one camera (resuming from its checkpoint) and return its last metrics."""
+def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, recipe: str,
+                alpha: float, kernel_mode: str) -> dict:
+    """Learn one camera with ``recipe`` (``learn.recipes``) at privacy weight ``alpha``,
+    resuming from its checkpoint, and return its last metrics."""
+    from learn.recipes import recipe as recipe_settings
     from learn.runs import RunConfig, train
 
     folder = run.out / conv
+    training = {**recipe_settings(recipe), **profile.training, "alpha": float(alpha)}
     config = RunConfig.from_dict({
         "seed": seed, "device": run.device,
         "camera": {"conv": conv, "kernel_mode": kernel_mode},
-        "training": {"alpha": alpha, **profile.training},
+        "training": training,
         "data": dict(profile.data)})
     resume = (folder / "checkpoint.pt").is_file()
     result = train(config, folder, resume=resume, progress=run.progress)
@@ -294,12 +305,14 @@ def board_stage(run: DemoRun, profile: DemoProfile, port: str, board_seed: int, 
 
 def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     """Strongest-attack identity accuracy and face vs no-face accuracy of every encoder, and of
-    the blur and pixelation sweeps (``profile.sweeps``; the 8 px rows are their shared point)."""
+    the reference sweeps (``profile.sweeps``: blur, pixelation and the unlearned Gaussian
+    camera; the 8 px rows of blur and pixelation are their shared point)."""
     import torch
 
     from learn import datasets, table1
     from sensor.design_bundle import load_design_bundle
     from learn.evaluation import data_from_splits, evaluate_encoder, relative_privacy
+    from learn.table1_cameras import reference_encoder
 
     from learn.attacks import AttackBudget
 
@@ -317,8 +330,8 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     row_strength = {"blur": 8.0, "pixelate": 8.0}
     for name, strengths in profile.sweeps.items():
         for strength in strengths:
-            if float(strength) != row_strength[name]:
-                encoders[f"{name}_{strength:g}px"] = table1.baseline_encoder(name, strength)
+            if float(strength) != row_strength.get(name):
+                encoders[f"{name}_{strength:g}px"] = reference_encoder(name, strength, seed)
     results = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # the small networks run faster on one thread
@@ -344,7 +357,7 @@ def evaluate_stage(run: DemoRun, profile: DemoProfile, seed: int) -> dict:
     rows = {name: summary(results[name])
             for name in ("clean", "blur", "pixelate", *(f"learned_{conv}" for conv in CONVS))}
     sweeps = {name: [{"strength_px": float(strength), **summary(
-                          results[name if float(strength) == row_strength[name]
+                          results[name if float(strength) == row_strength.get(name)
                                   else f"{name}_{strength:g}px"])}
                      for strength in sorted(strengths)]
               for name, strengths in profile.sweeps.items()}
@@ -369,17 +382,21 @@ def _check_port(port: str) -> None:
 
 
 def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int = 0,
-             alpha: float = 1.0, kernel_mode: str = "two_mask", board_seed: int = 7,
-             fresh: bool = False, device: str = "auto", progress: bool = True) -> dict:
+             alpha: "float | None" = None, kernel_mode: str = "two_mask", board_seed: int = 7,
+             fresh: bool = False, device: str = "auto", progress: bool = True,
+             recipe: str = DEFAULT_RECIPE) -> dict:
     """Run every stage into ``out`` and return the summary (also ``out/summary.json``).
 
-    ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized). A run
+    ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized).
+    ``recipe`` names the learning method (``learn.recipes``: "closed_form", the default, or
+    "paper"); ``alpha`` overrides its privacy weight (None: the recipe's). A run
     folder that exists is resumed (finished stages are kept) unless ``fresh``: it is deleted
     first. ``device`` is where training computes ("auto", "cpu", "cuda", "cuda:N");
     ``progress``: progress bars. Every argument is checked before any work starts.
     """
     from canopic.core import files
     from canopic.app.demo_report import write_report
+    from learn.recipes import recipe as recipe_settings
     from learn.runs import resolve_device
 
     if profile not in PROFILES:
@@ -388,8 +405,11 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
     for name, value in (("seed", seed), ("board_seed", board_seed)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name}: {value!r} is not allowed; need an integer >= 0")
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"alpha: {alpha!r} is not allowed; need a finite number >= 0")
+    if alpha is not None and not (isinstance(alpha, (int, float)) and math.isfinite(alpha)
+                                  and alpha >= 0):
+        raise ValueError(f"alpha: {alpha!r} is not allowed; need None or a finite number >= 0")
+    method = recipe_settings(recipe)  # an unknown recipe fails here
+    alpha = method["alpha"] if alpha is None else float(alpha)
     resolve_device(device)  # a bad or absent device fails here
     _check_port(port)
     out_path = Path(out)
@@ -397,7 +417,8 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
         raise ValueError(f"out: {out} is a file; need a run folder")
     if fresh and out_path.exists():
         shutil.rmtree(out_path)
-    settings = {"profile": dataclasses.asdict(profile), "seed": seed, "alpha": alpha,
+    settings = {"profile": dataclasses.asdict(profile), "seed": seed, "recipe": recipe,
+                "alpha": alpha,
                 "kernel_mode": kernel_mode, "port": port, "board_seed": board_seed,
                 "schema_version": SCHEMA_VERSION}
     run = DemoRun(out_path, settings)
@@ -406,7 +427,7 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
     results: "dict[str, Any]" = {}
     for conv in CONVS:
         results[f"train_{conv}"] = run.stage(f"train_{conv}", lambda conv=conv: train_stage(
-            run, conv, profile, seed, alpha, kernel_mode))
+            run, conv, profile, seed, recipe, alpha, kernel_mode))
     for conv in CONVS:
         results[f"masks_{conv}"] = run.stage(f"masks_{conv}", lambda conv=conv: mask_stage(
             run, conv, profile, seed))

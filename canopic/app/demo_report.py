@@ -1,7 +1,8 @@
 """The demo's figures, ``report.html`` (one file, figures embedded) and ``summary.json``.
 
 The page leads with the finding: one sentence computed from the numbers (:func:`privacy_claim`),
-the privacy-utility plot with the blur and pixelation sweeps as curves, then the tables. Every
+the privacy-utility plot with the reference sweeps (blur, pixelation, the unlearned Gaussian
+camera) as curves, then the tables. Every
 path the page and the summary name is relative to the run folder (:func:`run_relative`), so the
 folder can be moved or shared.
 """
@@ -16,6 +17,7 @@ import numpy as np
 
 from canopic.core import files
 from canopic.app.report import Report
+from learn.plots import SWEEP_LABELS
 
 #: Face vs no-face accuracy (fraction) an encoder may lose against the learned cameras and still
 #: count as "at their utility" in :func:`privacy_claim`.
@@ -24,7 +26,8 @@ CONVS = ("conv1", "conv4")
 _LABELS = {"clean": "clean (no encoder)", "blur": "Gaussian blur 8 px",
            "pixelate": "pixelation 8 px", "learned_conv1": "learned Conv(1)",
            "learned_conv4": "learned Conv(4)"}
-_SWEEP_NAMES = {"blur": "Gaussian blur", "pixelate": "pixelation"}
+_SWEEP_NAMES = {"blur": "Gaussian blur", "pixelate": "pixelation",
+                "gaussian_camera": SWEEP_LABELS["gaussian_camera"]}
 
 
 # ----------------------------------------------------------------------------- paths
@@ -137,7 +140,7 @@ def privacy_claim(evaluation: dict, tolerance: float = UTILITY_TOLERANCE) -> str
     if best["kind"] == "learned":
         references = [c for c in eligible if c["kind"] == "reference"]
         if not references:
-            return f"{head}, and no blur or pixelation setting reaches that utility ({seeds_text})."
+            return f"{head}, and no reference setting reaches that utility ({seeds_text})."
         rival = min(references, key=lambda c: c["id_top1"])
         return (f"{head}, against {_percent(rival['id_top1'])} % for the most private reference, "
                 f"{rival['label']} ({seeds_text}).")
@@ -148,7 +151,7 @@ def privacy_claim(evaluation: dict, tolerance: float = UTILITY_TOLERANCE) -> str
 # ----------------------------------------------------------------------------- figures
 def privacy_records(evaluation: dict) -> "tuple[list[dict], dict]":
     """(records, sweeps) for :func:`learn.plots.plot_privacy_utility` from the evaluate stage:
-    clean and the learned cameras as points, blur and pixelation as sweeps (the 8 px rows are
+    clean and the learned cameras as points, the references as sweeps (the 8 px rows are
     points only where the stage recorded no sweep)."""
     rows, sweeps = evaluation["rows"], evaluation.get("sweeps") or {}
     count = _seed_count(evaluation)
@@ -281,8 +284,10 @@ def report_figures(run_dir: Path, results: dict, cameras: bool = True
     figures = []
     path, _ = privacy_figure(out, results["evaluate"])
     figures.append(("Privacy and utility", "Fig. 5-style: identity accuracy of the strongest "
-                                           "attack vs face/no-face accuracy; the blur and "
-                                           "pixelation sweeps as curves (strengths in px)", path))
+                                           "attack vs face/no-face accuracy; the reference "
+                                           "sweeps as curves: blur, pixelation and the "
+                                           "unlearned Gaussian-PSF camera the learned Conv(1) "
+                                           "starts from (strengths in px)", path))
     if cameras:
         figures += _camera_figures(run_dir, out)
     for conv in CONVS:
@@ -363,7 +368,8 @@ def _privacy_tables(section, evaluation: dict) -> None:
                     [_value(p, "face_acc_std")] if spread else []) + [str(p.get("n_seeds", count))]
                 for name, points in sweeps.items() for p in points]
         section.table(header, rows, caption="The reference sweeps (the curves of the plot): "
-                                            "Gaussian blur sigma and pixelation block, px.")
+                                            "Gaussian blur sigma, pixelation block and the "
+                                            "unlearned camera's Gaussian PSF sigma, px.")
 
 
 def _metric_cell(value) -> str:
@@ -377,9 +383,12 @@ def build_report(results: dict, settings: dict,
     """The page: stage results (paths relative to the run folder, which the page's links
     assume it sits in) and (section, caption, PNG path) figures, embedded."""
     profile = settings["profile"]
+    recipe = settings.get("recipe", "paper")          # run folders from before recipes: the paper's
     report = Report("CAnOPIC demo", intro=f"Profile {profile['name']}, seed {settings['seed']}, "
-                                          f"alpha {settings['alpha']}, kernels "
-                                          f"{settings['kernel_mode']}, board {settings['port']}.")
+                                          f"learning recipe {recipe} (learn.recipes), alpha "
+                                          f"{settings['alpha']:g}, kernels "
+                                          f"{settings['kernel_mode']}, board "
+                                          f"{settings['port']}.")
     evaluation = results["evaluate"]
     chance = next(iter(evaluation["rows"].values()))["id_chance"]
     privacy = report.section(

@@ -128,15 +128,19 @@ def test_an_existing_out_is_refused_or_resumed(tmp_path, capsys):
 
 
 def test_trains_help_states_the_run_configs_real_defaults():
+    from learn.recipes import DEFAULT_RECIPE, RECIPE_FIELDS
     from learn.runs import RunConfig
 
     config = RunConfig().to_dict()
     train = options(subcommands()["train"])
     expected = {"--conv": config["camera"]["conv"], "--kernel-mode": config["camera"]["kernel_mode"],
-                "--alpha": config["training"]["alpha"],
-                "--alternations": config["training"]["alternations"],
                 "--batch-size": config["training"]["batch_size"],
                 "--faces": config["data"]["faces"], "--nonfaces": config["data"]["nonfaces"],
                 "--seed": config["seed"], "--device": config["device"]}
     for flag, value in expected.items():
         assert f"else {value}" in train[flag].help, (flag, value, train[flag].help)
+    for field in RECIPE_FIELDS:  # what a recipe sets defaults to the recipe's value
+        flag = "--" + field.replace("_", "-")
+        if flag in train:
+            assert "else the recipe's value" in train[flag].help, (flag, train[flag].help)
+    assert f"(default: {DEFAULT_RECIPE})" in train["--recipe"].help

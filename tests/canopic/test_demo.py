@@ -28,7 +28,34 @@ def test_summary_lists_every_figure_and_they_exist(demo_run):
     assert html.count("data:image/png;base64,") == len(summary["figures"])
     rows = summary["stages"]["evaluate"]["rows"]
     assert set(rows) == {"clean", "blur", "pixelate", "learned_conv1", "learned_conv4"}
+    sweeps = summary["stages"]["evaluate"]["sweeps"]
+    assert set(sweeps) == {"blur", "pixelate", "gaussian_camera"}   # the fixed frontiers
+    assert "unlearned Gaussian camera" in html                     # its rows in the sweep table
     assert not list(demo_run.rglob("*.part*"))
+
+
+def test_both_cameras_learn_with_the_default_recipe_in_physical_mode(demo_run):
+    from canopic.app.demo import PROFILES
+    from learn.recipes import DEFAULT_RECIPE, recipe
+
+    for conv in ("conv1", "conv4"):
+        config = json.loads((demo_run / conv / "config.json").read_text())
+        assert config["camera"]["kernel_mode"] == "two_mask"
+        method = {k: v for k, v in recipe(DEFAULT_RECIPE).items()
+                  if k not in PROFILES["tiny"].training}         # the profile sets the schedule
+        assert {k: config["training"][k] for k in method} == method
+        assert config["training"]["alternations"] == PROFILES["tiny"].training["alternations"]
+        last = json.loads((demo_run / conv / "metrics.jsonl").read_text().splitlines()[-1])
+        assert last["selected_alternation"] >= 0    # selection on validation chose the design
+        assert json.loads((demo_run / conv / "design" / "design.json").read_text())["alpha"] == 200.0
+
+
+def test_an_unknown_recipe_fails_before_any_work(tmp_path):
+    from canopic.app.demo import run_demo
+
+    with pytest.raises(ValueError, match="recipe"):
+        run_demo(str(tmp_path / "run"), profile="tiny", recipe="gamed", alpha=1.0)
+    assert not (tmp_path / "run").exists()
 
 
 def test_gdsii_reads_back_as_the_quantised_heights(demo_run):

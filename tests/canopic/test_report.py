@@ -20,7 +20,8 @@ METRICS = {"alternation": 5, "hardness": 5.0, "recogniser_val_acc": 0.412,
 ROWS = {"clean": (0.72, 0.98), "blur": (0.31, 0.958), "pixelate": (0.40, 0.95),
         "learned_conv1": (0.42, 0.965), "learned_conv4": (0.456, 0.978)}
 SWEEPS = {"blur": {4.0: (0.55, 0.975), 8.0: (0.31, 0.958), 16.0: (0.12, 0.90)},
-          "pixelate": {4.0: (0.60, 0.97), 8.0: (0.40, 0.95), 16.0: (0.15, 0.88)}}
+          "pixelate": {4.0: (0.60, 0.97), 8.0: (0.40, 0.95), 16.0: (0.15, 0.88)},
+          "gaussian_camera": {2.0: (0.50, 0.976), 8.0: (0.33, 0.955), 16.0: (0.14, 0.89)}}
 
 
 def _entry(id_top1, face, seeds):
@@ -191,19 +192,21 @@ def test_paths_are_relative_and_resolve_after_the_run_folder_moves(written, tmp_
 
 
 def test_privacy_plot_draws_the_reference_sweeps_as_curves(written):
-    from learn.plots import privacy_utility_figure
+    from learn.plots import SWEEP_LABELS, privacy_utility_figure
 
     records, sweeps = demo_report.privacy_records(evaluation())
     figure = privacy_utility_figure(records, sweeps)
     curves = {line.get_label().split(" (")[0]: line for line in figure.axes[0].get_lines()}
-    for name, points in SWEEPS.items():
-        line = curves[f"{name} sweep"]
+    for name, points in SWEEPS.items():   # each reference family a curve, named in the legend
+        line = curves[f"{SWEEP_LABELS.get(name, name)} sweep"]
         assert list(line.get_xdata()) == pytest.approx([100 * v[0] for v in points.values()])
         assert list(line.get_ydata()) == pytest.approx([100 * v[1] for v in points.values()])
     # the data drawn, written beside the figure
     data = json.loads((written / "figures" / "fig5_privacy_utility.json").read_text())
     assert [p["strength_px"] for p in data["sweeps"]["blur"]] == [4.0, 8.0, 16.0]
     assert [p["strength_px"] for p in data["sweeps"]["pixelate"]] == [4.0, 8.0, 16.0]
+    assert [p["strength_px"] for p in data["sweeps"]["gaussian_camera"]] == [2.0, 8.0, 16.0]
+    assert "unlearned Gaussian camera sweep" in curves
     assert {p["key"] for p in data["points"]} == {"clean", "learned_conv1", "learned_conv4"}
 
 

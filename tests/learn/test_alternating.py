@@ -158,7 +158,9 @@ def test_new_options_default_to_the_papers_method():
                                           ("face_target", 1.5), ("closed_form_people", 1),
                                           ("closed_form_ridge", 0.0), ("utility", "hinge"),
                                           ("constraint_rate", 0.0), ("optics_lr", 0.0),
-                                          ("optics_lr", float("nan")), ("optics_lr", True)])
+                                          ("optics_lr", float("nan")), ("optics_lr", True),
+                                          ("judge_folds", 1), ("judge_folds", -2),
+                                          ("judge_folds", 2.0), ("judge_detector_epochs", -1)])
 def test_bad_adversary_and_selection_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         alternating.AlternatingSettings(**{field: value})
@@ -399,13 +401,16 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     args = parser.parse_args(["train", "--out", str(tmp_path), "--adversary", "closed_form",
                               "--select", "validation", "--face-target", "0.9",
                               "--utility", "constraint", "--psf-sigma", "12",
-                              "--optics-lr", "0.003", "--network-input", "hard"])
+                              "--optics-lr", "0.003", "--network-input", "hard",
+                              "--judge-people", "50", "--judge-folds", "5",
+                              "--judge-detector-epochs", "10"])
     config = train_cli.build_config(args)
     training = config.training
     assert (training.adversary, training.select, training.face_target, training.utility) == (
         "closed_form", "validation", 0.9, "constraint")
     assert config.camera.psf_sigma == 12.0
     assert (training.optics_lr, training.network_input) == (0.003, "hard")
+    assert (training.judge_people, training.judge_folds, training.judge_detector_epochs) == (50, 5, 10)
     toml = tmp_path / "run.toml"
     toml.write_text('[training]\nadversary = "fresh"\nadversary_pool = "cnn"\n'
                     'adversary_combine = "sum"\n')
@@ -432,3 +437,62 @@ def test_the_judge_of_selection_has_people_of_its_own():
                                                          splits.encoder_val.images])}
     assert all(bytes(image) in encoder for image in judge)
     assert plain.select_faces is None
+
+
+def test_a_cross_validated_judge_takes_the_people_with_the_most_images_and_scores_them_all():
+    import numpy as np
+    from sensor import Camera
+
+    splits = _smoke_splits()
+    settings = alternating.AlternatingSettings(select="validation", judge_people=3, judge_folds=2)
+    assert settings.judge() == {"judge_people": 3, "judge_pick": "most_images"}
+    assert alternating.AlternatingSettings(judge_people=3).judge()["judge_people"] == 0  # select last
+    data = alternating.TrainingData.from_splits(splits, **settings.judge())
+    train, val = splits.encoder_train, splits.encoder_val
+    counts = np.bincount(train.labels, minlength=train.num_classes) + np.bincount(
+        val.labels, minlength=train.num_classes)
+    both = np.intersect1d(train.labels, val.labels)
+    richest = np.sort(counts[both])[::-1][:3]
+    judged = np.bincount(data.select_labels.numpy()) + np.bincount(data.select_labels_val.numpy(),
+                                                                   minlength=3)
+    assert sorted(judged.tolist(), reverse=True) == richest.tolist()
+    with pytest.raises(ValueError, match="judge_pick"):
+        alternating.TrainingData.from_splits(splits, judge_people=3, judge_pick="tallest")
+    # the trainer scores the judge's images by 2-fold cross-validation (every image once)
+    config = runs.smoke_config(select="validation", face_target=0.5, judge_people=3, judge_folds=2)
+    trainer = alternating.AlternatingTrainer(Camera(config.camera), data, config.training, seed=0)
+    metrics = trainer.run_alternation(0)
+    images = len(data.select_labels) + len(data.select_labels_val)
+    assert 0 <= metrics["select_identity_acc"] <= 1
+    assert round(metrics["select_identity_acc"] * images, 6) == round(metrics["select_identity_acc"] * images)
+
+
+def test_a_detector_judge_reads_the_utility_an_untrained_detector_misses_and_changes_no_training():
+    """D never trains (detector_epochs = 0), so its own accuracy is near chance; the judge, a copy
+    of D trained on hard codes of the same camera, reads the separable face channel of the
+    synthetic task. Judging draws nothing the training uses: the same cameras and D."""
+    runs_ = {}
+    for epochs in (0, 8):
+        trainer, metrics = _train_synthetic(adversary="closed_form", alpha=1.0, detector_epochs=0,
+                                            select="validation", face_target=0.5,
+                                            judge_detector_epochs=epochs)
+        runs_[epochs] = (trainer, metrics)
+    (plain, plain_metrics), (judged, judged_metrics) = runs_[0], runs_[8]
+    for a, b in zip(plain_metrics, judged_metrics):
+        assert a["detector_val_acc_hard"] == b["detector_val_acc_hard"] < 0.75  # untrained D
+        assert a["select_face_acc"] == a["detector_val_acc_hard"]               # judge off: D
+        assert b["select_face_acc"] > a["select_face_acc"] + 0.2
+    # as high as a peer detector on the final camera's codes: a logistic regression, fitted on
+    # the training faces and no-faces, scored on the validation ones
+    data = judged.data
+    with torch.no_grad():
+        train = torch.cat([judged.camera(data.faces), judged.camera(data.nonfaces)])
+        val = torch.cat([judged.camera(data.faces_val), judged.camera(data.nonfaces_val)])
+    labels = lambda faces, nonfaces: torch.cat([torch.ones(len(faces)), torch.zeros(len(nonfaces))]).long()
+    peer = logistic_accuracy(train, labels(data.faces, data.nonfaces), val,
+                             labels(data.faces_val, data.nonfaces_val), 2)
+    assert judged_metrics[-1]["select_face_acc"] >= peer - 0.05, peer
+    assert all(torch.equal(x, y) for x, y in zip(plain.camera.state_dict().values(),
+                                                 judged.camera.state_dict().values()))
+    assert all(torch.equal(x, y) for x, y in zip(plain.detector.state_dict().values(),
+                                                 judged.detector.state_dict().values()))

@@ -133,12 +133,17 @@ def test_learned_tasks_name_only_the_options_they_set():
         args = argparse.Namespace(**({"methods": "closed_form", "alphas": "200", "targets": "0.9",
                                       "start_sigma": 8.0, "optics_lr": None,
                                       "encoder_epochs": None, "detector_epochs": None,
-                                      "judge_people": None, "conv": "conv1"} | changes))
+                                      "judge_people": None, "judge_folds": None, "alternations": None,
+                                      "judge_detector_epochs": None,
+                                      "conv": "conv1"} | changes))
         return [study.task_name(task) for task in study.plan("learned", args)]
 
     assert names() == ["closed_form a200 t0.9 s8"]     # the records of earlier runs still match
     assert names(encoder_epochs=4) == ["closed_form a200 t0.9 s8 e4"]
     assert names(detector_epochs=6, judge_people=200) == ["closed_form a200 t0.9 s8 d6 j200"]
+    assert names(judge_people=50, judge_folds=5) == ["closed_form a200 t0.9 s8 j50 k5"]
+    assert names(alternations=10) == ["closed_form a200 t0.9 s8 n10"]
+    assert names(judge_detector_epochs=10) == ["closed_form a200 t0.9 s8 jd10"]
     assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
     with pytest.raises(ValueError, match="methods"):
         names(methods="closed_form,gamed")

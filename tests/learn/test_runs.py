@@ -164,6 +164,69 @@ def test_cli_flags_override_the_config(tmp_path):
     assert args.func is train_cli.run
 
 
+def test_train_takes_the_default_recipe_unless_a_config_or_recipe_says_otherwise(tmp_path):
+    import json
+
+    from canopic.app.commands import train as train_cli
+    from learn.recipes import DEFAULT_RECIPE, RECIPE_FIELDS, recipe
+
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+
+    def method(*flags):
+        training = train_cli.build_config(parser.parse_args(["train", "--out", str(tmp_path),
+                                                             *flags])).training
+        return {field: getattr(training, field) for field in RECIPE_FIELDS}
+
+    assert method() == recipe(DEFAULT_RECIPE) == recipe("closed_form")
+    assert method("--recipe", "paper") == recipe("paper")
+    # the paper recipe is AlternatingSettings' defaults (Table 1's learned rows)
+    defaults = alternating.AlternatingSettings()
+    assert recipe("paper") == {field: getattr(defaults, field) for field in RECIPE_FIELDS}
+    # a profile replaces the recipe's schedule, not its method; a flag overrides either
+    quick = method("--profile", "quick")
+    assert (quick["adversary"], quick["alternations"]) == ("closed_form", runs.PROFILES["quick"]["alternations"])
+    assert method("--recipe", "closed_form", "--profile", "paper")["alternations"] == 20
+    assert method("--alpha", "50")["alpha"] == 50.0
+    # what a config file sets overrides the recipe; what it leaves out is the recipe's
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"training": {"adversary": "fresh", "alpha": 20.0}}))
+    for flags in ((), ("--recipe", "closed_form")):
+        assert method("--config", str(config), *flags) == recipe("closed_form") | {
+            "adversary": "fresh", "alpha": 20.0}
+    camera_only = tmp_path / "camera.json"
+    camera_only.write_text(json.dumps({"camera": {"conv": "conv4"}}))
+    assert method("--config", str(camera_only)) == recipe(DEFAULT_RECIPE)
+    assert method("--config", str(camera_only), "--recipe", "paper") == recipe("paper")
+    # a run's own config.json (every field) resumes it whatever the recipe
+    saved = runs.RunConfig().updated("training", adversary="fresh")
+    (tmp_path / "saved.json").write_text(json.dumps(saved.to_dict()))
+    rebuilt = train_cli.build_config(parser.parse_args(["train", "--out", str(tmp_path),
+                                                        "--config", str(tmp_path / "saved.json")]))
+    assert rebuilt.fingerprint() == saved.fingerprint()
+    with pytest.raises(ValueError, match="recipe"):
+        recipe("gamed")
+
+
+def test_runs_written_before_the_judge_fields_keep_their_fingerprint():
+    """Fields added later leave the fingerprint alone while they hold the old behaviour, so a
+    checkpoint written before them still resumes; any other value changes it."""
+    config = runs.RunConfig()
+    older = config.to_dict()
+    for field in runs.LATER_FIELDS:
+        older["training"].pop(field)
+    values = {k: v for k, v in older.items()}
+    for path in runs.RESUMABLE_CHANGES:
+        target = values
+        for key in path[:-1]:
+            target = target[key]
+        target.pop(path[-1])
+    from canopic.core.cache import fingerprint
+
+    assert config.fingerprint() == fingerprint(values)
+    assert config.updated("training", judge_folds=5).fingerprint() != config.fingerprint()
+
+
 def test_train_overwrite_leaves_nothing_of_the_old_run(tmp_path, monkeypatch, capsys):
     from canopic.app.cli import main
     from canopic.app.commands import train as train_cli

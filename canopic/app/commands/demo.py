@@ -2,6 +2,7 @@
 report (:func:`canopic.app.demo.run_demo`)."""
 from __future__ import annotations
 
+from learn.recipes import DEFAULT_RECIPE, RECIPES  # plain data: imports no torch
 from canopic.app.commands.common import DEVICE_HELP, add_command, add_deprecated_alias
 
 DEMO_SUMMARY = ("The main job: learn a Conv(1) and a Conv(4) camera, design their phase masks, "
@@ -29,7 +30,14 @@ def register(subparsers) -> None:
     parser.add_argument("--port", default="emulator",
                         help="board port: 'emulator' (a board emulator in another process), a "
                              "device such as /dev/ttyACM0, or 'auto'")
-    parser.add_argument("--alpha", type=float, default=1.0, help="privacy weight (per 100 nats)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
+                        help="learning method (learn.recipes): 'closed_form' (ridge adversary "
+                             "refitted on every batch, selection on validation) or 'paper' (the "
+                             "authors' recogniser, alpha 1)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="privacy weight per 100 nats (default: the recipe's: " + ", ".join(
+                            f"{RECIPES[name]['alpha']:g} for {name}" for name in sorted(RECIPES))
+                        + ")")
     parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
                         help="kernel parameterisation; two_mask and nonnegative are physical")
     parser.add_argument("--board-seed", type=int, default=7,
@@ -41,7 +49,7 @@ def _run(args) -> int:
     from canopic.app.demo import run_demo
 
     run_demo(args.out, profile="full" if args.full else args.profile, port=args.port,
-             seed=args.seed, alpha=args.alpha, kernel_mode=args.kernel_mode,
+             seed=args.seed, recipe=args.recipe, alpha=args.alpha, kernel_mode=args.kernel_mode,
              board_seed=args.board_seed, fresh=args.overwrite, device=args.device,
              progress=not args.quiet)
     return 0

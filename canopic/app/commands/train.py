@@ -4,10 +4,13 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from learn.recipes import DEFAULT_RECIPE, RECIPES  # plain data: imports no torch
 from canopic.app.commands.common import DEVICE_HELP, add_command
 
 #: Help suffix of the options whose value comes from --config when they are left out.
 _FROM_CONFIG = " (default: --config's value, else {})"
+#: Help suffix of the options a recipe sets (learn.recipes.RECIPE_FIELDS).
+_FROM_RECIPE = " (default: --profile's, --config's or else the recipe's value; see --recipe)"
 
 #: CLI flags that override a run setting: flag -> (config section or None for the top, key).
 _OVERRIDES = {
@@ -30,6 +33,9 @@ _OVERRIDES = {
     "psf_sigma": ("camera", "psf_sigma"),
     "optics_lr": ("training", "optics_lr"),
     "network_input": ("training", "network_input"),
+    "judge_people": ("training", "judge_people"),
+    "judge_folds": ("training", "judge_folds"),
+    "judge_detector_epochs": ("training", "judge_detector_epochs"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -45,7 +51,8 @@ def register(subparsers) -> None:
         device_default=None,
         help="learn the camera (kernels, ADC thresholds) by alternating optimisation",
         description="Alternating optimisation of the paper's eq. (1): the camera against a "
-                    "recognition and a detection network. Writes OUT/config.json, "
+                    "recognition and a detection network, by default with the closed-form "
+                    "recipe (--recipe, learn.recipes). Writes OUT/config.json, "
                     "OUT/checkpoint.pt (every alternation), OUT/metrics.jsonl and the design "
                     "bundle OUT/design/ (psf.npz, thresholds.npz, design.json). Run again, "
                     "it resumes from OUT/checkpoint.pt (--overwrite starts over). Options left "
@@ -59,25 +66,32 @@ def register(subparsers) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="insist on resuming: an error if --out holds no run (without it, "
                              "a run in --out is resumed, else a new one starts)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                        help="learning method (learn.recipes): 'closed_form' (a ridge adversary "
+                             "refitted on every batch, alpha 200, D on hard codes, the most "
+                             "private alternation reaching face accuracy 0.9 on validation) or "
+                             "'paper' (the authors' recogniser, alpha 1, the last alternation); "
+                             "--config and the flags below override its values "
+                             f"(default: {DEFAULT_RECIPE})")
     parser.add_argument("--profile", choices=("paper", "quick"), default=None,
                         help="training schedule: 'paper' (the authors': 20 alternations, about "
                              "hours on CPU) or 'quick' (a few minutes on 2 CPU cores) "
-                             "(default: --config's schedule, else paper)")
+                             "(default: --config's schedule, else the recipe's)")
     parser.add_argument("--conv", choices=("conv1", "conv4"),
                         help="Conv(1) 63x63 or Conv(4) 11x11 PSFs" + _FROM_CONFIG.format("conv1"))
     parser.add_argument("--kernel-mode", choices=("free", "nonnegative", "two_mask"),
                         help="kernel parameterisation (physical: nonnegative or two_mask)"
                              + _FROM_CONFIG.format("free"))
     parser.add_argument("--alpha", type=float, help="privacy weight, per 100 nats of identity "
-                                                    "entropy" + _FROM_CONFIG.format(1.0))
+                                                    "entropy" + _FROM_RECIPE)
     parser.add_argument("--alternations", type=int,
-                        help="number of alternations" + _FROM_CONFIG.format("20; quick: 4"))
+                        help="number of alternations" + _FROM_RECIPE)
     parser.add_argument("--encoder-epochs", type=int, help="camera epochs per alternation"
-                        + _FROM_CONFIG.format("10; quick: 1"))
+                        + _FROM_RECIPE)
     parser.add_argument("--recogniser-epochs", type=int, help="max recogniser epochs per "
                         "alternation" + _FROM_CONFIG.format("100; quick: 15"))
     parser.add_argument("--detector-epochs", type=int, help="detector epochs per alternation"
-                        + _FROM_CONFIG.format("10; quick: 2"))
+                        + _FROM_RECIPE)
     parser.add_argument("--steps-per-epoch", type=int, help="cap on optimiser steps per epoch"
                         + _FROM_CONFIG.format("no cap; quick: 25"))
     parser.add_argument("--batch-size", type=int, help="images per batch (even)"
@@ -96,41 +110,59 @@ def register(subparsers) -> None:
                              "re-initialised), 'fresh' (re-initialised CNN + linear recognisers "
                              "trained on hard codes every alternation, scored on held-out faces) "
                              "or 'closed_form' (ridge regression refitted on every batch); "
-                             "learn.alternating" + _FROM_CONFIG.format("frozen"))
+                             "learn.alternating" + _FROM_RECIPE)
     parser.add_argument("--select", choices=("last", "validation"),
                         help="design returned: the last alternation, or the most private one "
                              "meeting --face-target on validation data (never the test parts)"
-                             + _FROM_CONFIG.format("last"))
+                             + _FROM_RECIPE)
     parser.add_argument("--face-target", type=float,
                         help="face vs no-face validation accuracy (0..1) a design must reach "
                              "under --select validation, or holds under --utility constraint"
-                             + _FROM_CONFIG.format(0.95))
+                             + _FROM_RECIPE)
     parser.add_argument("--utility", choices=("weighted", "constraint"),
                         help="utility term: 'weighted' (detection loss of weight 1; alpha "
                              "trades privacy for utility) or 'constraint' (a Lagrange multiplier "
                              "holds the detector's validation accuracy at --face-target)"
-                             + _FROM_CONFIG.format("weighted"))
+                             + _FROM_RECIPE)
     parser.add_argument("--psf-sigma", type=float,
                         help="sigma (px) of Conv(1)'s starting Gaussian PSF"
                              + _FROM_CONFIG.format(8.0))
     parser.add_argument("--network-input", choices=("soft", "hard"),
                         help="codes R and D learn from: the soft quantiser at the alternation's "
                              "hardness (the authors') or the hard one the evaluation scores"
-                             + _FROM_CONFIG.format("soft"))
+                             + _FROM_RECIPE)
     parser.add_argument("--optics-lr", type=float,
                         help="give the PSF its own Adam step, this fraction of the starting "
                              "PSF's peak tap per step (e.g. 0.003); without it the PSF shares "
                              "the encoder's SGD, which the per-frame gain leaves blind to the "
                              "PSF's scale" + _FROM_CONFIG.format("none"))
+    parser.add_argument("--judge-people", type=int,
+                        help="encoder people taken out of the loop to judge --select validation"
+                             + _FROM_CONFIG.format(100))
+    parser.add_argument("--judge-folds", type=int,
+                        help="0: the judge's people are a random choice scored on one held-out "
+                             "image each; k >= 2: the people with the most images, scored by "
+                             "k-fold cross-validation over all their images"
+                             + _FROM_CONFIG.format(0))
+    parser.add_argument("--judge-detector-epochs", type=int,
+                        help="0: --select validation reads the in-loop detector's accuracy; k: "
+                             "that of a copy trained k more epochs on the alternation's hard codes "
+                             "(reads less low)" + _FROM_CONFIG.format(0))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
 
 
 def build_config(args: argparse.Namespace):
-    """The RunConfig of ``args``: config file (or defaults), then profile, then flags."""
+    """The RunConfig of ``args``: the recipe (``--recipe``, else
+    :data:`learn.recipes.DEFAULT_RECIPE`), then what the config file sets, then profile, then
+    flags."""
+    from learn.recipes import DEFAULT_RECIPE, recipe
     from learn.runs import PROFILES, RunConfig, load_run_config
 
-    config = load_run_config(args.config) if args.config else RunConfig()
+    config = RunConfig().updated("training", **recipe(getattr(args, "recipe", None)
+                                                      or DEFAULT_RECIPE))
+    if args.config:
+        config = load_run_config(args.config, defaults=config)
     if args.profile:
         config = config.updated("training", **PROFILES[args.profile])
     for flag, (section, key) in _OVERRIDES.items():
