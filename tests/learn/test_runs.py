@@ -204,6 +204,11 @@ def test_train_takes_the_default_recipe_unless_a_config_or_recipe_says_otherwise
     rebuilt = train_cli.build_config(parser.parse_args(["train", "--out", str(tmp_path),
                                                         "--config", str(tmp_path / "saved.json")]))
     assert rebuilt.fingerprint() == saved.fingerprint()
+    # runs made by the old default (RunConfig(), the paper's) resume under --recipe paper
+    for flags in ((), ("--profile", "quick")):
+        old = runs.RunConfig().updated("training", **(runs.PROFILES["quick"] if flags else {}))
+        args = parser.parse_args(["train", "--out", str(tmp_path), "--recipe", "paper", *flags])
+        assert train_cli.build_config(args).fingerprint() == old.fingerprint()
     with pytest.raises(ValueError, match="recipe"):
         recipe("gamed")
 
