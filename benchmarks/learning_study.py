@@ -33,6 +33,9 @@ finishes; a rerun skips what is there):
   in-loop detector; ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
+* ``noise``: ``--names``' kept designs (or references) of every seed scored at every evaluation
+  seed, validation only (``OUT/noise.jsonl``): how much of a recipe's spread over seeds is the
+  evaluation's own noise (:func:`spread_parts`; a section of the report).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
   learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
   ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
@@ -54,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -331,6 +335,98 @@ def test_run(out: Path, names: "list[str]", spec) -> None:
                  _test_work, warm=[("warm", seed) for seed in SEEDS] if todo else [])
 
 
+# ----------------------------------------------------------------------------- evaluation noise
+def _noise_state():
+    """A noise worker's state: the evaluation data (validation parts only are scored)."""
+    import torch
+
+    from learn import datasets
+    from learn.evaluation import data_from_splits
+
+    torch.set_num_threads(1)
+    return data_from_splits(datasets.default_splits(0))
+
+
+def noise_one(data, out: Path, name: str, design_seed: int, seed: int) -> dict:
+    """Study name ``name``'s design of ``design_seed`` (a kept learned design, or a reference made
+    at that seed) scored like :func:`run_one` at evaluation seed ``seed``: validation only."""
+    from learn.evaluation import evaluate_encoder
+    from learn.table1_rows import FULL
+
+    start = time.process_time()
+    result = evaluate_encoder(_test_encoder(out, name, design_seed), data, seeds=(seed,),
+                              attacks=ATTACKS, budget=FULL.budget, n_augment=FULL.n_augment,
+                              read_test=False, progress=False)
+    val = {a: 100 * s["val_top1"].mean for a, s in result.privacy.per_attack().items()}
+    return {"name": name, "design_seed": design_seed, "seed": seed,
+            "val_top1": {a: round(v, 2) for a, v in val.items()},
+            "identity": round(max(val.values()), 2),
+            "face": round(100 * result.utility.val_accuracy.mean, 2),
+            "process_s": round(time.process_time() - start, 1)}
+
+
+def _noise_work(data, job: tuple) -> dict:
+    return noise_one(data, Path(job[0]), job[1], job[2], job[3])
+
+
+def load_noise(out: Path) -> "list[dict]":
+    return _read_records(out / "noise.jsonl")
+
+
+def noise_run(out: Path, names: "list[str]", spec) -> None:
+    """Every design seed of ``names`` at every evaluation seed (``OUT/noise.jsonl``): how much of
+    a recipe's spread over seeds is the evaluation's own noise (:func:`spread_parts`)."""
+    done = {(r["name"], r["design_seed"], r["seed"]) for r in load_noise(out)}
+    todo = [(name, d, e) for name in names for d in SEEDS for e in SEEDS
+            if (name, d, e) not in done]
+    for name, design_seed, _ in todo:
+        _test_encoder(out, name, design_seed)  # every name resolves before anything runs
+    _run_pending(out / "noise.jsonl", [(str(out), n, d, e) for n, d, e in todo],
+                 [f"{n} design {d} seed {e}" for n, d, e in todo], spec, (_noise_state, ()),
+                 _noise_work)
+
+
+def spread_parts(table: "list[list[float]]") -> "tuple[float, float]":
+    """(evaluation noise, design spread) of ``table[design][evaluation seed]`` (equal row
+    lengths >= 2): the pooled standard deviation within rows, and the standard deviation of the
+    row means less what that noise alone gives them (one-way random effects:
+    ``sqrt(max(0, var(row means) - within^2 / k))``, k the row length)."""
+    k = len(table[0])
+    within = math.sqrt(statistics.fmean(statistics.variance(row) for row in table))
+    means = [statistics.fmean(row) for row in table]
+    between = math.sqrt(max(0.0, statistics.variance(means) - within ** 2 / k))
+    return within, between
+
+
+def _noise_section(out: Path, records: "list[dict]") -> str:
+    """The evaluation-noise table (empty until ``--phase noise`` has run)."""
+    rows = load_noise(out)
+    if not rows:
+        return ""
+    study = {(r["name"], r["seed"]): r["identity"] for r in records}
+    lines = ["\n## Evaluation noise against the spread of learning\n",
+             "Every design seed of a name scored at every evaluation seed (validation, strongest "
+             "of " + ", ".join(ATTACKS) + "; `--phase noise`). Evaluation noise: the pooled "
+             "std over evaluation seeds of one design; design spread: the std of the designs' "
+             "means less that noise's share (one-way random effects). Same seed twice: "
+             "whether the matching rows reproduce the study's records.\n",
+             "| name | identity % [design seed: evaluation seeds " + ", ".join(map(str, SEEDS)) +
+             "] | evaluation noise (points) | design spread (points) | same seed twice |",
+             "| --- | --- | --- | --- | --- |"]
+    for name in sorted({r["name"] for r in rows}):
+        cells = {(r["design_seed"], r["seed"]): r["identity"] for r in rows if r["name"] == name}
+        if len(cells) < len(SEEDS) ** 2:
+            continue
+        table = [[cells[d, e] for e in SEEDS] for d in SEEDS]
+        within, between = spread_parts(table)
+        text = "; ".join(f"{d}: " + " / ".join(f"{v:.1f}" for v in row)
+                         for d, row in zip(SEEDS, table))
+        same = all(study.get((name, d)) == cells[d, d] for d in SEEDS)
+        lines.append(f"| {name} | {text} | {within:.1f} | {between:.1f} | "
+                     f"{'yes' if same else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 def _read_records(path: Path) -> "list[dict]":
     if not path.is_file():
         return []
@@ -534,6 +630,7 @@ def report(out: Path) -> str:
             "no-face validation accuracy; the test split is not read. Reference frontiers: for "
             "each face accuracy, the most private member of the family at least that useful, "
             "linear between members. Figures: frontier.png, psfs.png (the learned PSFs of seed 0).\n\n" + "\n".join(lines) + "\n")
+    text += _noise_section(out, load(out))
     text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
     return text
@@ -661,8 +758,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--phase", choices=("references", "learned", "test"))
-    parser.add_argument("--names", default="", help="--phase test: comma-separated study names")
+    parser.add_argument("--phase", choices=("references", "learned", "noise", "test"))
+    parser.add_argument("--names", default="", help="--phase test / noise: comma-separated study "
+                                                    "names")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
     parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
@@ -682,10 +780,11 @@ def main() -> None:
         if not args.phase:
             parser.error("--phase is needed unless --report")
         out = args.out.resolve()
-        if args.phase == "test":
+        names = [n.strip() for n in args.names.split(",") if n.strip()]
+        if args.phase in ("test", "noise"):
             out.mkdir(parents=True, exist_ok=True)
-            test_run(out, [n.strip() for n in args.names.split(",") if n.strip()],
-                     engine_spec(args, folder=out))
+            (test_run if args.phase == "test" else noise_run)(out, names,
+                                                              engine_spec(args, folder=out))
         else:
             study(out, plan(args.phase, args), engine_spec(args, folder=out))
     print(report(args.out))

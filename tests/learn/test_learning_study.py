@@ -163,3 +163,25 @@ def test_the_random_psf_family_is_shown_but_not_part_of_the_claim(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| good a50"))
     assert "noise -1.0" in row           # less private than a random PSF, yet the claim holds:
     assert row.endswith("| 3/3 | yes |")  # the issue's claim names blur, pixelation, Gaussian
+
+
+def test_spread_parts_splits_evaluation_noise_from_the_spread_of_designs():
+    # rows 1 apart within (std 1), row means 2, 5, 8 (variance 9): design spread sqrt(9 - 1/3)
+    within, between = study.spread_parts([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert within == pytest.approx(1.0) and between == pytest.approx(math.sqrt(9 - 1 / 3))
+    # equal designs: all spread is noise; noise larger than the means' spread: no design spread
+    within, between = study.spread_parts([[1, 3], [3, 1], [2, 2]])
+    assert within == pytest.approx(math.sqrt((2 + 2 + 0) / 3)) and between == 0.0
+
+
+def test_noise_section_reports_the_split_and_checks_the_study_records(tmp_path):
+    values = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    lines = [json.dumps({"name": "x", "design_seed": d, "seed": e, "identity": values[d][e],
+                         "face": 90.0}) for d in study.SEEDS for e in study.SEEDS]
+    (tmp_path / "noise.jsonl").write_text("\n".join(lines) + "\n")
+    records = [{"name": "x", "seed": d, "identity": values[d][d]} for d in study.SEEDS]
+    row = [line for line in study._noise_section(tmp_path, records).splitlines()
+           if line.startswith("| x |")][0]
+    assert "0: 1.0 / 2.0 / 3.0" in row and "| 1.0 | 2.9 | yes |" in row
+    records[0]["identity"] = 1.5                      # a record the noise run does not reproduce
+    assert study._noise_section(tmp_path, records).rstrip().endswith("| no |")
