@@ -401,7 +401,8 @@ def _split_off_judge(train: "datasets.FaceSet", val: "datasets.FaceSet", count: 
     if len(both) < 4:
         raise ValueError(f"select='validation': only {len(both)} encoder people have a training "
                          f"and a held-out image; the judge needs its own people (>= 2) and the "
-                         f"loop keeps the rest")
+                         f"loop keeps the rest (more people, or select='last': canopic train "
+                         f"--select last, or --recipe paper)")
     count = min(count, len(both) // 2)
     if pick == "random":
         chosen = np.sort(np.random.default_rng(0).choice(both, count, replace=False))
@@ -524,7 +525,8 @@ class AlternatingTrainer:
         settings, data = self.settings, self.data
         if settings.adversary == "closed_form" and len(pair_people(data.face_labels)[0]) < 2:
             raise ValueError("adversary: 'closed_form' needs >= 2 encoder identities with >= 2 "
-                             "training images each")
+                             "training images each (canopic train --adversary frozen, or "
+                             "--recipe paper, learns from fewer)")
         if settings.select == "validation" and (data.select_faces is None
                                                 or data.select_faces_val is None):
             raise ValueError("select: 'validation' needs the judge's own people "

@@ -496,3 +496,20 @@ def test_a_detector_judge_reads_the_utility_an_untrained_detector_misses_and_cha
                                                  judged.camera.state_dict().values()))
     assert all(torch.equal(x, y) for x, y in zip(plain.detector.state_dict().values(),
                                                  judged.detector.state_dict().values()))
+
+
+def test_too_few_people_for_the_judge_or_the_closed_form_say_how_to_learn_anyway():
+    import numpy as np
+
+    def faces(labels):
+        labels = np.asarray(labels)
+        return datasets.FaceSet(np.zeros((len(labels), 8, 8, 3), np.uint8), labels,
+                                tuple(f"p{i}" for i in range(labels.max() + 1)),
+                                tuple(f"f{i}" for i in range(len(labels))))
+
+    with pytest.raises(ValueError, match="--select last, or --recipe paper"):
+        alternating._split_off_judge(faces([0, 1, 2]), faces([0, 1, 2]), 2)
+    data = make_data(0, people=3, per_person=3)           # one training image a person
+    with pytest.raises(ValueError, match="--recipe paper"):
+        alternating.AlternatingTrainer(LinearCamera(0), data,
+                                       _synthetic_settings(adversary="closed_form"), seed=0)
