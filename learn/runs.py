@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -394,13 +395,20 @@ def train(config: RunConfig, out_dir, resume: bool = False, progress: bool = Tru
 
 
 def summary_line(metrics: dict, alternations: int) -> str:
-    """One human line per alternation."""
+    """One human line per alternation: R's accuracies where R trains (else the closed-form
+    ridge's), D's, and the judge's scores and the choice so far under ``select="validation"``."""
     def fmt(key: str, spec: str = ".3f") -> str:
         value = metrics.get(key)
         return "-" if value is None else format(value, spec)
 
+    recogniser = metrics.get("recogniser_val_acc")
+    adversary = (f"ridge acc {fmt('ridge_acc_last')}" if "ridge_acc_last" in metrics and (
+        recogniser is None or math.isnan(recogniser)) else
+        f"R val acc {fmt('recogniser_val_acc')} (hard {fmt('recogniser_val_acc_hard')})")
+    judged = (f" | judge identity {fmt('select_identity_acc')} face {fmt('select_face_acc')}, "
+              f"chosen {metrics['selected_alternation'] + 1}"
+              if metrics.get("selected_alternation") is not None else "")
     return (f"[alternation {metrics['alternation'] + 1}/{alternations}] T={metrics['hardness']:g} "
             f"encoder loss {fmt('encoder_loss_first')} -> {fmt('encoder_loss_last')} | "
-            f"R val acc {fmt('recogniser_val_acc')} (hard {fmt('recogniser_val_acc_hard')}) | "
-            f"D val acc {fmt('detector_val_acc')} (hard {fmt('detector_val_acc_hard')}) | "
-            f"{fmt('seconds', '.1f')} s")
+            f"{adversary} | D val acc {fmt('detector_val_acc')} (hard "
+            f"{fmt('detector_val_acc_hard')}){judged} | {fmt('seconds', '.1f')} s")

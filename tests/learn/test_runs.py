@@ -248,3 +248,15 @@ def test_train_overwrite_leaves_nothing_of_the_old_run(tmp_path, monkeypatch, ca
     assert not (out / "checkpoint.pt").exists() and not (out / "design").exists()
     assert main(["train", "--out", str(out), "--overwrite", "--resume"]) == 1
     assert "--overwrite and --resume" in capsys.readouterr().err
+
+
+def test_summary_line_names_the_adversary_and_the_judges_choice():
+    base = {"alternation": 1, "hardness": 10.0, "encoder_loss_first": 1.0, "encoder_loss_last": 0.5,
+            "detector_val_acc": 0.9, "detector_val_acc_hard": 0.88, "seconds": 2.0}
+    closed = runs.summary_line(base | {"recogniser_val_acc": float("nan"), "ridge_acc_last": 0.25,
+                                       "select_identity_acc": 0.1, "select_face_acc": 0.88,
+                                       "selected_alternation": 0}, 6)
+    assert "ridge acc 0.250" in closed and "R val acc" not in closed
+    assert "judge identity 0.100 face 0.880, chosen 1" in closed
+    paper = runs.summary_line(base | {"recogniser_val_acc": 0.4, "recogniser_val_acc_hard": 0.3}, 6)
+    assert "R val acc 0.400 (hard 0.300)" in paper and "judge" not in paper
