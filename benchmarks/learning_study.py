@@ -165,20 +165,18 @@ def _reference_encoder(kind: str, strength: float, seed: int):
     """A fixed design's encoder: ``gauss`` (unlearned Conv(1)+MP+Q, PSF sigma ``strength`` px),
     ``noise`` (unlearned Conv(1)+MP+Q with :func:`random_psf` of correlation length
     ``strength`` px, one draw per seed), ``blur`` (sigma px) or ``pixelate`` (block px)."""
-    from learn.table1_cameras import baseline_encoder, camera_encoder, gaussian_camera_encoder
+    from learn.table1_cameras import camera_encoder, reference_encoder
     from optics.kernels import KernelPSF
     from sensor import Camera, CameraConfig
 
-    if kind == "gauss":
-        return gaussian_camera_encoder(strength, seed)
+    if kind not in REFERENCE_KINDS:
+        raise ValueError(f"reference: {kind!r} is not allowed; choose one of {REFERENCE_KINDS}")
     if kind == "noise":
         config = CameraConfig(**dict(CAMERA, conv="custom"), seed=seed)
         return camera_encoder(Camera(config, psf_source=KernelPSF(random_psf(strength, seed))))
-    if kind == "blur":
-        return baseline_encoder(kind, float(strength))
-    if kind == "pixelate":
-        return _coarse_pixelation(baseline_encoder(kind, int(strength)))
-    raise ValueError(f"reference: {kind!r} is not allowed; choose one of {REFERENCE_KINDS}")
+    # the product's fixed designs; "gauss" is this study's name of the Gaussian camera
+    encoder = reference_encoder("gaussian_camera" if kind == "gauss" else kind, strength, seed)
+    return _coarse_pixelation(encoder) if kind == "pixelate" else encoder
 
 
 def _coarse_pixelation(encoder):

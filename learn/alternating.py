@@ -78,9 +78,9 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
   (100) encoder people taken out of the loop (``TrainingData.from_splits``; ``judge_folds`` = k
   > 0: the people with the most images, scored by k-fold cross-validation over all their
   images instead), so no test role and nothing the encoder learned from is among them (no
-  evaluation part is read), beside D's
-  accuracy on hard codes of its validation images (``judge_detector_epochs`` = k > 0: that of a
-  copy of D trained k more epochs on hard codes of the alternation's camera); the design returned
+  evaluation part is read), beside D's accuracy on hard codes of its validation images
+  (``judge_detector_epochs`` = k > 0: that of a copy of D trained k more epochs on hard codes of
+  the alternation's camera); the design returned
   (:meth:`AlternatingTrainer.design`, the run's design bundle) is the most private alternation
   whose face accuracy reaches ``face_target`` (0.95), else the most useful one
   (``learn.selection``). Every alternation's metrics log ``select_identity_acc``,
@@ -396,7 +396,6 @@ def _split_off_judge(train: "datasets.FaceSet", val: "datasets.FaceSet", count: 
 
     if pick not in JUDGE_PICKS:
         raise ValueError(f"judge_pick: {pick!r} is not allowed; choose one of {JUDGE_PICKS}")
-
     both = np.intersect1d(np.unique(train.labels), np.unique(val.labels))
     if len(both) < 4:
         raise ValueError(f"select='validation': only {len(both)} encoder people have a training "
@@ -908,9 +907,9 @@ class AlternatingTrainer:
         Fitted on ``data.select_faces`` (the judge's people, training part), scored on
         ``data.select_faces_val``; with ``judge_folds`` = k > 0, k-fold cross-validated over
         both parts (``learn.selection.cross_validated_accuracy``: every judge image is scored
-        once, by a model that did not see it). Camera noise comes from a generator of its own (seeded by the
-        run's seed and ``alternation``) and the global RNG is restored, so scoring changes
-        nothing the training draws.
+        once, by a model that did not see it). Camera noise comes from a generator of its own
+        (seeded by the run's seed and ``alternation``) and the global RNG is restored, so
+        scoring changes nothing the training draws.
         """
         data, classes = self.data, max(self.data.select_num_identities, 2)
         with self._scoring_noise(alternation) as generator:

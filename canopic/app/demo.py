@@ -38,7 +38,6 @@ SCHEMA_VERSION = 1
 CONVS = ("conv1", "conv4")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class DemoProfile:
     """How much work each stage does.
