@@ -5,6 +5,8 @@ Usage
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase references --workers 2
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase learned \
         --methods paper,fresh,closed_form,constraint --alphas 50 --targets 0.9 --start-sigma 8 --workers 2
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase restarts \
+        --restarts 3 --names "closed_form_hard_detector a200 t0.9 s8" --workers 2
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --report
 
 Every point is one encoder at one seed, scored like an evaluation with ``read_test=False``
@@ -30,9 +32,18 @@ finishes; a rerun skips what is there):
   gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
   the richest people's images, ``--alternations`` gives selection more candidates,
   ``--judge-detector-epochs`` reads selection's face accuracy from a longer-trained copy of the
-  in-loop detector; ``--optics-lr``
+  in-loop detector, ``--closed-form-shots`` fits the closed-form ridge on several images a
+  person; ``--optics-lr``
   gives the PSF its own, scale-relative Adam step (without it the encoder's SGD erases the
   starting PSF within its first steps: docs/learning.md).
+* ``restarts``: ``--restarts N`` - 1 new designs of each learned study name in ``--names`` for
+  every evaluation seed s (learning seeds s + 3, s + 6, ...: :func:`learning_seed_of`), kept
+  and scored like the ``learned`` phase (``OUT/restarts.jsonl``). The report then adds, per
+  name, the design of each seed chosen among its N on validation (``"<name> rN f92"``: the
+  rule of ``canopic train --restarts``, :func:`restart_choices`; selected on, so optimistic
+  until ``--phase test``) and the restarts alone (``"<name> redrawn"``: new draws of the
+  recipe that nothing chose, an estimate of what it gives free of the study's own choice),
+  and ``OUT/restarts.png``.
 * ``noise``: ``--names``' kept designs (or references) of every seed scored at every evaluation
   seed, validation only (``OUT/noise.jsonl``): how much of a recipe's spread over seeds is the
   evaluation's own noise (:func:`spread_parts`; a section of the report).
@@ -56,8 +67,10 @@ own face accuracy; the random-PSF camera's margin is shown beside them).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import re
 import statistics
 import time
 from pathlib import Path
@@ -105,6 +118,8 @@ EXTRAS = (
     ("judge_detector_epochs", "jd", int, "selection's face accuracy from a copy of the in-loop "
                                          "detector trained this many more epochs on hard codes "
                                          "(default: the in-loop detector's own)"),
+    ("closed_form_shots", "sh", int, "fit images a person of the closed-form ridge (default: 1, "
+                                     "one-shot)"),
 )
 
 
@@ -115,7 +130,7 @@ def task_name(task: tuple) -> str:
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
-    more epochs."""
+    more epochs, ``... sh3`` with a closed-form ridge fitted on 3 images a person."""
     if task[0] == "ref":
         return f"{task[1]}:{task[2]:g}"
     _, method, alpha, target, start = task[:5]
@@ -195,7 +210,8 @@ def _coarse_pixelation(encoder):
 
 
 def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple":
-    """(encoder, learning log) of ``task`` at ``seed``; a learned design is saved under ``out``."""
+    """(encoder, learning log) of ``task`` learned at ``seed``; a learned design is saved under
+    ``out``."""
     from learn import table1
     from learn.table1_cameras import camera_encoder
     from learn.table1_rows import Row
@@ -224,15 +240,17 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     return camera_encoder(camera), log
 
 
-def run_one(state, task: tuple, seed: int, out: "Path | None" = None) -> dict:
-    """Learn (if it learns; the design is kept under ``out``) and score ``task`` at ``seed`` on
-    validation data."""
+def run_one(state, task: tuple, seed: int, out: "Path | None" = None,
+            learning_seed: "int | None" = None) -> dict:
+    """Learn (if it learns, at ``learning_seed``, default ``seed``; the design is kept under
+    ``out``) and score ``task`` at evaluation seed ``seed`` on validation data."""
     from learn.evaluation import evaluate_encoder
     from learn.table1_rows import FULL
 
     data, _ = state
     start = time.process_time()
-    encoder, log = _encoder(state, task, seed, out)
+    learning_seed = seed if learning_seed is None else int(learning_seed)
+    encoder, log = _encoder(state, task, learning_seed, out)
     learn_s = time.process_time() - start
     result = evaluate_encoder(encoder, data, seeds=(seed,), attacks=ATTACKS, budget=FULL.budget,
                               n_augment=FULL.n_augment, read_test=False, progress=False)
@@ -240,6 +258,7 @@ def run_one(state, task: tuple, seed: int, out: "Path | None" = None) -> dict:
     keep = ("alternation", "select_identity_acc", "select_face_acc", "selected_alternation",
             "detector_val_acc_hard", "utility_multiplier", "thresholds")
     return {"name": task_name(task), "task": list(task), "seed": seed,
+            **({} if learning_seed == seed else {"learning_seed": learning_seed}),
             "val_top1": {a: round(v, 2) for a, v in val.items()},
             "identity": round(max(val.values()), 2), "face": round(100 * result.utility.val_accuracy.mean, 2),
             "learn_s": round(learn_s, 1), "process_s": round(time.process_time() - start, 1),
@@ -247,8 +266,115 @@ def run_one(state, task: tuple, seed: int, out: "Path | None" = None) -> dict:
 
 
 def _work(state, job: tuple) -> dict:
-    task, seed, out = job
-    return run_one(state, tuple(task), seed, Path(out))
+    task, seed, out, *learning_seed = job
+    return run_one(state, tuple(task), seed, Path(out), *learning_seed)
+
+
+# ----------------------------------------------------------------------------- restarts
+def learning_seed_of(seed: int, restart: int) -> int:
+    """The learning seed of ``restart`` (0, 1, ...) for evaluation seed ``seed``: restart 0 is
+    the study's own design (learned at ``seed``), restart r at ``seed + r * len(SEEDS)``, so the
+    pools of different evaluation seeds never share a design."""
+    return int(seed) + int(restart) * len(SEEDS)
+
+
+def load_restarts(out: Path) -> "list[dict]":
+    return _read_records(out / "restarts.jsonl")
+
+
+def restarts_run(out: Path, names: "list[str]", restarts: int, spec) -> None:
+    """Learn restarts 1 .. ``restarts`` - 1 of every learned study name in ``names`` for every
+    evaluation seed (:func:`learning_seed_of`), keep each design and score it on validation at
+    that evaluation seed, one JSON line each in ``OUT/restarts.jsonl``; :func:`restart_choices`
+    then picks one design per evaluation seed (validation-gated selection, issue 31 item 4)."""
+    if not (isinstance(restarts, int) and restarts >= 2):
+        raise ValueError(f"--restarts: {restarts!r} is not allowed; need an integer >= 2")
+    tasks = {r["name"]: tuple(r["task"]) for r in load(out) if r["task"][0] == "learn"}
+    unknown = [name for name in names if name not in tasks]
+    if unknown or not names:
+        raise ValueError(f"--names: {unknown or names} are not learned study names (run --phase "
+                         f"learned first); known: {sorted(tasks)}")
+    done = {(r["name"], r["learning_seed"]) for r in load_restarts(out)}
+    todo = [(tasks[name], seed, learning_seed_of(seed, r)) for r in range(1, restarts)
+            for name in names for seed in SEEDS
+            if (name, learning_seed_of(seed, r)) not in done]
+    _run_pending(out / "restarts.jsonl", [(t, s, str(out), ls) for t, s, ls in todo],
+                 [f"{task_name(t)} seed {s} learning seed {ls}" for t, s, ls in todo], spec,
+                 (_state, ()), _work)
+
+
+#: validation face targets (%) of the restart choice (:func:`restart_choices`), one report row each
+RESTART_FACE_TARGETS = (92.0, 94.0)
+_RESTART_NAME = re.compile(r"^(?P<base>.+) r(?P<restarts>\d+) f(?P<face>[0-9.]+)$")
+
+
+def restart_name(base: str, restarts: int, face_target: float) -> str:
+    """``"<base> r3 f94"``: the best of 3 restarts of ``base`` at validation face target 94 %."""
+    return f"{base} r{restarts} f{face_target:g}"
+
+
+def restart_choices(records: "list[dict]", restart_records: "list[dict]",
+                    face_targets=RESTART_FACE_TARGETS, counts=None) -> "dict[str, list[dict]]":
+    """Validation-gated choice among restarts (issue 31 item 4), per evaluation seed.
+
+    For every learned name with restarts, the candidates of evaluation seed s are its study
+    record (restart 0) and its ``restart_records`` at s; for each ``n`` of ``counts`` (default:
+    the number of restarts every seed has; counts above it are skipped) the first ``n`` (by
+    learning seed) of each seed compete, and
+    ``learn.restarts.choose_restart`` (what ``canopic train --restarts`` keeps) takes the most
+    private one whose validation face accuracy meets the target, else the most useful one.
+    Returns ``restart_name(base, n, target)`` -> the chosen records, one per seed (``name``,
+    ``task`` marked ``"<method> best of n"``, ``candidates``: every candidate's learning seed,
+    identity and face). The chosen validation scores are selected on: optimistic; only a test
+    run measures the choice.
+    """
+    from learn.restarts import choose_restart
+
+    pools: "dict[tuple[str, int], list[dict]]" = {}
+    bases = {r["name"] for r in restart_records}
+    for record in records:
+        if record["name"] in bases:
+            pools.setdefault((record["name"], record["seed"]), []).append(
+                {**record, "learning_seed": record["seed"]})
+    for record in restart_records:
+        pools.setdefault((record["name"], record["seed"]), []).append(record)
+    choices = {}
+    for base in sorted(bases):
+        seeds = {seed: sorted(pool, key=lambda r: r["learning_seed"])
+                 for (name, seed), pool in pools.items() if name == base}
+        if sorted(seeds) != sorted(SEEDS):
+            continue
+        available = min(len(pool) for pool in seeds.values())
+        for count, target in itertools.product(counts or (available,), face_targets):
+            if not 2 <= count <= available:
+                continue
+            name = restart_name(base, count, target)
+            chosen = []
+            for seed in SEEDS:
+                pool = seeds[seed][:count]
+                index = choose_restart([{"identity": r["identity"] / 100, "face": r["face"] / 100}
+                                        for r in pool], target / 100)
+                task = list(pool[0]["task"])
+                task[1] = f"{task[1]} best of {count}"
+                chosen.append({**pool[index], "name": name, "task": task,
+                               "candidates": [[r["learning_seed"], r["identity"], r["face"]]
+                                              for r in pool]})
+            choices[name] = chosen
+    return choices
+
+
+def redrawn(restart_records: "list[dict]") -> "dict[str, list[dict]]":
+    """``"<base> redrawn"`` -> every restart design of ``base`` (learning seeds 3, 4, ...), each
+    scored at its evaluation seed: new draws of the recipe that no choice saw, so their mean
+    estimates what the recipe gives, free of the luck of being the study's best of many
+    recipes on the same three seeds."""
+    groups: "dict[str, list[dict]]" = {}
+    for record in restart_records:
+        task = list(record["task"])
+        task[1] = f"{task[1]} redrawn"
+        name = f"{record['name']} redrawn"
+        groups.setdefault(name, []).append({**record, "name": name, "task": task})
+    return groups
 
 
 # ----------------------------------------------------------------------------- the test run
@@ -269,11 +395,27 @@ def _test_state(out: str):
                             f"{budget.cnn_width} {budget.patience} {FULL.n_augment}"))
 
 
+def chosen_design(out: Path, name: str, seed: int) -> "tuple[str, int]":
+    """(study name, learning seed) of the design ``name`` stands for at evaluation seed ``seed``:
+    itself, or for a restart choice ``"<base> rN fF"`` the restart :func:`restart_choices`
+    picked (ValueError when that choice cannot be made from the records)."""
+    match = _RESTART_NAME.match(name)
+    if not match:
+        return name, seed
+    chosen = restart_choices(load(out), load_restarts(out), (float(match["face"]),),
+                             (int(match["restarts"]),)).get(name)
+    if chosen is None:
+        raise ValueError(f"--names: {name!r}: no such restart choice (run --phase restarts "
+                         f"--restarts {match['restarts']} --names {match['base']!r} first)")
+    return match["base"], chosen[SEEDS.index(seed)]["learning_seed"]
+
+
 def _test_encoder(out: Path, name: str, seed: int):
     """The encoder of study name ``name`` at ``seed``: a kept learned design or a reference."""
     from learn.table1_cameras import camera_encoder
     from sensor.design_bundle import load_design_bundle
 
+    name, seed = chosen_design(out, name, seed)
     folder = design_folder(out, name, seed)
     if folder.is_dir():
         return camera_encoder(load_design_bundle(folder).make_camera())
@@ -422,6 +564,33 @@ def _noise_section(out: Path, records: "list[dict]") -> str:
         same = all(study.get((name, d)) == cells[d, d] for d in SEEDS)
         lines.append(f"| {name} | {text} | {within:.1f} | {between:.1f} | "
                      f"{'yes' if same else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _restarts_section(choices: "dict[str, list[dict]]") -> str:
+    """The restart choices: every candidate of every seed and the one taken (empty without
+    ``--phase restarts``)."""
+    if not choices:
+        return ""
+    lines = ["\n## Restarts chosen on validation\n",
+             "`--phase restarts`: each evaluation seed's design is the most private of n restarts "
+             "(learning seeds s, s + 3, ...) whose validation face accuracy meets the target "
+             "(`f92`: 92 %), else the most useful (`learn.restarts.choose_restart`, as `canopic train --restarts`). Rows `... rN fF` "
+             "above are those choices: their validation scores are selected on, so they are "
+             "optimistic; only `--phase test` measures them. restarts.png: every design "
+             "against the frontiers. Rows `... redrawn` above are "
+             "the restarts alone (learning seeds 3 and up, each scored at its evaluation "
+             "seed; its seeds column counts designs): new draws of the recipe, chosen by "
+             "nothing.\n",
+             "| name | seed: candidates (learning seed: identity % / face %), chosen in bold |",
+             "| --- | --- |"]
+    for name, chosen in choices.items():
+        cells = []
+        for record in chosen:
+            options = [(f"**{ls}: {i:.1f} / {f:.1f}**" if ls == record["learning_seed"]
+                        else f"{ls}: {i:.1f} / {f:.1f}") for ls, i, f in record["candidates"]]
+            cells.append(f"{record['seed']}: " + ", ".join(options))
+        lines.append(f"| {name} | " + "; ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -604,7 +773,9 @@ def claim_check(point: dict, curves: "dict[str, list]") -> "tuple[dict, bool, in
 def report(out: Path) -> str:
     """Write ``OUT/learning_study.md``, ``OUT/frontier.png`` and ``OUT/psfs.png`` from
     ``OUT/records.jsonl`` (and the kept designs)."""
-    points = summarise(load(out))
+    choices = restart_choices(load(out), load_restarts(out))
+    extra = [*choices.values(), *redrawn(load_restarts(out)).values()]
+    points = summarise(load(out) + [record for group in extra for record in group])
     curves = {family: curve for family in FAMILIES if (curve := frontier(points, family))}
     lines = ["| encoder | seeds | identity % (val, strongest) | face % (val) | margin to each "
              "reference at its face accuracy (points; + = more private) | seeds 4 points below "
@@ -622,12 +793,14 @@ def report(out: Path) -> str:
                      f"{p['face']:.1f} +- {p['face_std']:.1f} | {margin_text} | {seeds_text} | "
                      f"{claim} |")
     _plot(points, curves, out / "frontier.png")
+    plot_restarts(load(out), load_restarts(out), curves, out / "restarts.png")
     plot_psfs(out, out / "psfs.png")
     text = ("Validation identity accuracy (top-1 %, strongest of " + ", ".join(ATTACKS) +
             ", mean +- std over seeds " + ", ".join(map(str, SEEDS)) + ") against face vs "
             "no-face validation accuracy; the test split is not read. Reference frontiers: for "
             "each face accuracy, the most private member of the family at least that useful, "
             "linear between members. Figures: frontier.png, psfs.png (the learned PSFs of seed 0).\n\n" + "\n".join(lines) + "\n")
+    text += _restarts_section(choices)
     text += _noise_section(out, load(out))
     text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
@@ -705,14 +878,51 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
         axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],
                       xerr=[p["face_std"] for p in group], yerr=[p["identity_std"] for p in group],
                       fmt=marker, ms=7, capsize=3, label=f"learned: {method}")
+    _save_frontier_axes(figure, axes, "Learned cameras vs fixed frontiers (LFW-scale encoder "
+                        "faces)", path, legend_size=8)
+
+
+def _save_frontier_axes(figure, axes, title: str, path: Path, legend_size: int) -> None:
+    """Label the study's validation axes (face %, identity %), save ``path`` and close."""
+    import matplotlib.pyplot as plt
+
     axes.set_xlabel("face vs no-face accuracy, validation (%)")
     axes.set_ylabel("identity accuracy, strongest attack, validation (%)")
-    axes.set_title("Learned cameras vs fixed frontiers (LFW-scale encoder faces)")
+    axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=legend_size)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def plot_restarts(records: "list[dict]", restart_records: "list[dict]", curves: dict,
+                  path: Path) -> bool:
+    """Every design of the recipes with restarts, one dot each, against the reference frontiers:
+    the study's own designs (filled) and the restarts (open), per recipe; False when there are
+    no restarts to draw."""
+    if not restart_records:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 5.5))
+    for family, label in FAMILIES.items():
+        if family in curves and family in CLAIM_FAMILIES:
+            axes.plot([c[0] for c in curves[family]], [c[1] for c in curves[family]], "-",
+                      label=label)
+    for name in sorted({r["name"] for r in restart_records}):
+        own = [r for r in records if r["name"] == name]
+        redraws = [r for r in restart_records if r["name"] == name]
+        dots = axes.plot([r["face"] for r in own], [r["identity"] for r in own], "o", ms=7,
+                         label=f"{name}: study seeds 0-2")
+        axes.plot([r["face"] for r in redraws], [r["identity"] for r in redraws], "o", ms=7,
+                  mfc="none", color=dots[0].get_color(), label=f"{name}: restarts")
+    _save_frontier_axes(figure, axes, "Every design of the restarted recipes (one dot a "
+                        "design and seed)", path, legend_size=7)
+    return True
 
 
 def plot_psfs(out: Path, path: Path, seed: int = 0) -> "list[str]":
@@ -756,7 +966,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--phase", choices=("references", "learned", "noise", "test"))
+    parser.add_argument("--phase", choices=("references", "learned", "restarts", "noise", "test"))
+    parser.add_argument("--restarts", type=int, default=3,
+                        help="--phase restarts: designs per evaluation seed, the study's own "
+                             "included")
     parser.add_argument("--names", default="", help="--phase test / noise: comma-separated study "
                                                     "names")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
@@ -779,7 +992,9 @@ def main() -> None:
             parser.error("--phase is needed unless --report")
         out = args.out.resolve()
         names = [n.strip() for n in args.names.split(",") if n.strip()]
-        if args.phase in ("test", "noise"):
+        if args.phase == "restarts":
+            restarts_run(out, names, args.restarts, engine_spec(args, folder=out))
+        elif args.phase in ("test", "noise"):
             out.mkdir(parents=True, exist_ok=True)
             (test_run if args.phase == "test" else noise_run)(out, names,
                                                               engine_spec(args, folder=out))

@@ -180,5 +180,38 @@ def sample_pairs(labels: torch.Tensor, people: int, generator: Optional[torch.Ge
     return order[base + first], order[base + second], torch.arange(len(chosen))
 
 
+def sample_shots(labels: torch.Tensor, people: int, shots: int,
+                 generator: Optional[torch.Generator] = None
+                 ) -> "tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]":
+    """``shots`` fit images and one other, scored image each of ``people`` random people with at
+    least ``shots + 1`` images (seeded; ``shots = 1`` is :func:`sample_pairs`' draw).
+
+    Returns
+    -------
+    (fit_index [P * shots], fit_labels [P * shots], score_index [P], score_labels [P])
+        Person p's fit images carry local label p (``fit_labels = p`` for its ``shots`` images,
+        grouped by person), its scored image the same label; all images of one person differ.
+    """
+    if not (isinstance(shots, int) and shots >= 1):
+        raise ValueError(f"shots: {shots!r} is not allowed; need an integer >= 1")
+    if shots == 1:
+        fit, score, local = sample_pairs(labels, people, generator)
+        return fit, local, score, local
+    order = torch.argsort(labels.cpu(), stable=True)
+    counts = torch.bincount(labels.cpu())
+    starts = torch.cumsum(counts, 0) - counts
+    candidates = torch.nonzero(counts >= shots + 1).flatten()
+    if len(candidates) < 2:
+        raise ValueError(f"closed-form adversary: need >= 2 people with >= {shots + 1} training "
+                         f"images each (closed_form_shots = {shots}), got {len(candidates)}")
+    chosen = candidates[torch.randperm(len(candidates), generator=generator)[:people]]
+    picks = [order[starts[person] + torch.randperm(int(counts[person]),
+                                                   generator=generator)[:shots + 1]]
+             for person in chosen]  # one short draw per person, not per pixel
+    picks = torch.stack(picks)  # [P, shots + 1]
+    local = torch.arange(len(chosen))
+    return (picks[:, :shots].flatten(), local.repeat_interleave(shots), picks[:, shots], local)
+
+
 __all__ = ["POOL_MEMBERS", "POOL_COMBINES", "parse_pool", "flatten_codes", "ridge_scores",
-           "closed_form_privacy", "pair_people", "sample_pairs"]
+           "closed_form_privacy", "pair_people", "sample_pairs", "sample_shots"]

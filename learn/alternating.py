@@ -63,9 +63,10 @@ view and the study's status: docs/learning.md). Each is one ``AlternatingSetting
     negative entropy, on soft codes of held-out faces (``faces_val``, never the members'
     training faces), of the strongest member on held-out faces
     (``adversary_combine="strongest"``) or the sum over members (``"sum"``).
-  - ``"closed_form"``: each encoder step draws ``closed_form_people`` people with two training
-    images each, fits ridge regression from one image's codes to identity one-hot in closed
-    form and scores the other image (``learn.adversaries``: ridge ``closed_form_ridge``,
+  - ``"closed_form"``: each encoder step draws ``closed_form_people`` people with
+    ``closed_form_shots`` + 1 training images each (two by default), fits ridge regression from
+    the codes of ``closed_form_shots`` of them to identity one-hot in closed form and scores
+    the last one (``learn.adversaries``: ridge ``closed_form_ridge``,
     softmax temperature ``closed_form_temperature``); the term is minus its held-out
     cross-entropy (clamped at chance, ``ln P``), differentiated through ``torch.linalg.solve``.
     The adversary is optimal for the current codes at every step, so it cannot be gamed. R is
@@ -113,7 +114,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from learn import datasets
-from learn.adversaries import POOL_COMBINES, closed_form_privacy, pair_people, parse_pool, sample_pairs
+from learn.adversaries import POOL_COMBINES, closed_form_privacy, parse_pool, sample_shots
 from learn.networks import entropy, make_detector, make_flat_recogniser, make_recogniser
 from learn.selection import SELECTS, Selection, cross_validated_accuracy, logistic_accuracy
 
@@ -166,7 +167,13 @@ class AlternatingSettings:
     adversary_combine : {"strongest", "sum"}
         A fresh pool's term: its strongest member on held-out faces, or the sum over members.
     closed_form_people : int
-        People (two images each: one fit, one scored) per closed-form batch (>= 2).
+        People per closed-form batch (>= 2), each with ``closed_form_shots`` fit images and one
+        scored image.
+    closed_form_shots : int
+        Fit images per person of the closed-form ridge (>= 1; 1: one-shot, the ridge then
+        compares a face with one other image of each person; k: only people with >= k + 1
+        training images are drawn, and the ridge sees each person k times, like an attacker
+        that trains on many images a person).
     closed_form_ridge : float
         Ridge weight relative to the mean diagonal of the code kernel (> 0).
     closed_form_temperature : float
@@ -227,6 +234,7 @@ class AlternatingSettings:
     closed_form_people: int = 64
     closed_form_ridge: float = 1.0
     closed_form_temperature: float = 0.1
+    closed_form_shots: int = 1
     select: str = "last"
     face_target: float = 0.95
     judge_people: int = 100
@@ -272,6 +280,8 @@ class AlternatingSettings:
         need("adversary_combine", self.adversary_combine in POOL_COMBINES, f"one of {POOL_COMBINES}")
         need("closed_form_people", is_int(self.closed_form_people) and self.closed_form_people >= 2,
              "an integer >= 2")
+        need("closed_form_shots", is_int(self.closed_form_shots) and self.closed_form_shots >= 1,
+             "an integer >= 1")
         for name in ("closed_form_ridge", "closed_form_temperature"):
             need(name, is_num(getattr(self, name)) and getattr(self, name) > 0, "a finite number > 0")
         need("select", self.select in SELECTS, f"one of {SELECTS}")
@@ -522,10 +532,12 @@ class AlternatingTrainer:
     def _check_options(self) -> None:
         """ValueError when the data cannot serve the chosen adversary or selection."""
         settings, data = self.settings, self.data
-        if settings.adversary == "closed_form" and len(pair_people(data.face_labels)[0]) < 2:
-            raise ValueError("adversary: 'closed_form' needs >= 2 encoder identities with >= 2 "
-                             "training images each (canopic train --adversary frozen, or "
-                             "--recipe paper, learns from fewer)")
+        need = settings.closed_form_shots + 1
+        if settings.adversary == "closed_form" and int(
+                (torch.bincount(data.face_labels.cpu()) >= need).sum()) < 2:
+            raise ValueError(f"adversary: 'closed_form' needs >= 2 encoder identities with >= "
+                             f"{need} training images each (closed_form_shots + 1; canopic "
+                             f"train --adversary frozen, or --recipe paper, learns from fewer)")
         if settings.select == "validation" and (data.select_faces is None
                                                 or data.select_faces_val is None):
             raise ValueError("select: 'validation' needs the judge's own people "
@@ -632,8 +644,9 @@ class AlternatingTrainer:
         """Faces (and labels) of one encoder step's privacy term; None for "frozen".
 
         "fresh": ``batch_size // 2`` random held-out faces (``faces_val``), labels None.
-        "closed_form": ``2 P`` training faces, the fit half then the score half, and their
-        local labels ``0 .. P - 1`` [P] (:func:`learn.adversaries.sample_pairs`).
+        "closed_form": ``(shots + 1) P`` training faces, the ``shots P`` fit images (grouped by
+        person) then the ``P`` scored ones, and their local labels ``0 .. P - 1``
+        (:func:`learn.adversaries.sample_shots`).
         """
         settings, data = self.settings, self.data
         if settings.adversary == "fresh":
@@ -641,10 +654,11 @@ class AlternatingTrainer:
                                   generator=self.generator)
             return data.faces_val[index.to(data.faces_val.device)], None
         if settings.adversary == "closed_form":
-            fit, score, labels = sample_pairs(data.face_labels, settings.closed_form_people,
-                                              generator=self.generator)
+            fit, fit_labels, score, labels = sample_shots(
+                data.face_labels, settings.closed_form_people, settings.closed_form_shots,
+                generator=self.generator)
             index = torch.cat([fit, score]).to(data.faces.device)
-            return data.faces[index], labels.to(self.device)
+            return data.faces[index], torch.cat([fit_labels, labels]).to(self.device)
         return None
 
     def privacy_term(self, face_codes: torch.Tensor, privacy, hardness: float
@@ -662,8 +676,10 @@ class AlternatingTrainer:
         images, labels = privacy
         codes = self._encode(images, mode="soft", hardness=hardness)
         if settings.adversary == "closed_form":
-            people = len(labels)
-            return closed_form_privacy(codes[:people], labels, codes[people:], labels, people,
+            people = len(labels) // (settings.closed_form_shots + 1)  # scored images last
+            fit = len(labels) - people
+            return closed_form_privacy(codes[:fit], labels[:fit], codes[fit:], labels[fit:],
+                                       people,
                                        ridge=settings.closed_form_ridge,
                                        temperature=settings.closed_form_temperature)
         nets = self.adversaries()

@@ -50,7 +50,7 @@ CHECKPOINT_VERSION = 1
 RESUMABLE_CHANGES = (("training", "alternations"), ("device",))
 #: Training fields added after runs were already written, with the value that means "as before":
 #: left out of the fingerprint while they hold it, so those runs still resume.
-LATER_FIELDS = {"judge_folds": 0, "judge_detector_epochs": 0}
+LATER_FIELDS = {"judge_folds": 0, "judge_detector_epochs": 0, "closed_form_shots": 1}
 
 #: Named training profiles (overrides of AlternatingSettings). "paper" = the authors' schedule.
 PROFILES = {
@@ -303,13 +303,21 @@ class RunResult:
     out_dir: Path
 
 
-def _training_data(config: RunConfig, device: torch.device, rank: int, size: int) -> TrainingData:
+def run_splits(config: RunConfig) -> "datasets.Splits":
+    """The splits of ``config.data``: the identity split, with the encoder's faces from
+    ``data.encoder_faces`` (the evaluation identities' parts are those ``canopic evaluate``
+    reads)."""
     data = config.data
     splits = datasets.make_splits(datasets.load_faces(data.faces), datasets.load_nonfaces(data.nonfaces),
                                   seed=data.split_seed, n_eval_identities=data.n_eval_identities,
                                   cap_per_identity=data.cap_per_identity)
-    splits = with_encoder_faces(splits, resolve_encoder_faces(data.encoder_faces, data.faces),
-                                seed=data.split_seed)
+    return with_encoder_faces(splits, resolve_encoder_faces(data.encoder_faces, data.faces),
+                              seed=data.split_seed)
+
+
+def _training_data(config: RunConfig, device: torch.device, rank: int, size: int) -> TrainingData:
+    data = config.data
+    splits = run_splits(config)
     if data.max_faces is not None or data.max_nonfaces is not None:
         import numpy as np
 

@@ -10,7 +10,7 @@ from canopic.core.units import UnitError, parse_quantity
 DOCUMENTED_MODULES = ["canopic.core.bundle", "canopic.core.cache", "canopic.core.checks",
                       "canopic.core.filetypes", "canopic.core.lazy", "canopic.core.units",
                       "canopic.app.report", "hil.client",
-                      "learn.networks", "learn.study_engine", "optics.design", "optics.imaging", "optics.materials",
+                      "learn.networks", "learn.restarts", "learn.study_engine", "optics.design", "optics.imaging", "optics.materials",
                       "sensor.baselines", "sensor.camera", "sensor.colour"]
 COMMANDS = ["simulate", "design-mask", "export-mask", "train", "table1", "evaluate", "detect-eval",
             "export-tables", "flash",

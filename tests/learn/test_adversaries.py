@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from learn import adversaries
-from learn.adversaries import closed_form_privacy, parse_pool, ridge_scores, sample_pairs
+from learn.adversaries import (closed_form_privacy, parse_pool, ridge_scores, sample_pairs,
+                               sample_shots)
 from learn.networks import make_flat_recogniser
 
 
@@ -79,6 +80,48 @@ def test_pairs_are_two_distinct_images_of_one_person_and_seeded():
     assert torch.equal(again[0], fit) and torch.equal(again[1], score)
     with pytest.raises(ValueError, match=">= 2 people"):
         sample_pairs(torch.tensor([0, 0, 1]), 4)
+
+
+def test_shots_draw_distinct_images_of_people_with_enough_and_one_shot_is_the_pair_draw():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3])  # 4, 2, 5, 3 images
+    fit, fit_labels, score, score_labels = sample_shots(labels, 10, 3,
+                                                        torch.Generator().manual_seed(0))
+    assert len(score) == 2 and set(labels[score].tolist()) == {0, 2}  # >= 4 images only
+    assert torch.equal(score_labels, torch.arange(2))
+    assert torch.equal(fit_labels, torch.tensor([0, 0, 0, 1, 1, 1]))
+    for p in range(2):
+        person = fit[3 * p:3 * p + 3]
+        assert set(labels[person].tolist()) == {int(labels[score[p]])}
+        assert len(set(person.tolist()) | {int(score[p])}) == 4     # four different images
+    one = sample_shots(labels, 10, 1, torch.Generator().manual_seed(1))
+    pairs = sample_pairs(labels, 10, torch.Generator().manual_seed(1))
+    assert torch.equal(one[0], pairs[0]) and torch.equal(one[2], pairs[1])
+    assert torch.equal(one[1], pairs[2]) and torch.equal(one[3], pairs[2])
+    with pytest.raises(ValueError, match=">= 5 training images"):
+        sample_shots(labels, 4, 4)
+    with pytest.raises(ValueError, match="shots"):
+        sample_shots(labels, 4, 0)
+
+
+def test_more_shots_make_a_stronger_ridge_on_noisy_identities():
+    """Person means plus strong per-image noise: one image a person barely identifies, the mean
+    of four does (the many-image attacker the evaluation trains)."""
+    generator = torch.Generator().manual_seed(0)
+    people, dim = 32, 48
+    means = torch.randn(people, dim, generator=generator, dtype=torch.float64)
+
+    def faces(count):
+        noise = 2.0 * torch.randn(people, count, dim, generator=generator, dtype=torch.float64)
+        return (means[:, None] + noise).reshape(people * count, 3, 4, 4)
+
+    labels = torch.arange(people)
+    score = faces(1)
+    accuracy = {}
+    for shots in (1, 4):
+        scores = ridge_scores(faces(shots), labels.repeat_interleave(shots), score, people,
+                              ridge=0.1)
+        accuracy[shots] = float((scores.argmax(dim=-1) == labels).double().mean())
+    assert accuracy[4] > accuracy[1] + 0.2
 
 
 def test_flat_recogniser_is_linear_on_the_normalised_code():

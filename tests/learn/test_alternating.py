@@ -160,7 +160,8 @@ def test_new_options_default_to_the_papers_method():
                                           ("constraint_rate", 0.0), ("optics_lr", 0.0),
                                           ("optics_lr", float("nan")), ("optics_lr", True),
                                           ("judge_folds", 1), ("judge_folds", -2),
-                                          ("judge_folds", 2.0), ("judge_detector_epochs", -1)])
+                                          ("judge_folds", 2.0), ("judge_detector_epochs", -1),
+                                          ("closed_form_shots", 0), ("closed_form_shots", 1.5)])
 def test_bad_adversary_and_selection_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         alternating.AlternatingSettings(**{field: value})
@@ -180,6 +181,24 @@ def test_privacy_weight_lowers_an_outside_attackers_accuracy(adversary):
     assert before > 0.8                        # chance is 1/8
     assert after < before - 0.15
     assert high_metrics[-1]["detector_val_acc_hard"] > 0.8
+
+
+def test_a_many_shot_closed_form_adversary_fits_k_images_a_person_and_removes_identity():
+    """``closed_form_shots = 3``: each step's batch is 3 fit images and 1 scored image of each
+    person, grouped by person; with a large alpha an outside attacker falls as with one shot."""
+    trainer, _ = _train_synthetic(adversary="closed_form", alpha=1000.0, closed_form_shots=3)
+    images, labels = trainer._privacy_batch()
+    people = trainer.settings.closed_form_people
+    assert len(images) == 4 * people
+    assert torch.equal(labels, torch.cat([torch.arange(people).repeat_interleave(3),
+                                          torch.arange(people)]))
+    low, _ = _train_synthetic(adversary="closed_form", alpha=0.0, closed_form_shots=3)
+    assert _outside_attack(trainer.camera, trainer.data) < _outside_attack(low.camera,
+                                                                           low.data) - 0.15
+    with pytest.raises(ValueError, match=">= 7 training images"):  # 6 a person here
+        alternating.AlternatingTrainer(LinearCamera(0), make_data(0),
+                                       _synthetic_settings(adversary="closed_form",
+                                                           closed_form_shots=6), seed=0)
 
 
 def test_utility_constraint_holds_the_face_target_and_trades_the_rest_for_privacy():

@@ -134,7 +134,7 @@ def test_learned_tasks_name_only_the_options_they_set():
                                       "start_sigma": 8.0, "optics_lr": None,
                                       "encoder_epochs": None, "detector_epochs": None,
                                       "judge_people": None, "judge_folds": None, "alternations": None,
-                                      "judge_detector_epochs": None,
+                                      "judge_detector_epochs": None, "closed_form_shots": None,
                                       "conv": "conv1"} | changes))
         return [study.task_name(task) for task in study.plan("learned", args)]
 
@@ -144,6 +144,7 @@ def test_learned_tasks_name_only_the_options_they_set():
     assert names(judge_people=50, judge_folds=5) == ["closed_form a200 t0.9 s8 j50 k5"]
     assert names(alternations=10) == ["closed_form a200 t0.9 s8 n10"]
     assert names(judge_detector_epochs=10) == ["closed_form a200 t0.9 s8 jd10"]
+    assert names(closed_form_shots=3) == ["closed_form a200 t0.9 s8 sh3"]
     assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
     with pytest.raises(ValueError, match="methods"):
         names(methods="closed_form,gamed")
@@ -185,3 +186,84 @@ def test_noise_section_reports_the_split_and_checks_the_study_records(tmp_path):
     assert "0: 1.0 / 2.0 / 3.0" in row and "| 1.0 | 2.9 | yes |" in row
     records[0]["identity"] = 1.5                      # a record the noise run does not reproduce
     assert study._noise_section(tmp_path, records).rstrip().endswith("| no |")
+
+
+def _restart_records():
+    """Study records (restart 0) and two restarts per seed with known choices."""
+    base = ("learn", "m", 200.0, 0.9, 8.0)
+    name = study.task_name(base)
+    # seed: [(identity, face) of restart 0, 1, 2]
+    values = {0: [(25.0, 93.0), (21.0, 91.0), (23.0, 94.5)],
+              1: [(22.0, 95.0), (24.0, 94.0), (20.0, 92.5)],
+              2: [(26.0, 91.0), (27.0, 91.5), (28.0, 90.0)]}
+    records = [dict(_record(base, s, *values[s][0]), val_top1={"mlp": values[s][0][0]})
+               for s in study.SEEDS]
+    restarts = [dict(_record(base, s, *values[s][r]), learning_seed=study.learning_seed_of(s, r),
+                     val_top1={"mlp": values[s][r][0]}) for s in study.SEEDS for r in (1, 2)]
+    return name, records, restarts
+
+
+def test_restart_choices_take_the_most_private_design_that_meets_the_face_target():
+    name, records, restarts = _restart_records()
+    choices = study.restart_choices(records, restarts, face_targets=(92.0, 94.0))
+    seeds = {key: [r["learning_seed"] for r in chosen] for key, chosen in choices.items()}
+    # f92: seed 0 -> restart 2 (23 % at 94.5; 21 % misses 92 %), seed 1 -> restart 2 (20 %),
+    # seed 2 -> none meets 92 %: the most useful, restart 1 (91.5 %)
+    assert seeds[f"{name} r3 f92"] == [6, 7, 5]
+    # f94: seed 0 -> restart 2, seed 1 -> restart 0 (22 % at 95 beats 24 % at 94; 20 % misses)
+    assert seeds[f"{name} r3 f94"] == [6, 1, 5]
+    chosen = choices[f"{name} r3 f92"]
+    assert [r["identity"] for r in chosen] == [23.0, 20.0, 27.0]
+    assert chosen[0]["candidates"] == [[0, 25.0, 93.0], [3, 21.0, 91.0], [6, 23.0, 94.5]]
+    assert chosen[0]["task"][1] == "m best of 3"
+    # two restarts asked for: only restart 0 and 1 compete
+    two = study.restart_choices(records, restarts, (92.0,), counts=(2,))
+    assert [r["learning_seed"] for r in two[f"{name} r2 f92"]] == [0, 1, 3 + 2]
+    # a seed with fewer restarts limits every seed's pool; more than there are gives nothing
+    fewer = study.restart_choices(records, restarts[:-1], (92.0,))
+    assert list(fewer) == [f"{name} r2 f92"]
+    assert study.restart_choices(records, restarts, (92.0,), counts=(4,)) == {}
+
+
+def test_restart_names_resolve_to_the_chosen_learning_seed_and_enter_the_report(tmp_path):
+    name, records, restarts = _restart_records()
+    (tmp_path / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    (tmp_path / "restarts.jsonl").write_text("\n".join(json.dumps(r) for r in restarts))
+    assert study.chosen_design(tmp_path, f"{name} r3 f92", 1) == (name, 7)
+    assert study.chosen_design(tmp_path, "gauss:12", 1) == ("gauss:12", 1)
+    with pytest.raises(ValueError, match="--phase restarts --restarts 5"):
+        study.chosen_design(tmp_path, f"{name} r5 f92", 0)
+    text = study.report(tmp_path)
+    assert "## Restarts chosen on validation" in text
+    section = text.split("## Restarts chosen on validation")[1]
+    row = [line for line in section.splitlines() if line.startswith(f"| {name} r3 f92 |")][0]
+    assert "**6: 23.0 / 94.5**" in row and "3: 21.0 / 91.0" in row
+    assert any(line.startswith(f"| {name} r3 f92 | 3 | 23.3 +- 3.5 |")
+               for line in text.splitlines())
+    assert (tmp_path / "restarts.png").stat().st_size > 10_000
+    # the restarts alone, chosen by nothing: six designs, mean of 21, 23, 24, 20, 27, 28
+    assert any(line.startswith(f"| {name} redrawn | 6 | 23.8 +- ") for line in text.splitlines())
+
+
+def test_restarts_learn_only_missing_designs_at_their_own_seeds(tmp_path, monkeypatch):
+    from learn.study_engine import EngineSpec
+
+    name, records, _ = _restart_records()
+    (tmp_path / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    ran = []
+
+    def fake_run_one(state, task, seed, out=None, learning_seed=None):
+        ran.append((seed, learning_seed))
+        return {"name": study.task_name(task), "task": list(task), "seed": seed,
+                "learning_seed": learning_seed, "identity": 20.0, "face": 93.0,
+                "process_s": 0.0}
+
+    monkeypatch.setattr(study, "run_one", fake_run_one)
+    monkeypatch.setattr(study, "_state", lambda: None)
+    study.restarts_run(tmp_path, [name], 2, EngineSpec(workers=1))
+    study.restarts_run(tmp_path, [name], 3, EngineSpec(workers=1))
+    assert ran == [(0, 3), (1, 4), (2, 5), (0, 6), (1, 7), (2, 8)]
+    with pytest.raises(ValueError, match="not learned study names"):
+        study.restarts_run(tmp_path, ["gauss:12"], 3, EngineSpec(workers=1))
+    with pytest.raises(ValueError, match="--restarts"):
+        study.restarts_run(tmp_path, [name], 1, EngineSpec(workers=1))

@@ -36,6 +36,7 @@ _OVERRIDES = {
     "judge_people": ("training", "judge_people"),
     "judge_folds": ("training", "judge_folds"),
     "judge_detector_epochs": ("training", "judge_detector_epochs"),
+    "closed_form_shots": ("training", "closed_form_shots"),
     "seed": (None, "seed"),
     "device": (None, "device"),
 }
@@ -148,6 +149,17 @@ def register(subparsers) -> None:
                         help="0: --select validation reads the in-loop detector's accuracy; k: "
                              "that of a copy trained k more epochs on the alternation's hard codes "
                              "(reads less low)" + _FROM_CONFIG.format(0))
+    parser.add_argument("--closed-form-shots", type=int,
+                        help="--adversary closed_form: fit images a person of the ridge (k >= 1; "
+                             "only people with k + 1 training images are drawn)"
+                             + _FROM_CONFIG.format(1))
+    parser.add_argument("--restarts", type=int, default=1,
+                        help="learn N designs (seeds SEED, SEED+1000, ...; OUT/restart<k>/) and "
+                             "keep the one chosen on the evaluation identities' validation images "
+                             "by attackers not in the loop (learn.restarts; default 1: one run)")
+    parser.add_argument("--restart-face-target", type=float, default=None,
+                        help="--restarts: validation face accuracy (0..1) the kept design must "
+                             "reach; the most private that does is kept (default 0.92)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                                                     "1 is faster on a shared, loaded machine)")
 
@@ -188,9 +200,37 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.out) / "checkpoint.pt"
     if args.overwrite and args.resume:
         raise ValueError("--overwrite and --resume: choose one (start over, or continue the run)")
+    restarts = getattr(args, "restarts", 1)
+    target = getattr(args, "restart_face_target", None)
+    if restarts is None or restarts < 1:
+        raise ValueError(f"--restarts: {restarts} is not allowed; need an integer >= 1")
+    if target is not None and restarts == 1:
+        raise ValueError("--restart-face-target: only with --restarts N (N >= 2)")
+    if restarts > 1:  # before --overwrite deletes anything
+        from learn.restarts import DEFAULT_RESTART_FACE_TARGET, check_restart_settings
+
+        target = DEFAULT_RESTART_FACE_TARGET if target is None else target
+        check_restart_settings(restarts, target)
+    elif not args.overwrite and any((Path(args.out) / name).exists()
+                                    for name in ("restarts.json", "restart0")):
+        raise ValueError(f"--out: {args.out!r} holds restarts (restart0/); pass the same "
+                         f"--restarts N to continue them, or --overwrite for a single run")
     if args.overwrite:  # start over: nothing of the old run may pass for the new one's
         checkpoint.unlink(missing_ok=True)
         shutil.rmtree(Path(args.out) / "design", ignore_errors=True)
+        for old in Path(args.out).glob("restart*"):
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    if restarts > 1:
+        from learn.restarts import train_with_restarts
+
+        if checkpoint.is_file():
+            raise ValueError(f"--out: {args.out!r} holds a single run (checkpoint.pt); choose "
+                             f"another folder for --restarts, or pass --overwrite")
+        result = train_with_restarts(config, args.out, restarts, target,
+                                     progress=not args.quiet)
+        print(f"kept restart {result.out_dir.name} (OUT/restarts.json)")
+        print(f"design bundle: {Path(args.out) / 'design'}")
+        return 0
     result = train(config, args.out, resume=args.resume or checkpoint.is_file(),
                    progress=not args.quiet)
     if result.metrics:
