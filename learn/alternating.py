@@ -207,7 +207,9 @@ class AlternatingSettings:
         None (default, the authors'): the PSF taps share the encoder's SGD. A number (> 0): the
         taps get Adam with the learning rate ``optics_lr * max|initial taps|``, so a step moves
         a tap by about that fraction of the starting PSF's peak (module docstring, "Step size of
-        the optics").
+        the optics"). 0: the PSF is held as it starts and the ADC thresholds alone learn (e.g.
+        for a mask already made; they give most of learning's gain over the Gaussian camera,
+        docs/evaluation.md).
     """
 
     alpha: float = 1.0
@@ -297,8 +299,8 @@ class AlternatingSettings:
         need("utility", self.utility in UTILITIES, f"one of {UTILITIES}")
         need("constraint_rate", is_num(self.constraint_rate) and self.constraint_rate > 0,
              "a finite number > 0")
-        need("optics_lr", self.optics_lr is None or (is_num(self.optics_lr) and self.optics_lr > 0),
-             "None or a finite number > 0")
+        need("optics_lr", self.optics_lr is None or (is_num(self.optics_lr) and self.optics_lr >= 0),
+             "None or a finite number >= 0")
 
     def hardness(self, alternation: int) -> float:
         """Quantiser hardness T of ``alternation`` (0-based): ``hardness_slope * (a + 1)``."""
@@ -555,14 +557,15 @@ class AlternatingTrainer:
         return [] if optics is None else [p for p in optics.parameters() if p.requires_grad]
 
     def _encoder_optimisers(self, parameters: list) -> list:
-        """SGD over ``parameters``; with ``optics_lr``, the PSF taps move to Adam of their own."""
+        """SGD over ``parameters``; with ``optics_lr``, the PSF taps move to Adam of their own
+        (``optics_lr = 0``: to no optimiser, they stay)."""
         settings = self.settings
         optics = self._optics_parameters() if settings.optics_lr is not None else []
         ids = {id(p) for p in optics}
         rest = [p for p in parameters if id(p) not in ids]
         optimisers = [torch.optim.SGD(rest, lr=settings.encoder_lr,
                                       momentum=settings.encoder_momentum)] if rest else []
-        if optics:
+        if optics and settings.optics_lr > 0:  # 0: the PSF is held
             optimisers.append(torch.optim.Adam(optics, lr=settings.optics_lr * self.optics_scale))
         return optimisers
 

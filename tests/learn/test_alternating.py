@@ -157,7 +157,7 @@ def test_new_options_default_to_the_papers_method():
                                           ("adversary_combine", "mean"), ("select", "test"),
                                           ("face_target", 1.5), ("closed_form_people", 1),
                                           ("closed_form_ridge", 0.0), ("utility", "hinge"),
-                                          ("constraint_rate", 0.0), ("optics_lr", 0.0),
+                                          ("constraint_rate", 0.0), ("optics_lr", -0.01),
                                           ("optics_lr", float("nan")), ("optics_lr", True),
                                           ("judge_folds", 1), ("judge_folds", -2),
                                           ("judge_folds", 2.0), ("judge_detector_epochs", -1),
@@ -377,6 +377,15 @@ def test_optics_lr_moves_each_tap_by_its_share_of_the_starting_peak():
     assert float(moved.median()) == pytest.approx(0.01 * peak, rel=1e-3)
     assert torch.equal(adam["adc.logits"], sgd["adc.logits"])
     assert not torch.equal(sgd["adc.logits"], before["adc.logits"])
+
+
+def test_optics_lr_zero_holds_the_psf_and_learns_the_thresholds():
+    before, held = _one_encoder_step(optics_lr=0.0)
+    _, sgd = _one_encoder_step()
+    assert torch.equal(held["optics.taps"], before["optics.taps"])
+    assert not torch.equal(sgd["optics.taps"], before["optics.taps"])
+    assert torch.equal(held["adc.logits"], sgd["adc.logits"])  # the thresholds' SGD step as ever
+    assert not torch.equal(held["adc.logits"], before["adc.logits"])
 
 
 def test_resume_after_kill_gives_the_same_design(tmp_path):

@@ -134,8 +134,9 @@ def register(subparsers) -> None:
                              + _FROM_RECIPE)
     parser.add_argument("--optics-lr", type=float,
                         help="give the PSF its own Adam step, this fraction of the starting "
-                             "PSF's peak tap per step (e.g. 0.003); without it the PSF shares "
-                             "the encoder's SGD, which the per-frame gain leaves blind to the "
+                             "PSF's peak tap per step (e.g. 0.003; 0 holds the PSF and learns "
+                             "the ADC thresholds alone); without it the PSF shares the "
+                             "encoder's SGD, which the per-frame gain leaves blind to the "
                              "PSF's scale" + _FROM_CONFIG.format("none"))
     parser.add_argument("--judge-people", type=int,
                         help="encoder people taken out of the loop to judge --select validation"
