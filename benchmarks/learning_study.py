@@ -240,27 +240,31 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     return camera_encoder(camera), log
 
 
+def validation_percent(encoder, data, seed: int) -> "tuple[dict, float]":
+    """(attack -> validation top-1 %, face %) of ``encoder`` at evaluation seed ``seed``:
+    ``learn.restarts.score_on_validation`` with :data:`ATTACKS` and the full budget."""
+    from learn.restarts import score_on_validation
+
+    scores = score_on_validation(encoder, data, seed, attacks=ATTACKS)
+    return {a: 100 * v for a, v in scores["val_top1"].items()}, 100 * scores["face"]
+
+
 def run_one(state, task: tuple, seed: int, out: "Path | None" = None,
             learning_seed: "int | None" = None) -> dict:
     """Learn (if it learns, at ``learning_seed``, default ``seed``; the design is kept under
     ``out``) and score ``task`` at evaluation seed ``seed`` on validation data."""
-    from learn.evaluation import evaluate_encoder
-    from learn.table1_rows import FULL
-
     data, _ = state
     start = time.process_time()
     learning_seed = seed if learning_seed is None else int(learning_seed)
     encoder, log = _encoder(state, task, learning_seed, out)
     learn_s = time.process_time() - start
-    result = evaluate_encoder(encoder, data, seeds=(seed,), attacks=ATTACKS, budget=FULL.budget,
-                              n_augment=FULL.n_augment, read_test=False, progress=False)
-    val = {a: 100 * s["val_top1"].mean for a, s in result.privacy.per_attack().items()}
+    val, face = validation_percent(encoder, data, seed)
     keep = ("alternation", "select_identity_acc", "select_face_acc", "selected_alternation",
             "detector_val_acc_hard", "utility_multiplier", "thresholds")
     return {"name": task_name(task), "task": list(task), "seed": seed,
             **({} if learning_seed == seed else {"learning_seed": learning_seed}),
             "val_top1": {a: round(v, 2) for a, v in val.items()},
-            "identity": round(max(val.values()), 2), "face": round(100 * result.utility.val_accuracy.mean, 2),
+            "identity": round(max(val.values()), 2), "face": round(face, 2),
             "learn_s": round(learn_s, 1), "process_s": round(time.process_time() - start, 1),
             "log": [{k: m[k] for k in keep if k in m} for m in log]}
 
@@ -490,18 +494,11 @@ def _noise_state():
 def noise_one(data, out: Path, name: str, design_seed: int, seed: int) -> dict:
     """Study name ``name``'s design of ``design_seed`` (a kept learned design, or a reference made
     at that seed) scored like :func:`run_one` at evaluation seed ``seed``: validation only."""
-    from learn.evaluation import evaluate_encoder
-    from learn.table1_rows import FULL
-
     start = time.process_time()
-    result = evaluate_encoder(_test_encoder(out, name, design_seed), data, seeds=(seed,),
-                              attacks=ATTACKS, budget=FULL.budget, n_augment=FULL.n_augment,
-                              read_test=False, progress=False)
-    val = {a: 100 * s["val_top1"].mean for a, s in result.privacy.per_attack().items()}
+    val, face = validation_percent(_test_encoder(out, name, design_seed), data, seed)
     return {"name": name, "design_seed": design_seed, "seed": seed,
             "val_top1": {a: round(v, 2) for a, v in val.items()},
-            "identity": round(max(val.values()), 2),
-            "face": round(100 * result.utility.val_accuracy.mean, 2),
+            "identity": round(max(val.values()), 2), "face": round(face, 2),
             "process_s": round(time.process_time() - start, 1)}
 
 

@@ -51,13 +51,15 @@ def restart_seed(seed: int, restart: int) -> int:
     return int(seed) + int(restart) * RESTART_SEED_STRIDE
 
 
-def score_on_validation(camera, data, seed: int, budget=None, n_augment: Optional[int] = None,
+def score_on_validation(encoder, data, seed: int, budget=None, n_augment: Optional[int] = None,
                         attacks: Sequence[str] = SCORING_ATTACKS) -> dict:
-    """Validation scores of ``camera`` (hard codes) by attackers and a detector not in the loop.
+    """Validation scores of ``encoder`` by attackers and a detector not in the loop.
 
     Parameters
     ----------
-    camera : sensor.Camera
+    encoder : callable
+        ``encoder(images, generator) -> codes`` (``learn.table1_cameras.camera_encoder`` of a
+        camera: hard codes), as ``learn.evaluation.evaluate_encoder`` takes.
     data : learn.evaluation.EvaluationData
         Evaluation identities' train / validation parts (the test parts are not read).
     seed : int
@@ -76,10 +78,9 @@ def score_on_validation(camera, data, seed: int, budget=None, n_augment: Optiona
         validation accuracy, 0..1) and ``val_top1`` (attack -> top-1).
     """
     from learn.evaluation import evaluate_encoder
-    from learn.table1_cameras import camera_encoder
     from learn.table1_rows import FULL
 
-    result = evaluate_encoder(camera_encoder(camera), data, seeds=(int(seed),),
+    result = evaluate_encoder(encoder, data, seeds=(int(seed),),
                               attacks=tuple(attacks), budget=budget or FULL.budget,
                               n_augment=FULL.n_augment if n_augment is None else n_augment,
                               read_test=False, progress=False)
@@ -192,6 +193,7 @@ def train_with_restarts(config, out_dir, restarts: int,
 
     from learn.evaluation import data_from_splits
     from learn.runs import run_splits, train
+    from learn.table1_cameras import camera_encoder
     from sensor.design_bundle import load_design_bundle
 
     check_restart_settings(restarts, face_target)
@@ -213,7 +215,8 @@ def train_with_restarts(config, out_dir, restarts: int,
         key = (restart, _design_fingerprint(folder / "design", budget, n_augment))
         if key not in cached:
             camera = load_design_bundle(folder / "design").make_camera()
-            score = score_on_validation(camera, data, config.seed, budget, n_augment)
+            score = score_on_validation(camera_encoder(camera), data, config.seed, budget,
+                                        n_augment)
             cached[key] = {"restart": restart, "fingerprint": key[1], "seed": run.seed, **score}
             with open(cache_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(cached[key]) + "\n")
@@ -234,4 +237,5 @@ def train_with_restarts(config, out_dir, restarts: int,
 
 
 __all__ = ["DEFAULT_RESTART_FACE_TARGET", "RESTART_SEED_STRIDE", "SCORING_ATTACKS",
-           "check_restart_settings", "choose_restart", "restart_seed", "score_on_validation", "train_with_restarts"]
+           "check_restart_settings", "choose_restart", "restart_seed", "score_on_validation",
+           "train_with_restarts"]

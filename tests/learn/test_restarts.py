@@ -84,19 +84,19 @@ def test_validation_scores_do_not_depend_on_the_test_parts():
     import dataclasses
 
     from learn.evaluation import data_from_splits
-    from learn.table1_cameras import learn_camera  # noqa: F401 - the camera module imports
+    from learn.table1_cameras import camera_encoder
     from sensor import Camera, CameraConfig
 
     config = runs.smoke_config()
     data = data_from_splits(runs.run_splits(config), max_per_part=40)
     camera = Camera(CameraConfig(conv="conv1", seed=0))
-    clean = restarts.score_on_validation(camera, data, 0, TINY, 0)
+    clean = restarts.score_on_validation(camera_encoder(camera), data, 0, TINY, 0)
     poisoned = dataclasses.replace(
         data, id_test=dataclasses.replace(data.id_test, images=torch.rand_like(data.id_test.images),
                                           labels=torch.zeros_like(data.id_test.labels)),
         det_test=dataclasses.replace(data.det_test,
                                      images=torch.rand_like(data.det_test.images)))
-    assert restarts.score_on_validation(camera, poisoned, 0, TINY, 0) == clean
+    assert restarts.score_on_validation(camera_encoder(camera), poisoned, 0, TINY, 0) == clean
     assert 0.0 <= clean["identity"] <= 1.0 and 0.0 <= clean["face"] <= 1.0
     assert clean["identity"] == max(clean["val_top1"].values())
 

@@ -201,19 +201,16 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.out) / "checkpoint.pt"
     if args.overwrite and args.resume:
         raise ValueError("--overwrite and --resume: choose one (start over, or continue the run)")
+    from learn.restarts import DEFAULT_RESTART_FACE_TARGET, check_restart_settings
+
     restarts = getattr(args, "restarts", 1)
     target = getattr(args, "restart_face_target", None)
-    if restarts is None or restarts < 1:
-        raise ValueError(f"--restarts: {restarts} is not allowed; need an integer >= 1")
     if target is not None and restarts == 1:
         raise ValueError("--restart-face-target: only with --restarts N (N >= 2)")
-    if restarts > 1:  # before --overwrite deletes anything
-        from learn.restarts import DEFAULT_RESTART_FACE_TARGET, check_restart_settings
-
-        target = DEFAULT_RESTART_FACE_TARGET if target is None else target
-        check_restart_settings(restarts, target)
-    elif not args.overwrite and any((Path(args.out) / name).exists()
-                                    for name in ("restarts.json", "restart0")):
+    target = DEFAULT_RESTART_FACE_TARGET if target is None else target
+    check_restart_settings(restarts, target)  # before --overwrite deletes anything
+    holds_restarts = any((Path(args.out) / name).exists() for name in ("restarts.json", "restart0"))
+    if restarts == 1 and not args.overwrite and holds_restarts:
         raise ValueError(f"--out: {args.out!r} holds restarts (restart0/); pass the same "
                          f"--restarts N to continue them, or --overwrite for a single run")
     if args.overwrite:  # start over: nothing of the old run may pass for the new one's
