@@ -27,7 +27,9 @@ finishes; a rerun skips what is there):
   (the face target of selection and of the constraint: the in-loop detector's validation
   accuracy, 0..1), started from the Conv(1) + MP + Q camera with Gaussian sigma
   ``--start-sigma`` (the best fixed design of the references, issue 31 item 5; or, with
-  ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars); ``--encoder-epochs`` lengthens
+  ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars; with ``--conv cnn`` the free
+  encoder of ``free_encoder.py``, a CNN where the optics would be, which asks whether the
+  method is limited by the optics or by itself; its designs are not kept); ``--encoder-epochs`` lengthens
   the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
   gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
   the richest people's images, ``--alternations`` gives selection more candidates,
@@ -126,7 +128,7 @@ EXTRAS = (
 def task_name(task: tuple) -> str:
     """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
-    Conv(4) camera from its half-plane bars, ``... o0.003`` where the PSF learns with its own
+    Conv(4) camera from its half-plane bars, ``... cnn`` for the free encoder, ``... o0.003`` where the PSF learns with its own
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
@@ -220,9 +222,16 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     if task[0] == "ref":
         return _reference_encoder(task[1], task[2], seed), []
     _, method, alpha, target, start = task[:5]
+    camera = None
     if start == "conv4":
         row = Row("conv4_mp_q_study", "Conv(4) + MP + Quantize", "learned",
                   dict(CAMERA, conv="conv4"), float(alpha))
+    elif start == "cnn":
+        from free_encoder import FreeEncoder
+
+        row = Row("free_cnn_study", "free CNN + MP + Quantize", "learned",
+                  dict(CAMERA, conv="none"), float(alpha))
+        camera = FreeEncoder(seed=seed)
     else:
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
@@ -231,8 +240,9 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
         if value is not None:
             settings[field] = kind(value)
     log: list = []
-    camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False)
-    if out is not None:
+    camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False,
+                                 camera=camera)
+    if out is not None and start != "cnn":  # the free encoder is a probe, not a design
         from sensor.design_bundle import save_design_bundle
 
         save_design_bundle(camera, design_folder(out, task_name(task), seed), float(alpha), seed,
@@ -636,7 +646,7 @@ def plan(phase: str, args) -> "list[tuple]":
         extras = [getattr(args, field) for field, *_ in EXTRAS]
         while extras and extras[-1] is None:
             extras.pop()
-        start = "conv4" if args.conv == "conv4" else args.start_sigma
+        start = args.conv if args.conv in ("conv4", "cnn") else args.start_sigma
         return [("learn", m, a, t, start, *extras) for m in methods
                 for a in _numbers(args.alphas) for t in _numbers(args.targets)]
     raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
@@ -974,9 +984,11 @@ def main() -> None:
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
     parser.add_argument("--start-sigma", type=float, default=8.0,
                         help="Gaussian sigma (px) of the starting Conv(1) PSF")
-    parser.add_argument("--conv", choices=("conv1", "conv4"), default="conv1",
-                        help="camera learned: Conv(1) from --start-sigma, or Conv(4) from its "
-                             "four half-plane bars (sensor.Camera)")
+    parser.add_argument("--conv", choices=("conv1", "conv4", "cnn"), default="conv1",
+                        help="camera learned: Conv(1) from --start-sigma, Conv(4) from its "
+                             "four half-plane bars (sensor.Camera), or the free encoder (a CNN "
+                             "where the optics would be: free_encoder.py, a probe of the "
+                             "method, not a design)")
     for field, _, kind, text in EXTRAS:
         parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=text)
     parser.add_argument("--workers", type=int, default=None,

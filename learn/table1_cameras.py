@@ -76,18 +76,21 @@ def reference_encoder(kind: str, strength: float, seed: int = 0) -> Callable:
 
 
 def learn_camera(row: Row, splits, settings: dict, seed: int = 0,
-                 log: "list | None" = None, device="cpu", progress: bool = True
-                 ) -> torch.nn.Module:
+                 log: "list | None" = None, device="cpu", progress: bool = True,
+                 camera: "torch.nn.Module | None" = None) -> torch.nn.Module:
     """Train ``row``'s camera with ``learn.alternating`` on the encoder identities of ``splits``.
 
     ``log``, when given, receives the metrics dict of every alternation
     (``AlternatingTrainer.run_alternation``). Training runs on ``device``; the camera is
-    returned there. ``progress``: a progress bar over the alternations.
+    returned there. ``progress``: a progress bar over the alternations. ``camera``: a module
+    to learn in place of ``sensor.Camera(row.camera)`` (the same call signature and outputs,
+    e.g. the learning study's free encoder, which no optics can build).
     """
     from learn.alternating import AlternatingSettings, AlternatingTrainer, TrainingData
     from sensor import Camera, CameraConfig
 
-    camera = Camera(CameraConfig(**row.camera, seed=seed))
+    if camera is None:
+        camera = Camera(CameraConfig(**row.camera, seed=seed))
     learning = AlternatingSettings(alpha=row.alpha, **settings)
     data = TrainingData.from_splits(splits, device=device, **learning.judge())
     trainer = AlternatingTrainer(camera, data, learning, seed=seed, device=device)

@@ -267,3 +267,34 @@ def test_restarts_learn_only_missing_designs_at_their_own_seeds(tmp_path, monkey
         study.restarts_run(tmp_path, ["gauss:12"], 3, EngineSpec(workers=1))
     with pytest.raises(ValueError, match="--restarts"):
         study.restarts_run(tmp_path, [name], 1, EngineSpec(workers=1))
+
+
+def test_the_free_encoder_learns_in_place_of_the_camera(monkeypatch):
+    """The study's free encoder (a CNN where the optics would be) goes through the product's
+    learning unchanged: learn_camera(camera=...) learns that module, its CNN and its ADC
+    thresholds move, and what comes back gives 4-bit codes [N, 3, 8, 8]."""
+    torch = pytest.importorskip("torch")
+    from learn import datasets, table1_cameras
+    from learn.table1_rows import Row
+
+    spec = importlib.util.spec_from_file_location("free_encoder", _PATH.parent / "free_encoder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    encoder = module.FreeEncoder(seed=3)
+    assert tuple(module.FreeEncoder(seed=3).front[0].weight.flatten()[:4]) == tuple(
+        encoder.front[0].weight.flatten()[:4])  # the seed fixes the start
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    splits = datasets.default_splits(0, cap_per_identity=4)
+    settings = dict(alternations=1, encoder_epochs=1, recogniser_epochs=1, recogniser_patience=1,
+                    detector_epochs=1, steps_per_epoch=2, batch_size=8, recogniser_width=4,
+                    detector_width=4, adversary="closed_form", select="last", encoder_lr=0.03)
+    row = Row("free_cnn_test", "free CNN", "learned", dict(conv="none"), 200.0)
+    learned = table1_cameras.learn_camera(row, splits, settings, seed=0, progress=False,
+                                          camera=encoder)
+    assert learned is encoder
+    after = encoder.state_dict()
+    assert not torch.equal(before["front.0.weight"], after["front.0.weight"])
+    assert not torch.equal(encoder.back.adc.thresholds, torch.arange(15) + 0.5)
+    codes = encoder(torch.rand(5, 3, 64, 64), mode="hard")
+    assert tuple(codes.shape) == (5, 3, 8, 8) and codes.min() >= 0 and codes.max() <= 15
+    assert torch.equal(codes, codes.round())
