@@ -39,13 +39,18 @@ class FreeEncoder(nn.Module):
         Seeds the CNN's initial weights (and the camera's fixed patterns, none when ideal).
     width : int
         Channels of the hidden layers.
+    linear : bool
+        Leave out the ReLUs: the CNN is then one linear filter (31 x 31 px, shift-invariant
+        away from its zero-padded borders, colours mixed, biases kept): close to what a PSF
+        does, learned through the same layers and optimiser; the control that tells whether
+        the CNN's gain is its non-linearity.
 
     Called like ``sensor.Camera``: ``encoder(images, mode, hardness, generator)`` with images
     [N, 3, H, W] (H, W multiples of 8) returns codes [N, 3, H/8, W/8] in 0..15; ``adc`` is the
     flash ADC whose 15 thresholds learn with the CNN.
     """
 
-    def __init__(self, seed: int = 0, width: int = 8):
+    def __init__(self, seed: int = 0, width: int = 8, linear: bool = False):
         super().__init__()
         from sensor import Camera, CameraConfig
 
@@ -55,7 +60,7 @@ class FreeEncoder(nn.Module):
             channels = 3
             for dilation in DILATIONS:
                 layers += [nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation),
-                           nn.ReLU()]
+                           nn.Identity() if linear else nn.ReLU()]
                 channels = width
             layers.append(nn.Conv2d(width, 3, 1))
             self.front = nn.Sequential(*layers)

@@ -29,7 +29,10 @@ finishes; a rerun skips what is there):
   ``--start-sigma`` (the best fixed design of the references, issue 31 item 5; or, with
   ``--conv conv4``, Conv(4) + MP + Q from its half-plane bars; with ``--conv cnn`` the free
   encoder of ``free_encoder.py``, a CNN where the optics would be, which asks whether the
-  method is limited by the optics or by itself; its designs are not kept); ``--encoder-epochs`` lengthens
+  method is limited by the optics or by itself, and with ``--conv lcnn`` the same CNN without
+  its ReLUs (a linear filter, what a PSF can do); their weights go to
+  ``OUT/probes/<name>/seed<k>.pt``, not to design bundles; with ``--conv fpsf`` the Conv(1)
+  camera whose PSF is learned through ``optics.factorised.FactorisedPSF``, a design); ``--encoder-epochs`` lengthens
   the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
   gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
   the richest people's images, ``--alternations`` gives selection more candidates,
@@ -79,6 +82,9 @@ from pathlib import Path
 
 SEEDS = (0, 1, 2)
 ATTACKS = ("logistic", "mlp")
+#: a free encoder's attackers (:data:`FREE_ENCODERS`): also the suite's CNN and k-NN, since a
+#: CNN in front of the camera may hide identity from linear and MLP attackers alone
+PROBE_ATTACKS = ("logistic", "mlp", "inception", "knn")
 BLUR_SIGMAS = (2.0, 4.0, 8.0, 10.0, 12.0, 14.0, 16.0, 24.0)
 PIXELATE_BLOCKS = (2, 4, 8, 16, 32)
 #: Smallest code side the attackers and the detector take (px); a coarser pixelation (32 px
@@ -100,6 +106,9 @@ METHODS = {
     "fresh_hard_detector": dict(adversary="fresh", select="validation", network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
+#: starts that learn ``free_encoder.FreeEncoder`` (a probe; lcnn: without its ReLUs) instead
+#: of a camera
+FREE_ENCODERS = ("cnn", "lcnn")
 #: the fixed designs a name ``KIND:STRENGTH`` can stand for (:func:`_reference_encoder`)
 REFERENCE_KINDS = ("gauss", "noise", "blur", "pixelate")
 #: optional fields of a learned task after its start, in order: (``AlternatingSettings`` field
@@ -128,7 +137,8 @@ EXTRAS = (
 def task_name(task: tuple) -> str:
     """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
-    Conv(4) camera from its half-plane bars, ``... cnn`` for the free encoder, ``... o0.003`` where the PSF learns with its own
+    Conv(4) camera from its half-plane bars, ``... cnn`` / ``... lcnn`` for the free encoder
+    with / without its ReLUs, ``... fpsf`` for Conv(1) with a factorised PSF, ``... o0.003`` where the PSF learns with its own
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
@@ -226,12 +236,15 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     if start == "conv4":
         row = Row("conv4_mp_q_study", "Conv(4) + MP + Quantize", "learned",
                   dict(CAMERA, conv="conv4"), float(alpha))
-    elif start == "cnn":
+    elif start in FREE_ENCODERS:
         from free_encoder import FreeEncoder
 
         row = Row("free_cnn_study", "free CNN + MP + Quantize", "learned",
                   dict(CAMERA, conv="none"), float(alpha))
-        camera = FreeEncoder(seed=seed)
+        camera = FreeEncoder(seed=seed, linear=start == "lcnn")
+    elif start == "fpsf":
+        row = Row("fpsf_mp_q_study", "factorised Conv(1) + MP + Quantize", "learned",
+                  dict(CAMERA, psf_parameterisation="factorised"), float(alpha))
     else:
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
@@ -242,7 +255,13 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     log: list = []
     camera = table1.learn_camera(row, splits, settings, seed=seed, log=log, progress=False,
                                  camera=camera)
-    if out is not None and start != "cnn":  # the free encoder is a probe, not a design
+    if out is not None and start in FREE_ENCODERS:  # a probe, not a design: no bundle
+        import torch
+
+        probe = Path(out) / "probes" / task_name(task).replace(" ", "_") / f"seed{seed}.pt"
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(camera.state_dict(), probe)
+    elif out is not None:
         from sensor.design_bundle import save_design_bundle
 
         save_design_bundle(camera, design_folder(out, task_name(task), seed), float(alpha), seed,
@@ -250,12 +269,12 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     return camera_encoder(camera), log
 
 
-def validation_percent(encoder, data, seed: int) -> "tuple[dict, float]":
+def validation_percent(encoder, data, seed: int, attacks=ATTACKS) -> "tuple[dict, float]":
     """(attack -> validation top-1 %, face %) of ``encoder`` at evaluation seed ``seed``:
-    ``learn.restarts.score_on_validation`` with :data:`ATTACKS` and the full budget."""
+    ``learn.restarts.score_on_validation`` with ``attacks`` and the full budget."""
     from learn.restarts import score_on_validation
 
-    scores = score_on_validation(encoder, data, seed, attacks=ATTACKS)
+    scores = score_on_validation(encoder, data, seed, attacks=attacks)
     return {a: 100 * v for a, v in scores["val_top1"].items()}, 100 * scores["face"]
 
 
@@ -268,7 +287,8 @@ def run_one(state, task: tuple, seed: int, out: "Path | None" = None,
     learning_seed = seed if learning_seed is None else int(learning_seed)
     encoder, log = _encoder(state, task, learning_seed, out)
     learn_s = time.process_time() - start
-    val, face = validation_percent(encoder, data, seed)
+    probe = task[0] == "learn" and task[4] in FREE_ENCODERS
+    val, face = validation_percent(encoder, data, seed, PROBE_ATTACKS if probe else ATTACKS)
     keep = ("alternation", "select_identity_acc", "select_face_acc", "selected_alternation",
             "detector_val_acc_hard", "utility_multiplier", "thresholds")
     return {"name": task_name(task), "task": list(task), "seed": seed,
@@ -646,7 +666,7 @@ def plan(phase: str, args) -> "list[tuple]":
         extras = [getattr(args, field) for field, *_ in EXTRAS]
         while extras and extras[-1] is None:
             extras.pop()
-        start = args.conv if args.conv in ("conv4", "cnn") else args.start_sigma
+        start = args.conv if args.conv in ("conv4", "fpsf", *FREE_ENCODERS) else args.start_sigma
         return [("learn", m, a, t, start, *extras) for m in methods
                 for a in _numbers(args.alphas) for t in _numbers(args.targets)]
     raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
@@ -802,11 +822,15 @@ def report(out: Path) -> str:
     _plot(points, curves, out / "frontier.png")
     plot_restarts(load(out), load_restarts(out), curves, out / "restarts.png")
     plot_psfs(out, out / "psfs.png")
+    plot_probe_codes(out, out / "probe_codes.png")
     text = ("Validation identity accuracy (top-1 %, strongest of " + ", ".join(ATTACKS) +
+            " -- of " + ", ".join(PROBE_ATTACKS) + " for the free encoders, cnn / lcnn" +
             ", mean +- std over seeds " + ", ".join(map(str, SEEDS)) + ") against face vs "
             "no-face validation accuracy; the test split is not read. Reference frontiers: for "
             "each face accuracy, the most private member of the family at least that useful, "
-            "linear between members. Figures: frontier.png, psfs.png (the learned PSFs of seed 0).\n\n" + "\n".join(lines) + "\n")
+            "linear between members. Figures: frontier.png, psfs.png (the learned PSFs of seed "
+            "0), probe_codes.png (codes of validation faces and no-faces through the free "
+            "encoders and the cameras).\n\n" + "\n".join(lines) + "\n")
     text += _restarts_section(choices)
     text += _noise_section(out, load(out))
     text += _test_section(out)
@@ -817,17 +841,17 @@ def report(out: Path) -> str:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _table1_sweeps() -> "dict[str, list[tuple[float, float]]]":
-    """Blur and pixelation test frontiers of the full Table 1 (face %, identity %)."""
+def _table1_sweeps() -> "dict[str, dict[str, dict]]":
+    """Blur and pixelation members of the full Table 1's test sweeps: family -> name ->
+    point (face %, identity %, ``task``)."""
     path = ROOT / "docs/results/table1/full_table1.json"
     if not path.is_file():
         return {}
     sweeps = json.loads(path.read_text())["sweeps"]
-    points = {family: {f"{family}:{m['strength_px']:g}": dict(
+    return {family: {f"{family}:{m['strength_px']:g}": dict(
         identity=100 * m["id_top1_mean"], identity_std=100 * m["id_top1_std"],
         face=100 * m["face_acc_mean"], task=["ref", family, m["strength_px"]])
         for m in sweeps.get(family, [])} for family in ("blur", "pixelate")}
-    return {family: frontier(members, family) for family, members in points.items()}
 
 
 def _test_section(out: Path) -> str:
@@ -838,11 +862,16 @@ def _test_section(out: Path) -> str:
     groups: "dict[str, list]" = {}
     for record in records:
         groups.setdefault(record["name"], []).append(record)
-    gauss = frontier({name: dict(identity=strongest(g, "test_top1")[0],
-                                 face=_spread([r["face"] for r in g])[0],
-                                 task=["ref", "gauss", 0])
-                      for name, g in groups.items() if name.startswith("gauss:")}, "gauss")
-    curves = dict(_table1_sweeps(), gauss=gauss)
+    # the test frontiers: Table 1's blur and pixelation sweeps, with the references the test
+    # runs measured (gauss, or blur / pixelation strengths Table 1 lacks) as further members
+    members = _table1_sweeps()
+    for name, group in groups.items():
+        kind, _, strength = name.partition(":")
+        if kind in ("gauss", "blur", "pixelate") and strength:
+            members.setdefault(kind, {}).setdefault(name, dict(
+                identity=strongest(group, "test_top1")[0],
+                face=_spread([r["face"] for r in group])[0], task=["ref", kind, float(strength)]))
+    curves = {family: frontier(points, family) for family, points in members.items()}
     lines = ["| encoder | seeds | identity % (test, strongest of 5) | face % (test) | "
              "verification % (strongest) | AUC | margin to each reference at its face accuracy |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -851,8 +880,7 @@ def _test_section(out: Path) -> str:
         face, face_std = _spread([r["face"] for r in group])
         ver, ver_std = _spread([r["verification"] for r in group])
         auc, auc_std = _spread([r["auc"] for r in group])
-        margins = ("-" if name.startswith("gauss:")
-                   else margins_text(margins_at(curves, face, identity)))
+        margins = ("-" if ":" in name else margins_text(margins_at(curves, face, identity)))
         lines.append(f"| {name} | {len(group)} | {identity:.1f} +- {identity_std:.1f} | "
                      f"{face:.1f} +- {face_std:.1f} | {ver:.1f} +- {ver_std:.1f} | "
                      f"{auc:.3f} +- {auc_std:.3f} | {margins} |")
@@ -860,7 +888,7 @@ def _test_section(out: Path) -> str:
             "attacks of the full suite on the test part; verification: strongest of cosine, MLP "
             "and Inception on role-T pairsDevTest pairs (docs/results/verification for blur and "
             "pixelation). Blur and pixelation frontiers: docs/results/table1/full_table1.json "
-            "(same protocol and seeds).\n\n" + "\n".join(lines) + "\n")
+            "(same protocol and seeds) and the blur strengths measured here.\n\n" + "\n".join(lines) + "\n")
 
 
 def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
@@ -968,6 +996,81 @@ def plot_psfs(out: Path, path: Path, seed: int = 0) -> "list[str]":
     return names
 
 
+#: (title, study name or reference) of the rows of probe_codes.png
+PROBE_ROWS = (("Gaussian camera, sigma 8 px (unlearned)", "gauss:8"),
+              ("learned camera (default recipe)", "closed_form_hard_detector a200 t0.9 s8"),
+              ("free encoder, CNN (probe)", "closed_form_hard_detector a200 t0.9 cnn"),
+              ("free encoder, linear CNN (probe)", "closed_form_hard_detector a200 t0.9 lcnn"))
+
+
+def _probe_encoder(out: Path, name: str, seed: int):
+    """The encoder of a ``PROBE_ROWS`` name at ``seed``: a free encoder's kept weights
+    (``OUT/probes``), a kept design or a reference; None where nothing is kept."""
+    import torch
+
+    from learn.table1_cameras import camera_encoder
+
+    start = name.rsplit(" ", 1)[-1]
+    if start in FREE_ENCODERS:
+        weights = out / "probes" / name.replace(" ", "_") / f"seed{seed}.pt"
+        if not weights.is_file():
+            return None
+        from free_encoder import FreeEncoder
+
+        encoder = FreeEncoder(seed=seed, linear=start == "lcnn")
+        encoder.load_state_dict(torch.load(weights, map_location="cpu"))
+        return camera_encoder(encoder)
+    if ":" not in name and not design_folder(out, name, seed).is_dir():
+        return None
+    return _test_encoder(out, name, seed)
+
+
+def plot_probe_codes(out: Path, path: Path, seed: int = 0, people: int = 3) -> "list[str]":
+    """Draw the 8 x 8 codes (mean over the colour channels, 0..15) of two validation faces of
+    each of ``people`` evaluation people and of three no-face images, one row per
+    :data:`PROBE_ROWS` encoder kept at ``seed`` (nothing is drawn without a kept free
+    encoder); returns the names drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from learn import datasets
+    from learn.evaluation import data_from_splits
+
+    rows = [(title, name, encoder) for title, name in PROBE_ROWS
+            if (encoder := _probe_encoder(out, name, seed)) is not None]
+    if not any(name.rsplit(" ", 1)[-1] in FREE_ENCODERS for _, name, _ in rows):
+        return []
+    data = data_from_splits(datasets.default_splits(0))
+    labels = data.id_val.labels
+    chosen = [int(i) for person in labels.unique()[:people]
+              for i in torch.nonzero(labels == person).flatten()[:2]]
+    nonfaces = torch.nonzero(data.det_val.labels == 0).flatten()[:3]
+    images = torch.cat([data.id_val.images[chosen], data.det_val.images[nonfaces]])
+    titles = [f"person {int(labels[i])}" for i in chosen] + ["no face"] * len(nonfaces)
+    figure, axes = plt.subplots(len(rows) + 1, len(images), squeeze=False,
+                                figsize=(1.3 * len(images), 1.45 * (len(rows) + 1)))
+    for column, (image, title) in enumerate(zip(images, titles)):
+        axes[0, column].imshow(image.permute(1, 2, 0).clamp(0, 1).numpy() ** (1 / 2.2))
+        axes[0, column].set_title(title, fontsize=7)
+    with torch.no_grad():
+        for row, (title, _, encoder) in enumerate(rows, start=1):
+            codes = encoder(images, torch.Generator().manual_seed(seed)).float().mean(dim=1)
+            for column in range(len(images)):
+                axes[row, column].imshow(codes[column].numpy(), cmap="gray", vmin=0, vmax=15)
+            axes[row, 0].set_ylabel(title, fontsize=6, rotation=0, ha="right", va="center")
+    for axis in axes.flat:
+        axis.set_xticks([]), axis.set_yticks([])
+    figure.suptitle(f"Validation scenes and their 8 x 8 codes (mean of R, G, B codes; seed {seed})",
+                    fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return [name for _, name, _ in rows]
+
+
 def main() -> None:
     from canopic.app.commands.engine_flags import add_engine_flags, engine_spec
 
@@ -984,11 +1087,13 @@ def main() -> None:
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
     parser.add_argument("--start-sigma", type=float, default=8.0,
                         help="Gaussian sigma (px) of the starting Conv(1) PSF")
-    parser.add_argument("--conv", choices=("conv1", "conv4", "cnn"), default="conv1",
+    parser.add_argument("--conv", choices=("conv1", "conv4", "fpsf", *FREE_ENCODERS),
+                        default="conv1",
                         help="camera learned: Conv(1) from --start-sigma, Conv(4) from its "
-                             "four half-plane bars (sensor.Camera), or the free encoder (a CNN "
-                             "where the optics would be: free_encoder.py, a probe of the "
-                             "method, not a design)")
+                             "four half-plane bars (sensor.Camera), Conv(1) with a factorised "
+                             "PSF (optics.factorised), or a free encoder (a CNN "
+                             "where the optics would be, lcnn: without its ReLUs; "
+                             "free_encoder.py, a probe of the method, not a design)")
     for field, _, kind, text in EXTRAS:
         parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=text)
     parser.add_argument("--workers", type=int, default=None,

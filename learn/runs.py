@@ -48,9 +48,10 @@ CHECKPOINT_FORMAT = "canopic-train-checkpoint"
 CHECKPOINT_VERSION = 1
 #: Settings that may change when a run is resumed (everything else must match the checkpoint).
 RESUMABLE_CHANGES = (("training", "alternations"), ("device",))
-#: Training fields added after runs were already written, with the value that means "as before":
-#: left out of the fingerprint while they hold it, so those runs still resume.
-LATER_FIELDS = {"judge_folds": 0, "judge_detector_epochs": 0, "closed_form_shots": 1}
+#: Fields added after runs were already written, (section, field) -> the value that means "as
+#: before": left out of the fingerprint while they hold it, so those runs still resume.
+LATER_FIELDS = {("training", "judge_folds"): 0, ("training", "judge_detector_epochs"): 0,
+                ("training", "closed_form_shots"): 1, ("camera", "psf_parameterisation"): "taps"}
 
 #: Named training profiles (overrides of AlternatingSettings). "paper" = the authors' schedule.
 PROFILES = {
@@ -176,9 +177,9 @@ class RunConfig:
             for key in path[:-1]:
                 target = target[key]
             target.pop(path[-1])
-        for field, before in LATER_FIELDS.items():
-            if values["training"].get(field) == before:
-                values["training"].pop(field)
+        for (section, field), before in LATER_FIELDS.items():
+            if values[section].get(field) == before:
+                values[section].pop(field)
         return fingerprint(values)
 
 
@@ -357,6 +358,7 @@ def train(config: RunConfig, out_dir, resume: bool = False, progress: bool = Tru
     RunResult
     """
     from sensor import Camera
+    from sensor.camera import factorised_psf
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
@@ -370,8 +372,11 @@ def train(config: RunConfig, out_dir, resume: bool = False, progress: bool = Tru
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     writer = rank == 0
     data = _training_data(config, device, rank, size)
-    trainer = AlternatingTrainer(Camera(config.camera), data, config.training, seed=config.seed,
-                                 device=device)
+    # a factorised PSF starts from factors of the run's seed (restarts start apart)
+    source = (factorised_psf(config.camera, seed=config.seed)
+              if config.camera.psf_parameterisation == "factorised" else None)
+    trainer = AlternatingTrainer(Camera(config.camera, psf_source=source), data, config.training,
+                                 seed=config.seed, device=device)
     start, metrics = 0, []
     if resume:
         state = load_checkpoint(checkpoint_path, config)

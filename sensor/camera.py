@@ -34,6 +34,9 @@ from optics.imaging import convolve_psf
 from optics.kernels import KERNEL_MODES, KernelPSF, gaussian_psf, half_plane_bars
 
 CONV_KINDS = ("none", "conv1", "conv4", "custom")
+PSF_PARAMETERISATIONS = ("taps", "factorised")
+#: side (px) of the factorised PSF's non-zero region (optics.factorised.DEFAULT_DILATIONS)
+FACTORISED_SUPPORT = 31
 _DEFAULT_KERNEL = {"conv1": (1, 63), "conv4": (4, 11)}
 
 
@@ -54,6 +57,12 @@ class CameraConfig:
         Override of the PSF size in pixels (odd).
     kernel_mode : {"free", "nonnegative", "two_mask"}
         Parameterisation of learnable kernels (see ``optics.kernels``).
+    psf_parameterisation : {"taps", "factorised"}
+        How Conv(1)'s PSF learns: its own taps (from the Gaussian of ``psf_sigma``), or the
+        product of small dilated kernels (``optics.factorised.FactorisedPSF``: a signed PSF of
+        31 px support, its factors seeded by ``seed``, or by the run's seed in ``canopic
+        train``; ``conv="conv1"``, ``kernel_mode="free"`` only; a given ``psf_source`` wins).
+        Either is one PSF, realised the same way (two masks for a signed kernel).
     maxpool : bool
         Comparator-tree max-pooling over ``block`` x ``block`` pixels.
     block : int
@@ -87,6 +96,7 @@ class CameraConfig:
     psf_sigma: float = 8.0
     kernel_size: Optional[int] = None
     kernel_mode: str = "free"
+    psf_parameterisation: str = "taps"
     maxpool: bool = True
     block: int = 8
     quantize: bool = True
@@ -116,6 +126,20 @@ class CameraConfig:
         if self.psf_sigma != 8.0 and self.conv != "conv1":
             raise ValueError(f"psf_sigma: {self.psf_sigma} px is only for conv='conv1' (the "
                              f"Gaussian PSF); conv is {self.conv!r}")
+        if self.psf_parameterisation not in PSF_PARAMETERISATIONS:
+            raise ValueError(f"psf_parameterisation: {self.psf_parameterisation!r} is not one of "
+                             f"{PSF_PARAMETERISATIONS}")
+        if self.psf_parameterisation == "factorised" and (
+                self.conv != "conv1" or self.kernel_mode != "free" or self.psf_sigma != 8.0):
+            raise ValueError(f"psf_parameterisation: 'factorised' is for conv='conv1' with "
+                             f"kernel_mode='free' and no psf_sigma (it starts from its seeded "
+                             f"factors, not a Gaussian); got conv={self.conv!r}, kernel_mode="
+                             f"{self.kernel_mode!r}, psf_sigma={self.psf_sigma}")
+        if (self.psf_parameterisation == "factorised" and self.kernel_size is not None
+                and self.kernel_size < FACTORISED_SUPPORT):
+            raise ValueError(f"kernel_size: {self.kernel_size} px is smaller than the factorised "
+                             f"PSF's support ({FACTORISED_SUPPORT} px; psf_parameterisation="
+                             f"'factorised')")
         if self.kernel_size is not None and (self.kernel_size < 1 or self.kernel_size % 2 == 0):
             raise ValueError(f"kernel_size: must be a positive odd number, got {self.kernel_size}")
         if self.block < 1:
@@ -163,6 +187,16 @@ def _initial_psf(config: CameraConfig) -> Optional[torch.Tensor]:
     return bars / bars.sum(dim=(-1, -2), keepdim=True)
 
 
+def factorised_psf(config: CameraConfig, seed: Optional[int] = None) -> nn.Module:
+    """Conv(1)'s factorised PSF (``optics.factorised.FactorisedPSF``) of ``config``'s size,
+    its factors seeded by ``seed`` (default ``config.seed``; ``canopic train`` passes the run's
+    seed, so restarts and seeds start from different factors)."""
+    from optics.factorised import FactorisedPSF
+
+    return FactorisedPSF(size=config.kernel_size or _DEFAULT_KERNEL["conv1"][1],
+                         seed=config.seed if seed is None else int(seed))
+
+
 def _captured_light(images: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:
     """Intensity [N, 3F, H, W] of ``images`` through a non-negative PSF [F, C, k, k].
 
@@ -188,7 +222,9 @@ class Camera(nn.Module):
     def __init__(self, config: Optional[CameraConfig] = None, psf_source: Optional[nn.Module] = None):
         super().__init__()
         self.config = config = config or CameraConfig()
-        if psf_source is None:
+        if psf_source is None and config.psf_parameterisation == "factorised":
+            psf_source = factorised_psf(config)
+        elif psf_source is None:
             init = _initial_psf(config)
             if config.conv == "custom":
                 raise ValueError("conv: 'custom' needs a psf_source module")
@@ -196,7 +232,7 @@ class Camera(nn.Module):
         elif config.conv == "none":
             raise ValueError("psf_source: given, but conv is 'none'")
         self.optics = psf_source
-        self.pixels = self._build_sensor(config)
+        self.pixels = self._build_sensor(config, psf_source)
         self.pool = (analog.ComparatorTreeMaxPool(block=config.block,
                                                   offset_sigma=config.comparator_offset_sigma,
                                                   noise_sigma=config.comparator_noise_sigma,
@@ -213,13 +249,17 @@ class Camera(nn.Module):
             self.gain = self.adc = None
 
     @staticmethod
-    def _build_sensor(config: CameraConfig) -> Optional[nn.Module]:
+    def _build_sensor(config: CameraConfig, psf_source: Optional[nn.Module]) -> Optional[nn.Module]:
         """The pixel array behind the optics (one sensor region per filter), or None if ideal."""
         if config.sensor is None:
             return None
         from sensor.pixel import PixelArray, SensorParams
         params = config.sensor if isinstance(config.sensor, SensorParams) else SensorParams.from_dict(dict(config.sensor))
-        filters = max(1, config.output_channels_per_colour)
+        filters = config.output_channels_per_colour
+        if filters is None:  # custom kernels: as many filters as the source gives
+            with torch.no_grad():
+                filters = int(psf_source().shape[0])
+        filters = max(1, filters)
         qe = params.quantum_efficiency
         if isinstance(qe, (tuple, list)) and len(qe) == 3 and filters > 1:
             # one RGB sensor region per filter: channels are filter-major (f * 3 + c)

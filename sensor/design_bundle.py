@@ -51,7 +51,10 @@ class DesignBundle:
         """
         from sensor import Camera, CameraConfig
 
-        config = CameraConfig.from_dict({**self.camera_config, **config_overrides})
+        values = {**self.camera_config, **config_overrides}
+        if {"conv", "kernel_mode"} & set(config_overrides):
+            values["psf_parameterisation"] = "taps"  # the PSF is fixed: how it learned is moot
+        config = CameraConfig.from_dict(values)
         source = None
         if self.psf is not None and config.conv != "none":
             source = (FixedSignedPSF(torch.from_numpy(self.psf_plus), torch.from_numpy(self.psf_minus))

@@ -294,7 +294,28 @@ def test_the_free_encoder_learns_in_place_of_the_camera(monkeypatch):
     assert learned is encoder
     after = encoder.state_dict()
     assert not torch.equal(before["front.0.weight"], after["front.0.weight"])
-    assert not torch.equal(encoder.back.adc.thresholds, torch.arange(15) + 0.5)
+    assert not torch.equal(before["back.adc.logits"], after["back.adc.logits"])
     codes = encoder(torch.rand(5, 3, 64, 64), mode="hard")
     assert tuple(codes.shape) == (5, 3, 8, 8) and codes.min() >= 0 and codes.max() <= 15
     assert torch.equal(codes, codes.round())
+
+
+def test_the_linear_free_encoder_is_one_affine_filter_and_the_free_one_is_not():
+    torch = pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location("free_encoder", _PATH.parent / "free_encoder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    generator = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(2, 3, 64, 64, generator=generator) for _ in range(2))
+    zero = torch.zeros_like(x)
+    for linear in (True, False):
+        front = module.FreeEncoder(seed=1, linear=linear).front.double()
+        with torch.no_grad():
+            gap = (front(x.double() + y.double()) - front(y.double())
+                   - front(x.double()) + front(zero.double())).abs().max().item()
+        assert (gap < 1e-12) == linear, (linear, gap)
+    shifted = torch.roll(x, 5, dims=-1)  # shift-invariant away from the zero-padded borders
+    front = module.FreeEncoder(seed=1, linear=True).front
+    with torch.no_grad():
+        assert torch.allclose(torch.roll(front(x), 5, dims=-1)[..., 20:44, 20:44],
+                              front(shifted)[..., 20:44, 20:44], atol=1e-5)

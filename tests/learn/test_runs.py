@@ -218,8 +218,8 @@ def test_runs_written_before_the_judge_fields_keep_their_fingerprint():
     checkpoint written before them still resumes; any other value changes it."""
     config = runs.RunConfig()
     older = config.to_dict()
-    for field in runs.LATER_FIELDS:
-        older["training"].pop(field)
+    for section, field in runs.LATER_FIELDS:
+        older[section].pop(field)
     values = {k: v for k, v in older.items()}
     for path in runs.RESUMABLE_CHANGES:
         target = values
@@ -230,6 +230,8 @@ def test_runs_written_before_the_judge_fields_keep_their_fingerprint():
 
     assert config.fingerprint() == fingerprint(values)
     assert config.updated("training", judge_folds=5).fingerprint() != config.fingerprint()
+    assert (config.updated("camera", psf_parameterisation="factorised").fingerprint()
+            != config.fingerprint())
 
 
 def test_train_overwrite_leaves_nothing_of_the_old_run(tmp_path, monkeypatch, capsys):

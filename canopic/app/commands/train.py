@@ -31,6 +31,7 @@ _OVERRIDES = {
     "face_target": ("training", "face_target"),
     "utility": ("training", "utility"),
     "psf_sigma": ("camera", "psf_sigma"),
+    "psf_parameterisation": ("camera", "psf_parameterisation"),
     "optics_lr": ("training", "optics_lr"),
     "network_input": ("training", "network_input"),
     "judge_people": ("training", "judge_people"),
@@ -128,6 +129,10 @@ def register(subparsers) -> None:
     parser.add_argument("--psf-sigma", type=float,
                         help="sigma (px) of Conv(1)'s starting Gaussian PSF"
                              + _FROM_CONFIG.format(8.0))
+    parser.add_argument("--psf-parameterisation", choices=("taps", "factorised"),
+                        help="how Conv(1)'s PSF learns: its own taps, or the product of small "
+                             "dilated kernels (optics.factorised; 31 px support)"
+                             + _FROM_CONFIG.format("taps"))
     parser.add_argument("--network-input", choices=("soft", "hard"),
                         help="codes R and D learn from: the soft quantiser at the alternation's "
                              "hardness (the authors') or the hard one the evaluation scores"
