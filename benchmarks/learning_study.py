@@ -62,7 +62,7 @@ finishes; a rerun skips what is there):
   (docs/results/table1/full_table1.json, its sweeps) and docs/results/verification.
 
 ``--report`` writes ``OUT/learning_study.md``, ``OUT/psfs.png`` (the learned PSFs of seed 0)
-and ``OUT/frontier.png``: every point's validation
+and ``OUT/frontier.png``: every learned camera's (not the free-encoder probes') validation
 identity accuracy (strongest attack, mean +- std over seeds) against its face accuracy, the
 reference frontiers as lines, and the claim of issue 31 checked on validation (at each learned
 point's face accuracy, below the blur, pixelation and Gaussian-camera frontiers, interpolated,
@@ -907,9 +907,13 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
                                  capsize=2)
             axes.plot([c[0] for c in curves[family]], [c[1] for c in curves[family]], "-",
                       color=line[0].get_color(), label=label)
-    for marker, method in zip("s^Dv*PXhd<>p", sorted({p["task"][1] for p in points.values()
-                                                 if p["task"][0] == "learn"})):
-        group = [p for p in points.values() if p["task"][0] == "learn" and p["task"][1] == method]
+    def kind(task) -> str:  # the method, and the factorised PSF apart; probes are not drawn
+        return task[1] + (" (factorised PSF)" if task[4] == "fpsf" else "")
+
+    learned = [p for p in points.values()
+               if p["task"][0] == "learn" and p["task"][4] not in FREE_ENCODERS]
+    for marker, method in zip("s^Dv*PXhd<>p1234", sorted({kind(p["task"]) for p in learned})):
+        group = [p for p in learned if kind(p["task"]) == method]
         axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],
                       xerr=[p["face_std"] for p in group], yerr=[p["identity_std"] for p in group],
                       fmt=marker, ms=7, capsize=3, label=f"learned: {method}")
