@@ -26,9 +26,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-#: dilations of the 3 x 3 layers: receptive field 1 + 2 * (1 + 2 + 4 + 8) = 31 px
-DILATIONS = (1, 2, 4, 8)
-
 
 class FreeEncoder(nn.Module):
     """CNN front end + the camera's analog chain (``sensor.Camera`` without optics).
@@ -52,18 +49,12 @@ class FreeEncoder(nn.Module):
 
     def __init__(self, seed: int = 0, width: int = 8, linear: bool = False):
         super().__init__()
+        from optics.factorised import DEFAULT_DILATIONS, dilated_chain
         from sensor import Camera, CameraConfig
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            layers: "list[nn.Module]" = []
-            channels = 3
-            for dilation in DILATIONS:
-                layers += [nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation),
-                           nn.Identity() if linear else nn.ReLU()]
-                channels = width
-            layers.append(nn.Conv2d(width, 3, 1))
-            self.front = nn.Sequential(*layers)
+        # the factorised PSF's chain (receptive field 31 px), with biases and activations
+        self.front = dilated_chain(3, 3, width, DEFAULT_DILATIONS, seed, bias=True,
+                                   activation=nn.Identity if linear else nn.ReLU)
         self.back = Camera(CameraConfig(conv="none", maxpool=True, quantize=True, seed=int(seed)))
 
     @property

@@ -33,6 +33,29 @@ from torch import nn
 
 #: default dilations of the 3 x 3 factors: a 31 x 31 px support
 DEFAULT_DILATIONS = (1, 2, 4, 8)
+#: side (px) of the non-zero region of a chain with :data:`DEFAULT_DILATIONS`
+DEFAULT_SUPPORT = 1 + 2 * sum(DEFAULT_DILATIONS)
+
+
+def dilated_chain(in_channels: int, out_channels: int, width: int, dilations: Sequence[int],
+                  seed: int, bias: bool = False, activation=None) -> nn.Sequential:
+    """3 x 3 convolutions dilated by ``dilations`` (``in_channels`` -> ``width`` -> ... ->
+    ``width``, zero padding, same size), each followed by ``activation()`` when given, then a
+    1 x 1 convolution to ``out_channels``; weights from PyTorch's default initialisation
+    seeded by ``seed`` (the global RNG is left as it was). Receptive field:
+    1 + 2 * sum(dilations) px."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        layers: "list[nn.Module]" = []
+        channels = in_channels
+        for dilation in dilations:
+            layers.append(nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation,
+                                    bias=bias))
+            if activation is not None:
+                layers.append(activation())
+            channels = width
+        layers.append(nn.Conv2d(width, out_channels, 1, bias=bias))
+        return nn.Sequential(*layers)
 
 
 class FactorisedPSF(nn.Module):
@@ -67,16 +90,7 @@ class FactorisedPSF(nn.Module):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width: {width!r} is not allowed; need an integer >= 1")
         self.dilations, self.size = dilations, size
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            layers: "list[nn.Module]" = []
-            channels = 1
-            for dilation in dilations:
-                layers.append(nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation,
-                                        bias=False))
-                channels = width
-            layers.append(nn.Conv2d(width, 1, 1, bias=False))
-            self.factors = nn.Sequential(*layers)
+        self.factors = dilated_chain(1, 1, width, dilations, seed)
         impulse = torch.zeros(1, 1, size, size)
         impulse[0, 0, size // 2, size // 2] = 1.0
         self.register_buffer("impulse", impulse, persistent=False)

@@ -30,13 +30,12 @@ import torch
 from torch import nn
 
 import analog
+from optics.factorised import DEFAULT_SUPPORT, FactorisedPSF
 from optics.imaging import convolve_psf
 from optics.kernels import KERNEL_MODES, KernelPSF, gaussian_psf, half_plane_bars
 
 CONV_KINDS = ("none", "conv1", "conv4", "custom")
 PSF_PARAMETERISATIONS = ("taps", "factorised")
-#: side (px) of the factorised PSF's non-zero region (optics.factorised.DEFAULT_DILATIONS)
-FACTORISED_SUPPORT = 31
 _DEFAULT_KERNEL = {"conv1": (1, 63), "conv4": (4, 11)}
 
 
@@ -136,9 +135,9 @@ class CameraConfig:
                              f"factors, not a Gaussian); got conv={self.conv!r}, kernel_mode="
                              f"{self.kernel_mode!r}, psf_sigma={self.psf_sigma}")
         if (self.psf_parameterisation == "factorised" and self.kernel_size is not None
-                and self.kernel_size < FACTORISED_SUPPORT):
+                and self.kernel_size < DEFAULT_SUPPORT):
             raise ValueError(f"kernel_size: {self.kernel_size} px is smaller than the factorised "
-                             f"PSF's support ({FACTORISED_SUPPORT} px; psf_parameterisation="
+                             f"PSF's support ({DEFAULT_SUPPORT} px; psf_parameterisation="
                              f"'factorised')")
         if self.kernel_size is not None and (self.kernel_size < 1 or self.kernel_size % 2 == 0):
             raise ValueError(f"kernel_size: must be a positive odd number, got {self.kernel_size}")
@@ -191,8 +190,6 @@ def factorised_psf(config: CameraConfig, seed: Optional[int] = None) -> nn.Modul
     """Conv(1)'s factorised PSF (``optics.factorised.FactorisedPSF``) of ``config``'s size,
     its factors seeded by ``seed`` (default ``config.seed``; ``canopic train`` passes the run's
     seed, so restarts and seeds start from different factors)."""
-    from optics.factorised import FactorisedPSF
-
     return FactorisedPSF(size=config.kernel_size or _DEFAULT_KERNEL["conv1"][1],
                          seed=config.seed if seed is None else int(seed))
 
