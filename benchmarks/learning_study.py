@@ -7,6 +7,8 @@ Usage
         --methods paper,fresh,closed_form,constraint --alphas 50 --targets 0.9 --start-sigma 8 --workers 2
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase restarts \
         --restarts 3 --names "closed_form_hard_detector a200 t0.9 s8" --workers 2
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase heldout \
+        --names "closed_form_hard_detector a500 t0.9 fpsf,gauss:16,blur:16" --workers 2
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --report
 
 Every point is one encoder at one seed, scored like an evaluation with ``read_test=False``
@@ -52,6 +54,14 @@ finishes; a rerun skips what is there):
 * ``noise``: ``--names``' kept designs (or references) of every seed scored at every evaluation
   seed, validation only (``OUT/noise.jsonl``): how much of a recipe's spread over seeds is the
   evaluation's own noise (:func:`spread_parts`; a section of the report).
+* ``heldout``: ``--names``' kept designs (each at its own seed) and references scored on
+  validation images no model of the evaluation selected on (``learn.heldout``: the validation
+  parts halved per person; each half scores the attackers and detector that chose their epoch
+  and weight decay on the other; ``OUT/heldout.jsonl``). The plain validation score is the
+  best epoch's, optimistic by an amount that differs between encoders; the report's "Held-out
+  validation" section redraws the frontiers and the claim from these scores
+  (``OUT/heldout_frontier.png``). It removes the attackers' selection only: the recipes
+  themselves were chosen on these images (restart choices are refused for that reason).
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
   learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
   ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
@@ -510,8 +520,9 @@ def test_run(out: Path, names: "list[str]", spec) -> None:
 
 
 # ----------------------------------------------------------------------------- evaluation noise
-def _noise_state():
-    """A noise worker's state: the evaluation data (validation parts only are scored)."""
+def _data_state():
+    """A noise or held-out worker's state: the evaluation data (validation parts only are
+    scored)."""
     import torch
 
     from learn import datasets
@@ -549,7 +560,7 @@ def noise_run(out: Path, names: "list[str]", spec) -> None:
     for name, design_seed, _ in todo:
         _test_encoder(out, name, design_seed)  # every name resolves before anything runs
     _run_pending(out / "noise.jsonl", [(str(out), n, d, e) for n, d, e in todo],
-                 [f"{n} design {d} seed {e}" for n, d, e in todo], spec, (_noise_state, ()),
+                 [f"{n} design {d} seed {e}" for n, d, e in todo], spec, (_data_state, ()),
                  _noise_work)
 
 
@@ -687,6 +698,71 @@ def study(out: Path, tasks: "list[tuple]", spec) -> None:
     todo = [(task, seed) for seed in SEEDS for task in tasks if (task_name(task), seed) not in done]
     _run_pending(out / "records.jsonl", [(t, s, str(out)) for t, s in todo],
                  [f"{task_name(t)} seed {s}" for t, s in todo], spec, (_state, ()), _work)
+
+
+# ----------------------------------------------------------------------------- held-out validation
+def _task_of(out: Path, name: str) -> list:
+    """The task list of study name ``name`` (a reference ``KIND:STRENGTH``, a learned name of
+    ``OUT/records.jsonl`` or a restart choice), as the report sorts and groups by it."""
+    kind, _, strength = name.partition(":")
+    if kind in REFERENCE_KINDS and strength:
+        return ["ref", kind, float(strength)]
+    for record in load(out):
+        if record["name"] == name:
+            return record["task"]
+    match = _RESTART_NAME.match(name)
+    if match:
+        choice = restart_choices(load(out), load_restarts(out), (float(match["face"]),),
+                                 (int(match["restarts"]),)).get(name)
+        if choice:
+            return choice[0]["task"]
+    raise ValueError(f"--names: {name!r} is neither KIND:STRENGTH ({REFERENCE_KINDS}) nor a "
+                     f"study name of {out / 'records.jsonl'} or a restart choice")
+
+
+def heldout_one(data, out: Path, name: str, seed: int) -> dict:
+    """Study name ``name``'s design (or reference) at ``seed`` scored on held-out validation
+    images (``learn.heldout.heldout_validation``, :data:`ATTACKS`): no model of the evaluation
+    selected on the images that score it. Also kept: the same folds' selection-biased scores."""
+    from learn.heldout import heldout_validation
+
+    start = time.process_time()
+    scores = heldout_validation(_test_encoder(out, name, seed), data, seed, attacks=ATTACKS)
+
+    def percent(values: dict) -> dict:
+        return {attack: round(100 * value, 2) for attack, value in values.items()}
+
+    return {"name": name, "task": _task_of(out, name), "seed": seed,
+            "val_top1": percent(scores["val_top1"]), "identity": round(100 * scores["identity"], 2),
+            "face": round(100 * scores["face"], 2),
+            "selected_top1": percent(scores["selected_top1"]),
+            "selected_face": round(100 * scores["selected_face"], 2),
+            "process_s": round(time.process_time() - start, 1)}
+
+
+def _heldout_work(data, job: tuple) -> dict:
+    return heldout_one(data, Path(job[0]), job[1], job[2])
+
+
+def load_heldout(out: Path) -> "list[dict]":
+    return _read_records(out / "heldout.jsonl")
+
+
+def heldout_run(out: Path, names: "list[str]", spec) -> None:
+    """Every seed of ``names`` (kept designs at their own seed, references) on held-out
+    validation, one JSON line each in ``OUT/heldout.jsonl`` as it finishes (started in the
+    order of ``names``). Restart choices (``"<base> rN fF"``) are refused: their designs were
+    chosen on these very validation images, which no halving makes held out."""
+    chosen = [name for name in names if _RESTART_NAME.match(name)]
+    if chosen:
+        raise ValueError(f"--names: {chosen} are restart choices, made on the validation images "
+                         f"the held-out score reads; score their base names instead")
+    done = {(r["name"], r["seed"]) for r in load_heldout(out)}
+    todo = [(name, seed) for name in names for seed in SEEDS if (name, seed) not in done]
+    for name, seed in todo:                # every name resolves before anything runs
+        _test_encoder(out, name, seed), _task_of(out, name)
+    _run_pending(out / "heldout.jsonl", [(str(out), n, s) for n, s in todo],
+                 [f"{n} seed {s}" for n, s in todo], spec, (_data_state, ()), _heldout_work)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -833,9 +909,55 @@ def report(out: Path) -> str:
             "encoders and the cameras).\n\n" + "\n".join(lines) + "\n")
     text += _restarts_section(choices)
     text += _noise_section(out, load(out))
+    text += _heldout_section(out)
     text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
     return text
+
+
+def _heldout_section(out: Path) -> str:
+    """The held-out validation table, its frontiers and claim, and heldout_frontier.png (empty
+    until ``--phase heldout`` has run)."""
+    records = load_heldout(out)
+    if not records:
+        return ""
+    points = summarise(records)
+    curves = {family: curve for family in FAMILIES if (curve := frontier(points, family))}
+    tests: "dict[str, list]" = {}
+    for record in load_test(out):
+        tests.setdefault(record["name"], []).append(record)
+    lines = ["| encoder | seeds | identity % (held out) | face % (held out) | identity % / face % "
+             "(selected on, same folds) | identity % / face % (test, strongest of 5) | margin "
+             "to each reference at its face accuracy | seeds 4 points below blur, pixelation "
+             "and Gaussian | claim |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, p in sorted(points.items(), key=lambda item: _order(item[1]["task"])):
+        group = [r for r in records if r["name"] == name]
+        selected = (f"{strongest(group, 'selected_top1')[0]:.1f} / "
+                    f"{_spread([r['selected_face'] for r in group])[0]:.1f}")
+        test = "-"
+        if name in tests:
+            test = (f"{strongest(tests[name], 'test_top1')[0]:.1f} / "
+                    f"{_spread([r['face'] for r in tests[name]])[0]:.1f}")
+        margin_text, seeds_text, claim = "-", "-", "-"
+        if p["task"][0] == "learn":
+            margins, on_means, seeds = claim_check(p, curves)
+            margin_text, seeds_text = margins_text(margins), f"{seeds}/{p['seeds']}"
+            claim = "yes" if on_means and seeds == p["seeds"] else "no"
+        lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
+                     f"{p['face']:.1f} +- {p['face_std']:.1f} | {selected} | {test} | "
+                     f"{margin_text} | {seeds_text} | {claim} |")
+    _plot(points, curves, out / "heldout_frontier.png",
+          title="On held-out validation images (no model selected on them)")
+    return ("\n## Held-out validation\n\n`--phase heldout`: every (name, seed) scored like the "
+            "table above, but on validation images no model of the evaluation selected on "
+            "(`learn.heldout`: the validation parts halved per person, faces and no-faces apart; "
+            "each half scores the attackers and detector that chose their epoch and weight decay "
+            "on the other). This removes the attackers' selection, not the study's: the recipes "
+            "were chosen on these images. The selection-biased figures of the same folds stand "
+            "beside them, "
+            "and the test run's where one was made. Frontiers and claim as above, from the "
+            "held-out references. Figure: heldout_frontier.png.\n\n" + "\n".join(lines) + "\n")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -891,7 +1013,8 @@ def _test_section(out: Path) -> str:
             "(same protocol and seeds) and the blur strengths measured here.\n\n" + "\n".join(lines) + "\n")
 
 
-def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
+def _plot(points: "dict[str, dict]", curves: dict, path: Path,
+          title: str = "Learned cameras vs fixed frontiers (LFW-scale encoder faces)") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -917,8 +1040,7 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path) -> None:
         axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],
                       xerr=[p["face_std"] for p in group], yerr=[p["identity_std"] for p in group],
                       fmt=marker, ms=7, capsize=3, label=f"learned: {method}")
-    _save_frontier_axes(figure, axes, "Learned cameras vs fixed frontiers (LFW-scale encoder "
-                        "faces)", path, legend_size=8)
+    _save_frontier_axes(figure, axes, title, path, legend_size=8)
 
 
 def _save_frontier_axes(figure, axes, title: str, path: Path, legend_size: int) -> None:
@@ -1080,12 +1202,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--phase", choices=("references", "learned", "restarts", "noise", "test"))
+    parser.add_argument("--phase", choices=("references", "learned", "restarts", "noise",
+                                            "heldout", "test"))
     parser.add_argument("--restarts", type=int, default=3,
                         help="--phase restarts: designs per evaluation seed, the study's own "
                              "included")
-    parser.add_argument("--names", default="", help="--phase test / noise: comma-separated study "
-                                                    "names")
+    parser.add_argument("--names", default="", help="--phase test / noise / heldout: "
+                                                    "comma-separated study names")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
     parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
@@ -1112,10 +1235,10 @@ def main() -> None:
         names = [n.strip() for n in args.names.split(",") if n.strip()]
         if args.phase == "restarts":
             restarts_run(out, names, args.restarts, engine_spec(args, folder=out))
-        elif args.phase in ("test", "noise"):
+        elif args.phase in ("test", "noise", "heldout"):
             out.mkdir(parents=True, exist_ok=True)
-            (test_run if args.phase == "test" else noise_run)(out, names,
-                                                              engine_spec(args, folder=out))
+            run = {"test": test_run, "noise": noise_run, "heldout": heldout_run}[args.phase]
+            run(out, names, engine_spec(args, folder=out))
         else:
             study(out, plan(args.phase, args), engine_spec(args, folder=out))
     print(report(args.out))

@@ -319,3 +319,43 @@ def test_the_linear_free_encoder_is_one_affine_filter_and_the_free_one_is_not():
     with torch.no_grad():
         assert torch.allclose(torch.roll(front(x), 5, dims=-1)[..., 20:44, 20:44],
                               front(shifted)[..., 20:44, 20:44], atol=1e-5)
+
+
+def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tmp_path, monkeypatch):
+    from learn.study_engine import EngineSpec
+
+    learned = ("learn", "m", 200.0, 0.9, 8.0)
+    name = study.task_name(learned)
+    (tmp_path / "records.jsonl").write_text("\n".join(
+        json.dumps(_record(learned, s, 20.0, 93.0)) for s in study.SEEDS) + "\n")
+    held = {"blur:8": (38.0, 97.0), "blur:16": (18.0, 91.0), name: (20.0, 94.0)}
+    ran = []
+
+    def fake_heldout_one(data, out, job_name, seed):
+        ran.append((job_name, seed))
+        identity, face = held[job_name]
+        return {"name": job_name, "task": study._task_of(out, job_name), "seed": seed,
+                "val_top1": {"mlp": identity + seed}, "identity": identity + seed, "face": face,
+                "selected_top1": {"mlp": identity + 4}, "selected_face": face + 1,
+                "process_s": 0.0}
+
+    monkeypatch.setattr(study, "heldout_one", fake_heldout_one)
+    monkeypatch.setattr(study, "_data_state", lambda: None)
+    monkeypatch.setattr(study, "_test_encoder", lambda out, job_name, seed: None)  # no bundles
+    study.heldout_run(tmp_path, [name, "blur:8"], EngineSpec(workers=1))
+    study.heldout_run(tmp_path, [name, "blur:8", "blur:16"], EngineSpec(workers=1))
+    assert ran == ([(name, s) for s in study.SEEDS] + [("blur:8", s) for s in study.SEEDS]
+                   + [("blur:16", s) for s in study.SEEDS])
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(
+        {"name": name, "seed": s, "test_top1": {"mlp": 17.0}, "identity": 17.0, "face": 92.0,
+         "verification": 60.0, "auc": 0.6}) for s in study.SEEDS) + "\n")
+    section = study._heldout_section(tmp_path)
+    row = [line for line in section.splitlines() if line.startswith(f"| {name} |")][0]
+    # blur at 94 % face: 18 + 1 (seeds 0-2 average +1) + (38 - 18) * 3 / 6 = 29; design 21
+    assert "| 21.0 +- 1.0 | 94.0 +- 0.0 | 24.0 / 95.0 | 17.0 / 92.0 | blur +8.0" in row
+    assert (tmp_path / "heldout_frontier.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no_such_design"):
+        study.heldout_run(tmp_path, ["no_such_design"], EngineSpec(workers=1))
+    assert study._task_of(tmp_path, "gauss:12") == ["ref", "gauss", 12.0]
+    with pytest.raises(ValueError, match="restart choices"):
+        study.heldout_run(tmp_path, [f"{name} r3 f92"], EngineSpec(workers=1))

@@ -1,0 +1,150 @@
+"""Validation scores free of the attackers' own model selection (two-fold cross-fitting).
+
+Every attack of the suite and the face detector choose their epoch (the logistic regression
+also its weight decay, k-NN its k) on the validation part; the validation accuracy they report is the
+best one seen, so it is optimistic, and by an amount that differs from encoder to encoder
+(noisy validation curves of a 12,288-value blurred image profit more from the maximum than those
+of an 8 x 8 code). Comparing encoders on those numbers compares their luck as well.
+
+:func:`heldout_validation` scores an encoder on validation images its models did not select
+on: the validation parts are halved (per identity, and faces / no-faces apart,
+:func:`validation_halves`); fold k selects on half k and is scored on the other half, which
+:func:`learn.evaluation.evaluate_encoder` reads as that fold's test part. Each validation image
+is scored once, by the fold that did not select on it. The test parts are never read.
+
+>>> from learn import datasets                                          # doctest: +SKIP
+>>> from learn.evaluation import data_from_splits                       # doctest: +SKIP
+>>> data = data_from_splits(datasets.default_splits(0))                 # doctest: +SKIP
+>>> scores = heldout_validation(encoder, data, seed=0)                  # doctest: +SKIP
+>>> scores["identity"], scores["face"], scores["selected_identity"]     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from learn.evaluation import EvaluationData, Part, evaluate_encoder
+
+#: Attacks :func:`heldout_validation` scores with by default (the strongest on 8 x 8 codes).
+DEFAULT_ATTACKS = ("logistic", "mlp")
+
+
+def half_indices(labels: torch.Tensor, seed: int) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Two disjoint index sets covering ``labels`` [N], each class split in half (the odd
+    item of an odd-sized class goes to the first and the second half in turn, so the halves'
+    sizes differ by at most one); which item goes to which half is a seeded random draw.
+
+    Returns
+    -------
+    (first, second) : int64 tensors, sorted.
+    """
+    values = np.asarray(labels.cpu())
+    rng = np.random.default_rng(int(seed))
+    first, second, odd = [], [], 0
+    for label in np.unique(values):
+        members = rng.permutation(np.flatnonzero(values == label))
+        cut = (len(members) + (odd % 2 == 0)) // 2
+        odd += len(members) % 2
+        first.append(members[:cut])
+        second.append(members[cut:])
+    return tuple(torch.as_tensor(np.sort(np.concatenate(part)), dtype=torch.int64)
+                 for part in (first, second))
+
+
+def _take(part, index: torch.Tensor) -> Part:
+    return Part(part.images[index], part.labels[index])
+
+
+def validation_halves(data: EvaluationData, seed: int = 0
+                      ) -> "tuple[EvaluationData, EvaluationData]":
+    """The two folds of :func:`heldout_validation`.
+
+    Fold k's validation parts are half k of ``data``'s (identity: per person; detection: faces
+    and no-faces apart, :func:`half_indices`), its test parts the other half; its training
+    parts are ``data``'s. ``data``'s test parts are in neither fold.
+
+    Raises ValueError when a validation part is too small to halve (fewer than 2 items, or a
+    class of the detection part with fewer than 2).
+    """
+    halves = {}
+    for name in ("id_val", "det_val"):
+        part = getattr(data, name)
+        if len(part.labels) < 2:
+            raise ValueError(f"{name}: {len(part.labels)} image(s) cannot be halved; held-out "
+                             f"validation needs at least 2")
+        first, second = half_indices(part.labels, seed)
+        if name == "det_val" and any(len(torch.unique(part.labels[h])) < 2
+                                     for h in (first, second)):
+            raise ValueError("det_val: each half needs faces and no-faces (at least 2 of each)")
+        halves[name] = (_take(part, first), _take(part, second))
+    folds = []
+    for k in (0, 1):
+        folds.append(EvaluationData(
+            id_train=data.id_train, id_val=halves["id_val"][k], id_test=halves["id_val"][1 - k],
+            det_train=data.det_train, det_val=halves["det_val"][k],
+            det_test=halves["det_val"][1 - k], num_classes=data.num_classes))
+    return folds[0], folds[1]
+
+
+def heldout_validation(encoder, data: EvaluationData, seed: int,
+                       attacks: Sequence[str] = DEFAULT_ATTACKS, budget=None,
+                       n_augment: Optional[int] = None, utility: bool = True) -> dict:
+    """Validation scores of ``encoder`` at evaluation seed ``seed`` on images no model selected on.
+
+    Parameters
+    ----------
+    encoder : callable
+        ``encoder(images, generator) -> codes``, as :func:`learn.evaluation.evaluate_encoder`.
+    data : EvaluationData
+        Its train and validation parts are used; its test parts are not read.
+    seed : int
+        Evaluation seed (attack weights, batches, the camera's noise, and the halving).
+    attacks : sequence of str
+        Suite members (:data:`learn.attacks.ATTACK_NAMES`).
+    budget : learn.attacks.AttackBudget, optional
+        Default: the full profile's (``learn.table1_rows.FULL``).
+    n_augment : int, optional
+        Default: the full profile's.
+    utility : bool
+        Also the face vs no-face detector (else ``face`` and ``selected_face`` are None).
+
+    Returns
+    -------
+    dict
+        ``val_top1`` (attack -> top-1 on held-out validation images, 0..1: hits over both
+        halves / images), ``identity`` (its maximum over attacks), ``face`` (the detector's
+        held-out accuracy, 0..1), and the selection-biased figures for comparison:
+        ``selected_top1`` (attack -> the two folds' best validation top-1, averaged by half
+        size), ``selected_identity``, ``selected_face``.
+    """
+    from learn.table1_rows import FULL
+
+    folds = validation_halves(data, seed)
+    results = [evaluate_encoder(encoder, fold, seeds=(int(seed),), attacks=tuple(attacks),
+                                budget=budget or FULL.budget,
+                                n_augment=FULL.n_augment if n_augment is None else n_augment,
+                                utility=utility, progress=False) for fold in folds]
+    id_sizes = [len(fold.id_test.labels) for fold in folds]
+    val_sizes = id_sizes[::-1]                   # fold k selected on the half the other tests
+
+    def weighted(values: Sequence[float], sizes: Sequence[int]) -> float:
+        return float(sum(v * n for v, n in zip(values, sizes)) / sum(sizes))
+
+    held, selected = {}, {}
+    for attack in attacks:
+        scores = [next(s for s in r.privacy.scores if s.attack == attack) for r in results]
+        held[attack] = weighted([s.test_top1 for s in scores], id_sizes)
+        selected[attack] = weighted([s.val_top1 for s in scores], val_sizes)
+    face = selected_face = None
+    if utility:
+        det_sizes = [len(fold.det_test.labels) for fold in folds]
+        face = weighted([r.utility.test_accuracy.mean for r in results], det_sizes)
+        selected_face = weighted([r.utility.val_accuracy.mean for r in results], det_sizes[::-1])
+    return {"val_top1": held, "identity": max(held.values()), "face": face,
+            "selected_top1": selected, "selected_identity": max(selected.values()),
+            "selected_face": selected_face}
+
+
+__all__ = ["DEFAULT_ATTACKS", "half_indices", "heldout_validation", "validation_halves"]

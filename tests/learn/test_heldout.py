@@ -1,0 +1,126 @@
+"""Held-out validation: each validation image scored by a model that did not select on it."""
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import torch
+
+from learn.attacks import AttackBudget
+from learn.evaluation import EvaluationData, Part
+from learn.heldout import half_indices, heldout_validation, validation_halves
+from tests.learn.test_evaluation import TINY, pooled_camera, tiny_data
+
+K = 5
+
+
+def test_halves_split_every_class_and_cover_the_part_once():
+    labels = torch.tensor([0] * 7 + [1] * 4 + [2] * 1 + [3] * 6)
+    first, second = half_indices(labels, seed=3)
+    assert sorted(first.tolist() + second.tolist()) == list(range(len(labels)))
+    for label, count in ((0, 7), (1, 4), (3, 6)):
+        a, b = int((labels[first] == label).sum()), int((labels[second] == label).sum())
+        assert a + b == count and abs(a - b) <= 1
+    again = half_indices(labels, seed=3)
+    assert torch.equal(first, again[0]) and torch.equal(second, again[1])
+    other = half_indices(labels, seed=4)
+    assert not torch.equal(first, other[0])
+    assert abs(len(first) - len(second)) <= 1          # odd classes alternate their extra item
+
+
+def test_folds_swap_the_halves_and_leave_the_test_parts_out():
+    log: list = []
+    data = tiny_data(log)                          # test parts that log every read
+    one, two = validation_halves(data, seed=0)
+    assert torch.equal(one.id_val.images, two.id_test.images)
+    assert torch.equal(one.id_test.labels, two.id_val.labels)
+    assert torch.equal(one.det_val.images, two.det_test.images)
+    held = torch.cat([one.id_val.images, one.id_test.images])
+    assert held.shape[0] == data.id_val.images.shape[0]
+    for fold in (one, two):
+        assert fold.id_train is data.id_train and fold.det_train is data.det_train
+    heldout_validation(pooled_camera, data, seed=0, budget=TINY, n_augment=0)
+    assert log == []
+
+
+def test_test_parts_are_never_read():
+    data = tiny_data()
+    poisoned = EvaluationData(data.id_train, data.id_val,
+                              Part(torch.full_like(data.id_test.images, float("nan")),
+                                   torch.zeros_like(data.id_test.labels)),
+                              data.det_train, data.det_val,
+                              Part(torch.full_like(data.det_test.images, float("nan")),
+                                   torch.zeros_like(data.det_test.labels)), data.num_classes)
+    clean = heldout_validation(pooled_camera, data, seed=1, budget=TINY, n_augment=0)
+    assert heldout_validation(pooled_camera, poisoned, seed=1, budget=TINY, n_augment=0) == clean
+    assert 0 <= clean["identity"] <= 1 and 0 <= clean["face"] <= 1
+    assert clean["identity"] == max(clean["val_top1"].values())
+
+
+def _identity_free_data(seed: int) -> EvaluationData:
+    generator = torch.Generator().manual_seed(seed)
+
+    def faces(count: int) -> Part:
+        return Part(torch.rand(count, 3, 8, 8, generator=generator),
+                    torch.arange(count) % K)
+
+    def detection(count: int) -> Part:
+        return Part(torch.rand(count, 3, 8, 8, generator=generator), torch.arange(count) % 2)
+
+    return EvaluationData(faces(60), faces(20), faces(10), detection(10), detection(10),
+                          detection(10), K)
+
+
+def crop_encoder(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A corner of the scene: of :func:`_identity_free_data`'s random scenes, nothing of the
+    person, so an attacker's true accuracy is chance, 1/K (it can memorise its training codes,
+    and its validation accuracy wanders from epoch to epoch)."""
+    return images[:, :, :4, :4]
+
+
+def test_an_identity_free_encoder_scores_chance_held_out_but_not_when_selected_on():
+    # The answer is known: nothing in the codes, so any accuracy above 1/K is selection luck.
+    budget = AttackBudget(flat_epochs=100, patience=100, batch_size=16)
+    runs = [heldout_validation(crop_encoder, _identity_free_data(seed), seed=seed,
+                               attacks=("logistic",), budget=budget, n_augment=0,
+                               utility=False) for seed in range(24)]
+    held = statistics.fmean(r["identity"] for r in runs)
+    selected = statistics.fmean(r["selected_identity"] for r in runs)
+    # 24 seeds x 20 validation images = 480 predictions at p = 1/5: standard error 0.018
+    three_errors = 3 * (0.2 * 0.8 / 480) ** 0.5
+    assert abs(held - 1 / K) < three_errors
+    assert selected > 1 / K + three_errors
+    assert all(r["face"] is None for r in runs)
+
+
+def test_an_identifying_encoder_scores_high_held_out():
+    def data_with_signature() -> EvaluationData:
+        generator = torch.Generator().manual_seed(0)
+
+        def faces(count: int) -> Part:
+            labels = torch.arange(count) % K
+            images = 0.05 * torch.rand(count, 3, 8, 8, generator=generator)
+            images[torch.arange(count), 0, 0, labels] = 1.0     # the identity, one-hot
+            return Part(images, labels)
+
+        return EvaluationData(faces(60), faces(40), faces(10), faces(10), faces(10), faces(10), K)
+
+    scores = heldout_validation(lambda images, generator: images, data_with_signature(), seed=0,
+                                attacks=("logistic",),
+                                budget=AttackBudget(flat_epochs=60, patience=60, batch_size=16),
+                                n_augment=0, utility=False)
+    assert scores["identity"] > 0.9
+
+
+def test_too_small_validation_parts_are_refused():
+    data = tiny_data()
+    tiny = EvaluationData(data.id_train, Part(data.id_val.images[:1], data.id_val.labels[:1]),
+                          data.id_test, data.det_train, data.det_val, data.det_test,
+                          data.num_classes)
+    with pytest.raises(ValueError, match="id_val: 1 image"):
+        validation_halves(tiny)
+    faces_only = Part(data.det_val.images[:4], torch.ones(4, dtype=torch.int64))
+    lopsided = EvaluationData(data.id_train, data.id_val, data.id_test, data.det_train,
+                              faces_only, data.det_test, data.num_classes)
+    with pytest.raises(ValueError, match="faces and no-faces"):
+        validation_halves(lopsided)
