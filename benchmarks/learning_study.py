@@ -948,7 +948,7 @@ def _heldout_section(out: Path) -> str:
                      f"{p['face']:.1f} +- {p['face_std']:.1f} | {selected} | {test} | "
                      f"{margin_text} | {seeds_text} | {claim} |")
     _plot(points, curves, out / "heldout_frontier.png",
-          title="On held-out validation images (no model selected on them)")
+          title="On held-out validation images (no attacker or detector selected on them)")
     return ("\n## Held-out validation\n\n`--phase heldout`: every (name, seed) scored like the "
             "table above, but on validation images no model of the evaluation selected on "
             "(`learn.heldout`: the validation parts halved per person, faces and no-faces apart; "
