@@ -62,6 +62,10 @@ finishes; a rerun skips what is there):
   validation" section redraws the frontiers and the claim from these scores
   (``OUT/heldout_frontier.png``). It removes the attackers' selection only: the recipes
   themselves were chosen on these images (restart choices are refused for that reason).
+  ``--folds k`` (k >= 3) cross-fits every training and validation image over k folds instead
+  (``learn.heldout.crossfit_validation``: four times the scored images, k evaluations a score;
+  ``OUT/crossfit<k>.jsonl``, its own report section and ``crossfit<k>_frontier.png``);
+  ``--seeds`` takes fewer evaluation seeds.
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
   learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
   ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
@@ -720,19 +724,24 @@ def _task_of(out: Path, name: str) -> list:
                      f"study name of {out / 'records.jsonl'} or a restart choice")
 
 
-def heldout_one(data, out: Path, name: str, seed: int) -> dict:
-    """Study name ``name``'s design (or reference) at ``seed`` scored on held-out validation
-    images (``learn.heldout.heldout_validation``, :data:`ATTACKS`): no model of the evaluation
-    selected on the images that score it. Also kept: the same folds' selection-biased scores."""
-    from learn.heldout import heldout_validation
+def heldout_one(data, out: Path, name: str, seed: int, folds: int = 2) -> dict:
+    """Study name ``name``'s design (or reference) at ``seed`` scored on held-out images
+    (:data:`ATTACKS`): ``folds`` = 2, the validation images halved
+    (``learn.heldout.heldout_validation``); ``folds`` >= 3, every training and validation image
+    cross-fitted over that many folds (``learn.heldout.crossfit_validation``). No model of the
+    evaluation selected on the images that score it. Also kept: the same folds'
+    selection-biased scores."""
+    from learn.heldout import crossfit_validation, heldout_validation
 
     start = time.process_time()
-    scores = heldout_validation(_test_encoder(out, name, seed), data, seed, attacks=ATTACKS)
+    encoder = _test_encoder(out, name, seed)
+    scores = (heldout_validation(encoder, data, seed, attacks=ATTACKS) if folds == 2 else
+              crossfit_validation(encoder, data, seed, k=folds, attacks=ATTACKS))
 
     def percent(values: dict) -> dict:
         return {attack: round(100 * value, 2) for attack, value in values.items()}
 
-    return {"name": name, "task": _task_of(out, name), "seed": seed,
+    return {"name": name, "task": _task_of(out, name), "seed": seed, "folds": folds,
             "val_top1": percent(scores["val_top1"]), "identity": round(100 * scores["identity"], 2),
             "face": round(100 * scores["face"], 2),
             "selected_top1": percent(scores["selected_top1"]),
@@ -741,27 +750,35 @@ def heldout_one(data, out: Path, name: str, seed: int) -> dict:
 
 
 def _heldout_work(data, job: tuple) -> dict:
-    return heldout_one(data, Path(job[0]), job[1], job[2])
+    return heldout_one(data, Path(job[0]), job[1], job[2], job[3])
 
 
-def load_heldout(out: Path) -> "list[dict]":
-    return _read_records(out / "heldout.jsonl")
+def heldout_path(out: Path, folds: int = 2) -> Path:
+    """``OUT/heldout.jsonl`` (halved validation) or ``OUT/crossfit<k>.jsonl`` (k folds)."""
+    return Path(out) / ("heldout.jsonl" if folds == 2 else f"crossfit{folds}.jsonl")
 
 
-def heldout_run(out: Path, names: "list[str]", spec) -> None:
-    """Every seed of ``names`` (kept designs at their own seed, references) on held-out
-    validation, one JSON line each in ``OUT/heldout.jsonl`` as it finishes (started in the
-    order of ``names``). Restart choices (``"<base> rN fF"``) are refused: their designs were
-    chosen on these very validation images, which no halving makes held out."""
+def load_heldout(out: Path, folds: int = 2) -> "list[dict]":
+    return _read_records(heldout_path(out, folds))
+
+
+def heldout_run(out: Path, names: "list[str]", spec, folds: int = 2, seeds=SEEDS) -> None:
+    """Every seed of ``seeds`` of ``names`` (kept designs at their own seed, references) on
+    held-out images (:func:`heldout_one`), one JSON line each in :func:`heldout_path` as it
+    finishes (started in the order of ``names``). Restart choices (``"<base> rN fF"``) are
+    refused: their designs were chosen on these very validation images, which no fold makes
+    held out."""
+    if not (isinstance(folds, int) and folds >= 2):
+        raise ValueError(f"--folds: {folds!r} is not allowed; need an integer >= 2")
     chosen = [name for name in names if _RESTART_NAME.match(name)]
     if chosen:
         raise ValueError(f"--names: {chosen} are restart choices, made on the validation images "
                          f"the held-out score reads; score their base names instead")
-    done = {(r["name"], r["seed"]) for r in load_heldout(out)}
-    todo = [(name, seed) for name in names for seed in SEEDS if (name, seed) not in done]
+    done = {(r["name"], r["seed"]) for r in load_heldout(out, folds)}
+    todo = [(name, seed) for name in names for seed in seeds if (name, seed) not in done]
     for name, seed in todo:                # every name resolves before anything runs
         _test_encoder(out, name, seed), _task_of(out, name)
-    _run_pending(out / "heldout.jsonl", [(str(out), n, s) for n, s in todo],
+    _run_pending(heldout_path(out, folds), [(str(out), n, s, folds) for n, s in todo],
                  [f"{n} seed {s}" for n, s in todo], spec, (_data_state, ()), _heldout_work)
 
 
@@ -910,15 +927,18 @@ def report(out: Path) -> str:
     text += _restarts_section(choices)
     text += _noise_section(out, load(out))
     text += _heldout_section(out)
+    for path in sorted(out.glob("crossfit*.jsonl")):
+        text += _heldout_section(out, int(path.stem[len("crossfit"):]))
     text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
     return text
 
 
-def _heldout_section(out: Path) -> str:
-    """The held-out validation table, its frontiers and claim, and heldout_frontier.png (empty
-    until ``--phase heldout`` has run)."""
-    records = load_heldout(out)
+def _heldout_section(out: Path, folds: int = 2) -> str:
+    """The held-out table of :func:`heldout_path`, its frontiers and claim, and its figure
+    (``heldout_frontier.png``, ``crossfit<k>_frontier.png``); empty until ``--phase heldout``
+    (with ``--folds``) has run."""
+    records = load_heldout(out, folds)
     if not records:
         return ""
     points = summarise(records)
@@ -947,17 +967,28 @@ def _heldout_section(out: Path) -> str:
         lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
                      f"{p['face']:.1f} +- {p['face_std']:.1f} | {selected} | {test} | "
                      f"{margin_text} | {seeds_text} | {claim} |")
-    _plot(points, curves, out / "heldout_frontier.png",
-          title="On held-out validation images (no attacker or detector selected on them)")
-    return ("\n## Held-out validation\n\n`--phase heldout`: every (name, seed) scored like the "
-            "table above, but on validation images no model of the evaluation selected on "
-            "(`learn.heldout`: the validation parts halved per person, faces and no-faces apart; "
-            "each half scores the attackers and detector that chose their epoch and weight decay "
-            "on the other). This removes the attackers' selection, not the study's: the recipes "
-            "were chosen on these images. The selection-biased figures of the same folds stand "
-            "beside them, "
-            "and the test run's where one was made. Frontiers and claim as above, from the "
-            "held-out references. Figure: heldout_frontier.png.\n\n" + "\n".join(lines) + "\n")
+    figure = heldout_path(out, folds).stem + "_frontier.png"
+    if folds == 2:
+        _plot(points, curves, out / figure,
+              title="On held-out validation images (no attacker or detector selected on them)")
+        return ("\n## Held-out validation\n\n`--phase heldout`: every (name, seed) scored like "
+                "the table above, but on validation images no model of the evaluation selected "
+                "on (`learn.heldout`: the validation parts halved per person, faces and no-faces "
+                "apart; each half scores the attackers and detector that chose their epoch and "
+                "weight decay on the other). This removes the attackers' selection, not the "
+                "study's: the recipes were chosen on these images. The selection-biased figures "
+                "of the same folds stand beside them, and the test run's where one was made. "
+                "Frontiers and claim as above, from the held-out references. Figure: "
+                f"{figure}.\n\n" + "\n".join(lines) + "\n")
+    _plot(points, curves, out / figure, title=f"Cross-fitted over the {folds} folds of the "
+          f"training and validation images")
+    return (f"\n## Cross-fitted over training and validation images ({folds} folds)\n\n"
+            f"`--phase heldout --folds {folds}`: every training and validation image of the "
+            f"evaluation identities scored once (`learn.heldout.crossfit_validation`: {folds} "
+            f"blocks per person, faces and no-faces apart; each block scored by attackers and a "
+            f"detector trained on {folds - 2} others and selected on the next), four times the "
+            f"images of the held-out halves, by attackers trained on fewer. Columns as in "
+            f"\"Held-out validation\". Figure: {figure}.\n\n" + "\n".join(lines) + "\n")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1209,6 +1240,12 @@ def main() -> None:
                              "included")
     parser.add_argument("--names", default="", help="--phase test / noise / heldout: "
                                                     "comma-separated study names")
+    parser.add_argument("--folds", type=int, default=2,
+                        help="--phase heldout: 2 halves the validation images (OUT/heldout.jsonl); "
+                             "k >= 3 cross-fits every training and validation image over k "
+                             "folds (OUT/crossfit<k>.jsonl, k evaluations a score)")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                        help="--phase heldout: evaluation seeds (default 0,1,2)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
     parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
@@ -1237,8 +1274,12 @@ def main() -> None:
             restarts_run(out, names, args.restarts, engine_spec(args, folder=out))
         elif args.phase in ("test", "noise", "heldout"):
             out.mkdir(parents=True, exist_ok=True)
-            run = {"test": test_run, "noise": noise_run, "heldout": heldout_run}[args.phase]
-            run(out, names, engine_spec(args, folder=out))
+            if args.phase == "heldout":
+                heldout_run(out, names, engine_spec(args, folder=out), args.folds,
+                            [int(seed) for seed in _numbers(args.seeds)])
+            else:
+                run = {"test": test_run, "noise": noise_run}[args.phase]
+                run(out, names, engine_spec(args, folder=out))
         else:
             study(out, plan(args.phase, args), engine_spec(args, folder=out))
     print(report(args.out))

@@ -8,7 +8,8 @@ import torch
 
 from learn.attacks import AttackBudget
 from learn.evaluation import EvaluationData, Part
-from learn.heldout import half_indices, heldout_validation, validation_halves
+from learn.heldout import (crossfit_folds, crossfit_validation, fold_indices, half_indices,
+                          heldout_validation, validation_halves)
 from tests.learn.test_evaluation import TINY, pooled_camera, tiny_data
 
 K = 5
@@ -124,3 +125,48 @@ def test_too_small_validation_parts_are_refused():
                               faces_only, data.det_test, data.num_classes)
     with pytest.raises(ValueError, match="faces and no-faces"):
         validation_halves(lopsided)
+
+
+def test_fold_indices_balance_every_class_and_the_folds():
+    labels = torch.tensor([0] * 7 + [1] * 4 + [2] * 1 + [3] * 6 + [4] * 3)
+    folds = fold_indices(labels, 3, seed=1)
+    assert sorted(torch.cat(folds).tolist()) == list(range(len(labels)))
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for label in range(5):
+        counts = [int((labels[f] == label).sum()) for f in folds]
+        assert max(counts) - min(counts) <= 1
+    with pytest.raises(ValueError, match="k: 1"):
+        fold_indices(labels, 1, seed=0)
+
+
+def test_crossfit_scores_every_training_and_validation_image_once_never_the_test():
+    log: list = []
+    data = tiny_data(log)
+    folds = crossfit_folds(data, k=3, seed=0)
+    pooled = torch.cat([data.id_train.images, data.id_val.images])
+    scored = torch.cat([fold.id_test.images for fold in folds])
+    assert scored.shape[0] == pooled.shape[0]
+    key = lambda images: sorted(map(tuple, images.flatten(1)[:, :4].tolist()))
+    assert key(scored) == key(pooled)
+    for f, fold in enumerate(folds):
+        # train, select and score on disjoint blocks; fold f selects on what fold f + 1 scores
+        assert torch.equal(fold.id_val.images, folds[(f + 1) % 3].id_test.images)
+        assert len(fold.id_train.labels) + len(fold.id_val.labels) + len(
+            fold.id_test.labels) == pooled.shape[0]
+        assert set(fold.det_test.labels.tolist()) == {0, 1}
+    scores = crossfit_validation(pooled_camera, data, seed=0, k=3, budget=TINY, n_augment=0)
+    assert log == []
+    assert 0 <= scores["identity"] <= 1 and 0 <= scores["face"] <= 1
+    with pytest.raises(ValueError, match="k: 2"):
+        crossfit_folds(data, k=2)
+
+
+def test_crossfit_of_an_identity_free_encoder_scores_chance():
+    budget = AttackBudget(flat_epochs=100, patience=100, batch_size=16)
+    runs = [crossfit_validation(crop_encoder, _identity_free_data(seed), seed=seed, k=4,
+                                attacks=("logistic",), budget=budget, n_augment=0,
+                                utility=False) for seed in range(6)]
+    held = statistics.fmean(r["identity"] for r in runs)
+    # 6 seeds x 80 pooled images = 480 predictions at p = 1/5
+    assert abs(held - 1 / K) < 3 * (0.2 * 0.8 / 480) ** 0.5

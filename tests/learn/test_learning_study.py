@@ -331,8 +331,8 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
     held = {"blur:8": (38.0, 97.0), "blur:16": (18.0, 91.0), name: (20.0, 94.0)}
     ran = []
 
-    def fake_heldout_one(data, out, job_name, seed):
-        ran.append((job_name, seed))
+    def fake_heldout_one(data, out, job_name, seed, folds=2):
+        ran.append((job_name, seed) if folds == 2 else (job_name, seed, folds))
         identity, face = held[job_name]
         return {"name": job_name, "task": study._task_of(out, job_name), "seed": seed,
                 "val_top1": {"mlp": identity + seed}, "identity": identity + seed, "face": face,
@@ -359,3 +359,13 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
     assert study._task_of(tmp_path, "gauss:12") == ["ref", "gauss", 12.0]
     with pytest.raises(ValueError, match="restart choices"):
         study.heldout_run(tmp_path, [f"{name} r3 f92"], EngineSpec(workers=1))
+    # cross-fitted: its own file, section and figure, only the seeds asked for
+    study.heldout_run(tmp_path, [name, "blur:8", "blur:16"], EngineSpec(workers=1), folds=5,
+                      seeds=(0,))
+    assert ran[-3:] == [(name, 0, 5), ("blur:8", 0, 5), ("blur:16", 0, 5)]
+    assert len(study.load_heldout(tmp_path, 5)) == 3 and len(study.load_heldout(tmp_path)) == 9
+    text = study.report(tmp_path)
+    assert "## Held-out validation" in text and "## Cross-fitted over training and validation images (5 folds)" in text
+    assert (tmp_path / "crossfit5_frontier.png").is_file()
+    with pytest.raises(ValueError, match="--folds"):
+        study.heldout_run(tmp_path, [name], EngineSpec(workers=1), folds=1)
