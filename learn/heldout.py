@@ -1,4 +1,4 @@
-"""Validation scores free of the attackers' own model selection (two-fold cross-fitting).
+"""Validation scores free of the attackers' own model selection (cross-fitting).
 
 Every attack of the suite and the face detector choose their epoch (the logistic regression
 also its weight decay, k-NN its k) on the validation part; the validation accuracy they report is the
@@ -10,7 +10,10 @@ of an 8 x 8 code). Comparing encoders on those numbers compares their luck as we
 on: the validation parts are halved (per identity, and faces / no-faces apart,
 :func:`validation_halves`); fold k selects on half k and is scored on the other half, which
 :func:`learn.evaluation.evaluate_encoder` reads as that fold's test part. Each validation image
-is scored once, by the fold that did not select on it. The test parts are never read.
+is scored once, by the fold that did not select on it. :func:`crossfit_validation` scores more
+images: the training and validation parts pooled and cut into k blocks per person, each block
+scored by models trained on k - 2 others and selected on the next. The test parts are never
+read.
 
 >>> from learn import datasets                                          # doctest: +SKIP
 >>> from learn.evaluation import data_from_splits                       # doctest: +SKIP
@@ -140,8 +143,9 @@ def crossfit_folds(data: EvaluationData, k: int = 5, seed: int = 0) -> "list[Eva
     scored once, by models that neither trained nor selected on it; ``data``'s test parts are
     in no fold.
 
-    Raises ValueError for k < 3 (a fold needs blocks to train, select and score on) or a
-    pooled part with fewer than k items.
+    Raises ValueError for k < 3 (a fold needs blocks to train, select and score on), a pooled
+    part with fewer than k items, a detection class with fewer than k or a person with fewer
+    than 3 (each fold trains on every person).
     """
     if not isinstance(k, int) or k < 3:
         raise ValueError(f"k: {k!r} is not allowed; need an integer >= 3 (train, select, score)")
@@ -153,6 +157,12 @@ def crossfit_folds(data: EvaluationData, k: int = 5, seed: int = 0) -> "list[Eva
         if len(pooled[task].labels) < k:
             raise ValueError(f"{task}_train + {task}_val: {len(pooled[task].labels)} images "
                              f"cannot make {k} folds")
+        counts = torch.bincount(pooled[task].labels)
+        need = k if task == "det" else 3      # det: both classes in every block; id: a person
+        if int(counts[counts > 0].min()) < need:  # in every fold's training part
+            raise ValueError(f"{task}_train + {task}_val: a class has "
+                             f"{int(counts[counts > 0].min())} images; {k} folds need at least "
+                             f"{need} of each")
         blocks[task] = fold_indices(pooled[task].labels, k, seed)
     folds = []
     for f in range(k):

@@ -170,3 +170,26 @@ def test_crossfit_of_an_identity_free_encoder_scores_chance():
     held = statistics.fmean(r["identity"] for r in runs)
     # 6 seeds x 80 pooled images = 480 predictions at p = 1/5
     assert abs(held - 1 / K) < 3 * (0.2 * 0.8 / 480) ** 0.5
+
+
+def test_crossfit_refuses_classes_too_small_for_its_folds():
+    data = tiny_data()
+    few = Part(torch.cat([data.det_val.images[:2], data.det_val.images[:6]]),
+               torch.tensor([0, 0] + [1] * 6))
+    lopsided = EvaluationData(data.id_train, data.id_val, data.id_test,
+                              Part(few.images[:0], few.labels[:0]), few, data.det_test,
+                              data.num_classes)
+    with pytest.raises(ValueError, match="det_train \\+ det_val: a class has 2 images"):
+        crossfit_folds(lopsided, k=3)
+    lonely = Part(torch.cat([data.id_train.images, data.id_val.images[:1]]),
+                  torch.cat([data.id_train.labels, torch.tensor([7])]))
+    sparse = EvaluationData(lonely, Part(data.id_val.images[:0], data.id_val.labels[:0]),
+                            data.id_test, data.det_train, data.det_val, data.det_test, 8)
+    with pytest.raises(ValueError, match="id_train \\+ id_val: a class has 1 images"):
+        crossfit_folds(sparse, k=3)
+
+
+def test_half_indices_are_pinned():
+    # the committed held-out records (docs/results/learning_study/heldout.jsonl) used these
+    first, second = half_indices(torch.tensor([0, 0, 0, 1, 1, 2, 2, 2]), seed=0)
+    assert (first.tolist(), second.tolist()) == ([0, 2, 4, 5], [1, 3, 6, 7])

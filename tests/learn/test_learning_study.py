@@ -369,3 +369,10 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
     assert (tmp_path / "crossfit5_frontier.png").is_file()
     with pytest.raises(ValueError, match="--folds"):
         study.heldout_run(tmp_path, [name], EngineSpec(workers=1), folds=1)
+
+
+def test_seed_lists_are_distinct_seeds_of_the_study():
+    assert study._seed_list("0, 2") == [0, 2]
+    for bad in ("", "0,0", "1.5", "7"):
+        with pytest.raises(ValueError, match="--seeds"):
+            study._seed_list(bad)
