@@ -9,6 +9,9 @@ Usage
         --restarts 3 --names "closed_form_hard_detector a200 t0.9 s8" --workers 2
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase heldout \
         --names "closed_form_hard_detector a500 t0.9 fpsf,gauss:16,blur:16" --workers 2
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study \
+        --phase heldout --folds 5 --identities unseen --workers 2 \
+        --names "closed_form_hard_detector a500 t0.9 fpsf,blur:12"
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --report
 
 Every point is one encoder at one seed, scored like an evaluation with ``read_test=False``
@@ -65,7 +68,10 @@ finishes; a rerun skips what is there):
   ``--folds k`` (k >= 3) cross-fits every training and validation image over k folds instead
   (``learn.heldout.crossfit_validation``: four times the scored images, k evaluations a score;
   ``OUT/crossfit<k>.jsonl``, its own report section and ``crossfit<k>_frontier.png``);
-  ``--seeds`` takes fewer evaluation seeds.
+  ``--seeds`` takes fewer evaluation seeds. ``--identities unseen`` scores the face set's 32
+  encoder identities instead (``learn.heldout.unseen_identity_data``: people no study design
+  learned from and no choice was made on; ``OUT/crossfit<k>_unseen.jsonl``, the report's
+  "Replicated on unseen identities" section): a replication on images nothing has seen.
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
   learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
   ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
@@ -536,6 +542,23 @@ def _data_state():
     return data_from_splits(datasets.default_splits(0))
 
 
+def _unseen_state():
+    """A held-out worker's state for ``--identities unseen``: the face set's 32 encoder
+    identities, which no study design learned from or was chosen on
+    (``learn.heldout.unseen_identity_data``)."""
+    import torch
+
+    from learn import datasets
+    from learn.heldout import unseen_identity_data
+
+    torch.set_num_threads(1)
+    return unseen_identity_data(datasets.default_splits(0))
+
+
+#: ``--identities``: who the held-out phase scores, and the worker state that loads them.
+IDENTITIES = {"evaluation": _data_state, "unseen": _unseen_state}
+
+
 def noise_one(data, out: Path, name: str, design_seed: int, seed: int) -> dict:
     """Study name ``name``'s design of ``design_seed`` (a kept learned design, or a reference made
     at that seed) scored like :func:`run_one` at evaluation seed ``seed``: validation only."""
@@ -735,13 +758,14 @@ def _task_of(out: Path, name: str) -> list:
                      f"study name of {out / 'records.jsonl'} or a restart choice")
 
 
-def heldout_one(data, out: Path, name: str, seed: int, folds: int = 2) -> dict:
+def heldout_one(data, out: Path, name: str, seed: int, folds: int = 2,
+                identities: str = "evaluation") -> dict:
     """Study name ``name``'s design (or reference) at ``seed`` scored on held-out images
     (:data:`ATTACKS`): ``folds`` = 2, the validation images halved
     (``learn.heldout.heldout_validation``); ``folds`` >= 3, every training and validation image
     cross-fitted over that many folds (``learn.heldout.crossfit_validation``). No model of the
     evaluation selected on the images that score it. Also kept: the same folds'
-    selection-biased scores."""
+    selection-biased scores. ``identities`` names whose images ``data`` holds (recorded)."""
     from learn.heldout import crossfit_validation, heldout_validation
 
     start = time.process_time()
@@ -753,6 +777,7 @@ def heldout_one(data, out: Path, name: str, seed: int, folds: int = 2) -> dict:
         return {attack: round(100 * value, 2) for attack, value in values.items()}
 
     return {"name": name, "task": _task_of(out, name), "seed": seed, "folds": folds,
+            "identities": identities,
             "val_top1": percent(scores["val_top1"]), "identity": round(100 * scores["identity"], 2),
             "face": round(100 * scores["face"], 2),
             "selected_top1": percent(scores["selected_top1"]),
@@ -761,36 +786,46 @@ def heldout_one(data, out: Path, name: str, seed: int, folds: int = 2) -> dict:
 
 
 def _heldout_work(data, job: tuple) -> dict:
-    return heldout_one(data, Path(job[0]), job[1], job[2], job[3])
+    return heldout_one(data, Path(job[0]), job[1], job[2], job[3], job[4])
 
 
-def heldout_path(out: Path, folds: int = 2) -> Path:
-    """``OUT/heldout.jsonl`` (halved validation) or ``OUT/crossfit<k>.jsonl`` (k folds)."""
-    return Path(out) / ("heldout.jsonl" if folds == 2 else f"crossfit{folds}.jsonl")
+def heldout_path(out: Path, folds: int = 2, identities: str = "evaluation") -> Path:
+    """``OUT/heldout.jsonl`` (halved validation) or ``OUT/crossfit<k>.jsonl`` (k folds) of the
+    evaluation identities; ``..._unseen.jsonl`` of the unseen ones (``--identities unseen``)."""
+    stem = "heldout" if folds == 2 else f"crossfit{folds}"
+    return Path(out) / (stem + ("" if identities == "evaluation" else f"_{identities}")
+                        + ".jsonl")
 
 
-def load_heldout(out: Path, folds: int = 2) -> "list[dict]":
-    return _read_records(heldout_path(out, folds))
+def load_heldout(out: Path, folds: int = 2, identities: str = "evaluation") -> "list[dict]":
+    return _read_records(heldout_path(out, folds, identities))
 
 
-def heldout_run(out: Path, names: "list[str]", spec, folds: int = 2, seeds=SEEDS) -> None:
+def heldout_run(out: Path, names: "list[str]", spec, folds: int = 2, seeds=SEEDS,
+                identities: str = "evaluation") -> None:
     """Every seed of ``seeds`` of ``names`` (kept designs at their own seed, references) on
-    held-out images (:func:`heldout_one`), one JSON line each in :func:`heldout_path` as it
-    finishes (started in the order of ``names``). Restart choices (``"<base> rN fF"``) are
-    refused: their designs were chosen on these very validation images, which no fold makes
-    held out."""
+    held-out images (:func:`heldout_one`) of ``identities`` (:data:`IDENTITIES`), one JSON line
+    each in :func:`heldout_path` as it finishes (started in the order of ``names``). Restart
+    choices (``"<base> rN fF"``) are refused for the evaluation identities: their designs were
+    chosen on those validation images (on unseen identities they are a fair test of the
+    choice)."""
     if not (isinstance(folds, int) and folds >= 2):
         raise ValueError(f"--folds: {folds!r} is not allowed; need an integer >= 2")
+    if identities not in IDENTITIES:
+        raise ValueError(f"--identities: {identities!r} is not allowed; choose from "
+                         f"{sorted(IDENTITIES)}")
     chosen = [name for name in names if _RESTART_NAME.match(name)]
-    if chosen:
+    if chosen and identities == "evaluation":
         raise ValueError(f"--names: {chosen} are restart choices, made on the validation images "
                          f"the held-out score reads; score their base names instead")
-    done = {(r["name"], r["seed"]) for r in load_heldout(out, folds)}
+    done = {(r["name"], r["seed"]) for r in load_heldout(out, folds, identities)}
     todo = [(name, seed) for name in names for seed in seeds if (name, seed) not in done]
     for name, seed in todo:                # every name resolves before anything runs
         _test_encoder(out, name, seed), _task_of(out, name)
-    _run_pending(heldout_path(out, folds), [(str(out), n, s, folds) for n, s in todo],
-                 [f"{n} seed {s}" for n, s in todo], spec, (_data_state, ()), _heldout_work)
+    _run_pending(heldout_path(out, folds, identities),
+                 [(str(out), n, s, folds, identities) for n, s in todo],
+                 [f"{n} seed {s}" for n, s in todo], spec, (IDENTITIES[identities], ()),
+                 _heldout_work)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -937,21 +972,26 @@ def report(out: Path) -> str:
             "encoders and the cameras).\n\n" + "\n".join(lines) + "\n")
     text += _restarts_section(choices)
     text += _noise_section(out, load(out))
-    text += _heldout_section(out)
-    folds = [int(m[1]) for path in out.glob("crossfit*.jsonl")
-             if (m := re.fullmatch(r"crossfit(\d+)\.jsonl", path.name)) and int(m[1]) >= 3]
-    for k in sorted(folds):
-        text += _heldout_section(out, k)
+    crossfits = [(m[2] or "evaluation", int(m[1])) for path in out.glob("crossfit*.jsonl")
+                 if (m := _CROSSFIT_FILE.fullmatch(path.name)) and int(m[1]) >= 3]
+    for identities in IDENTITIES:
+        text += _heldout_section(out, 2, identities)
+        for k in sorted(k for who, k in crossfits if who == identities):
+            text += _heldout_section(out, k, identities)
     text += _test_section(out)
     (out / "learning_study.md").write_text(text, encoding="utf-8")
     return text
 
 
-def _heldout_section(out: Path, folds: int = 2) -> str:
+_CROSSFIT_FILE = re.compile(r"crossfit(\d+)(?:_(" + "|".join(
+    who for who in IDENTITIES if who != "evaluation") + r"))?\.jsonl")
+
+
+def _heldout_section(out: Path, folds: int = 2, identities: str = "evaluation") -> str:
     """The held-out table of :func:`heldout_path`, its frontiers and claim, and its figure
-    (``heldout_frontier.png``, ``crossfit<k>_frontier.png``); empty until ``--phase heldout``
-    (with ``--folds``) has run."""
-    records = load_heldout(out, folds)
+    (``heldout_frontier.png``, ``crossfit<k>_frontier.png``, ``..._unseen_frontier.png``); empty
+    until ``--phase heldout`` (with ``--folds``, ``--identities``) has run."""
+    records = load_heldout(out, folds, identities)
     if not records:
         return ""
     points = summarise(records)
@@ -981,22 +1021,40 @@ def _heldout_section(out: Path, folds: int = 2) -> str:
         lines.append(f"| {name} | {p['seeds']} | {p['identity']:.1f} +- {p['identity_std']:.1f} | "
                      f"{p['face']:.1f} +- {p['face_std']:.1f} | {selected} | {test} | "
                      f"{margin_text} | {seeds_text} | {claim} |")
-    figure = heldout_path(out, folds).stem + "_frontier.png"
+    figure = heldout_path(out, folds, identities).stem + "_frontier.png"
+    heading, title, intro = _heldout_texts(folds, identities)
+    _plot(points, curves, out / figure, title=title)
+    return f"\n## {heading}\n\n{intro} Figure: {figure}.\n\n" + "\n".join(lines) + "\n"
+
+
+def _heldout_texts(folds: int, identities: str) -> "tuple[str, str, str]":
+    """Heading, figure title and introduction of :func:`_heldout_section`'s section."""
+    if identities == "unseen":
+        scheme = ("the validation parts halved" if folds == 2 else
+                  f"every image cross-fitted over {folds} folds")
+        return (f"Replicated on unseen identities ({scheme})", f"Unseen identities ({scheme})",
+                f"`--phase heldout --identities unseen --folds {folds}`: the same designs and "
+                f"references scored on the bundled face set's encoder identities "
+                f"(`learn.heldout.unseen_identity_data`: 32 people, 775 images), whom no study "
+                f"design learned from (the designs learn from LFW role E) and on whom no choice "
+                f"of this study was made: a replication of the comparisons above on images "
+                f"nothing has seen ({scheme}, `learn.heldout`). The detector's no-face images "
+                f"are the evaluation split's training and validation ones. Columns as above "
+                f"(the test column is the evaluation identities' test run); margins and claim "
+                f"from the references scored the same way (a claim needs every seed).")
     if folds == 2:
-        _plot(points, curves, out / figure,
-              title="On held-out validation images (no attacker or detector selected on them)")
-        return ("\n## Held-out validation\n\n`--phase heldout`: every (name, seed) scored like "
-                "the table above, but on validation images no model of the evaluation selected "
-                "on (`learn.heldout`: the validation parts halved per person, faces and no-faces "
-                "apart; each half scores the attackers and detector that chose their epoch and "
-                "weight decay on the other). This removes the attackers' selection, not the "
-                "study's: the recipes were chosen on these images. The selection-biased figures "
-                "of the same folds stand beside them, and the test run's where one was made. "
-                "Frontiers and claim as above, from the held-out references. Figure: "
-                f"{figure}.\n\n" + "\n".join(lines) + "\n")
-    _plot(points, curves, out / figure, title=f"Cross-fitted over the {folds} folds of the "
-          f"training and validation images")
-    return (f"\n## Cross-fitted over training and validation images ({folds} folds)\n\n"
+        return ("Held-out validation",
+                "On held-out validation images (no attacker or detector selected on them)",
+                "`--phase heldout`: every (name, seed) scored like the table above, but on "
+                "validation images no model of the evaluation selected on (`learn.heldout`: the "
+                "validation parts halved per person, faces and no-faces apart; each half scores "
+                "the attackers and detector that chose their epoch and weight decay on the "
+                "other). This removes the attackers' selection, not the study's: the recipes "
+                "were chosen on these images. The selection-biased figures of the same folds "
+                "stand beside them, and the test run's where one was made. Frontiers and claim "
+                "as above, from the held-out references.")
+    return (f"Cross-fitted over training and validation images ({folds} folds)",
+            f"Cross-fitted over the {folds} folds of the training and validation images",
             f"`--phase heldout --folds {folds}`: every training and validation image of the "
             f"evaluation identities scored once (`learn.heldout.crossfit_validation`: {folds} "
             f"blocks per person, faces and no-faces apart; each block scored by attackers and a "
@@ -1005,8 +1063,7 @@ def _heldout_section(out: Path, folds: int = 2) -> str:
             f"validation images among them are those the recipes were chosen on. Columns: "
             f"identity and face accuracy on the cross-fitted images, the same folds' "
             f"selection-biased figures, the test run's where one was made, margins and claim "
-            f"from the cross-fitted references (a claim needs every seed: '-' with fewer). "
-            f"Figure: {figure}.\n\n" + "\n".join(lines) + "\n")
+            f"from the cross-fitted references (a claim needs every seed: '-' with fewer).")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1264,6 +1321,11 @@ def main() -> None:
                              "folds (OUT/crossfit<k>.jsonl, k evaluations a score)")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
                         help="--phase heldout only: evaluation seeds (default 0,1,2)")
+    parser.add_argument("--identities", choices=sorted(IDENTITIES), default="evaluation",
+                        help="--phase heldout only: score the evaluation identities, or the "
+                             "face set's 32 encoder identities that no study design learned "
+                             "from or was chosen on (unseen: a replication; "
+                             "OUT/<heldout|crossfitK>_unseen.jsonl)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated METHODS")
     parser.add_argument("--alphas", default="50", help="privacy weights (per 100 nats)")
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
@@ -1294,7 +1356,7 @@ def main() -> None:
             out.mkdir(parents=True, exist_ok=True)
             if args.phase == "heldout":
                 heldout_run(out, names, engine_spec(args, folder=out), args.folds,
-                            _seed_list(args.seeds))
+                            _seed_list(args.seeds), args.identities)
             else:
                 run = {"test": test_run, "noise": noise_run}[args.phase]
                 run(out, names, engine_spec(args, folder=out))

@@ -119,6 +119,14 @@ def _spread_subset(count: int, keep: "int | None") -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, keep).round().astype(np.int64))
 
 
+def detection_part(faces: torch.Tensor, nonfaces: torch.Tensor) -> Part:
+    """The face vs no-face part of ``faces`` [F, 3, H, W] (label 1) then ``nonfaces``
+    [G, 3, H, W] (label 0), images as given."""
+    return Part(torch.cat([faces, nonfaces]),
+                torch.cat([torch.ones(faces.shape[0], dtype=torch.int64),
+                           torch.zeros(nonfaces.shape[0], dtype=torch.int64)]))
+
+
 def data_from_splits(splits, max_per_part: "int | None" = None) -> EvaluationData:
     """Build :class:`EvaluationData` from ``learn.datasets.Splits`` (evaluation parts only).
 
@@ -142,12 +150,9 @@ def data_from_splits(splits, max_per_part: "int | None" = None) -> EvaluationDat
                     torch.as_tensor(np.asarray(part.labels)[index], dtype=torch.int64))
 
     def detection(face_part, nonface_part) -> Part:
-        face_images = to_tensor(face_part.images[face_index(face_part)])
-        other = to_tensor(nonface_part.images[_spread_subset(len(nonface_part), max_per_part)])
-        images = torch.cat([face_images, other])
-        labels = torch.cat([torch.ones(face_images.shape[0], dtype=torch.int64),
-                            torch.zeros(other.shape[0], dtype=torch.int64)])
-        return Part(images, labels)
+        return detection_part(
+            to_tensor(face_part.images[face_index(face_part)]),
+            to_tensor(nonface_part.images[_spread_subset(len(nonface_part), max_per_part)]))
 
     return EvaluationData(
         id_train=faces(splits.eval_train), id_val=faces(splits.eval_val),

@@ -13,7 +13,8 @@ on: the validation parts are halved (per identity, and faces / no-faces apart,
 is scored once, by the fold that did not select on it. :func:`crossfit_validation` scores more
 images: the training and validation parts pooled and cut into k blocks per person, each block
 scored by models trained on k - 2 others and selected on the next. The test parts are never
-read.
+read. :func:`unseen_identity_data` gives either of them people that encoders learned from LFW
+never saw and no study choice was made on (a replication).
 
 >>> from learn import datasets                                          # doctest: +SKIP
 >>> from learn.evaluation import data_from_splits                       # doctest: +SKIP
@@ -187,6 +188,64 @@ def crossfit_validation(encoder, data: EvaluationData, seed: int, k: int = 5,
                        n_augment, utility)
 
 
+def unseen_identity_data(splits) -> EvaluationData:
+    """Evaluation data of the face set's ENCODER identities, for encoders that never learned
+    from them (learned from LFW's role E, ``learn.encoder_faces``): with the bundled
+    ``faces64_wide`` the 32 people outside the 30 evaluation identities, 775 images.
+
+    No study design learned from these people or was chosen on their images, so
+    :func:`crossfit_validation` on them replicates a comparison made on the evaluation
+    identities with images nothing has seen. Identity parts: ``splits.encoder_train`` and
+    ``splits.encoder_val``; detection parts: the same faces and the ``nonfaces_train`` /
+    ``nonfaces_val`` images (the no-faces are those of the evaluation split's detection parts,
+    so face accuracy is not as unseen as identity). The test parts are empty: the evaluation
+    split's test images are not read.
+
+    Parameters
+    ----------
+    splits : learn.datasets.Splits
+        As ``learn.datasets.default_splits`` makes them, NOT passed through
+        ``learn.encoder_faces.with_encoder_faces`` (its encoder parts are the people the
+        designs learn from).
+
+    Returns
+    -------
+    EvaluationData
+        Labels ``0 .. P - 1`` over the P encoder identities; images float32 [N, 3, 64, 64].
+
+    Raises
+    ------
+    ValueError
+        When the encoder parts are empty or hold a person of LFW's role E or A
+        (``learn.lfw.identity_roles``: the people learned from and attacked with).
+    """
+    from learn.datasets import to_tensor
+    from learn.evaluation import detection_part
+    from learn.lfw import check_disjoint, identity_roles, load_lfw
+
+    train, val = splits.encoder_train, splits.encoder_val
+    if len(train) == 0:
+        raise ValueError("splits: the encoder parts are empty; there is nobody to score")
+    roles = identity_roles(load_lfw())
+    check_disjoint({"the encoder parts": set(train.names) | set(val.names),
+                    "E (encoder)": roles.encoder, "A (attacker)": roles.attacker},
+                   allowed={frozenset({"E (encoder)", "A (attacker)"})})
+
+    def faces(part) -> Part:
+        labels = torch.as_tensor(np.array(part.labels), dtype=torch.int64)
+        return Part(to_tensor(part.images), labels)
+
+    def detection(face_part, nonface_part) -> Part:
+        return detection_part(to_tensor(face_part.images), to_tensor(nonface_part.images))
+
+    id_train, id_val = faces(train), faces(val)
+    empty = Part(id_train.images[:0], id_train.labels[:0])
+    return EvaluationData(id_train=id_train, id_val=id_val, id_test=empty,
+                          det_train=detection(train, splits.nonfaces_train),
+                          det_val=detection(val, splits.nonfaces_val), det_test=empty,
+                          num_classes=train.num_classes)
+
+
 def score_folds(encoder, folds: "Sequence[EvaluationData]", seed: int,
                 attacks: Sequence[str] = DEFAULT_ATTACKS, budget=None,
                 n_augment: Optional[int] = None, utility: bool = True) -> dict:
@@ -219,4 +278,5 @@ def score_folds(encoder, folds: "Sequence[EvaluationData]", seed: int,
 
 
 __all__ = ["DEFAULT_ATTACKS", "crossfit_folds", "crossfit_validation", "fold_indices",
-           "half_indices", "heldout_validation", "score_folds", "validation_halves"]
+           "half_indices", "heldout_validation", "score_folds", "unseen_identity_data",
+           "validation_halves"]

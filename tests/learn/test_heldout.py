@@ -193,3 +193,37 @@ def test_half_indices_are_pinned():
     # the committed held-out records (docs/results/learning_study/heldout.jsonl) used these
     first, second = half_indices(torch.tensor([0, 0, 0, 1, 1, 2, 2, 2]), seed=0)
     assert (first.tolist(), second.tolist()) == ([0, 2, 4, 5], [1, 3, 6, 7])
+
+
+def test_unseen_identities_are_nobody_a_study_design_saw():
+    from learn import datasets
+    from learn.encoder_faces import with_encoder_faces
+    from learn.heldout import unseen_identity_data
+
+    splits = datasets.default_splits(0)
+    data = unseen_identity_data(splits)
+    people = set(splits.encoder_train.names)
+    assert data.num_classes == len(people) == 32
+    # not the evaluation identities, nor the people the study's designs learn from
+    assert not people & set(splits.eval_train.names)
+    learned_from = with_encoder_faces(splits, "lfw-e", seed=0)
+    assert not people & set(learned_from.encoder_train.names)
+    # none of the scored images is an evaluation image or one the designs learned from
+    scored = {image.tobytes() for image in
+              torch.cat([data.id_train.images, data.id_val.images]).numpy()}
+    assert len(scored) == 775
+
+    def seen(parts) -> set:
+        return {image.tobytes() for part in parts
+                for image in datasets.to_tensor(part.images).numpy()}
+    assert not scored & seen((splits.eval_train, splits.eval_val, splits.eval_test,
+                              learned_from.encoder_train, learned_from.encoder_val))
+    # detection: these faces and the evaluation split's training / validation no-faces only
+    assert int((data.det_val.labels == 0).sum()) == len(splits.nonfaces_val)
+    assert int((data.det_train.labels == 0).sum()) == len(splits.nonfaces_train)
+    assert len(data.id_test.labels) == len(data.det_test.labels) == 0
+    folds = crossfit_folds(data, k=5, seed=0)
+    assert sum(len(fold.id_test.labels) for fold in folds) == 775
+    # the designs' own people are refused: they are not unseen
+    with pytest.raises(ValueError, match="E \\(encoder\\)"):
+        unseen_identity_data(learned_from)

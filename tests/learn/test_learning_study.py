@@ -331,8 +331,9 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
     held = {"blur:8": (38.0, 97.0), "blur:16": (18.0, 91.0), name: (20.0, 94.0)}
     ran = []
 
-    def fake_heldout_one(data, out, job_name, seed, folds=2):
-        ran.append((job_name, seed) if folds == 2 else (job_name, seed, folds))
+    def fake_heldout_one(data, out, job_name, seed, folds=2, identities="evaluation"):
+        assert data == identities                     # the state of IDENTITIES[identities]
+        ran.append((job_name, seed, folds, identities))
         identity, face = held[job_name]
         return {"name": job_name, "task": study._task_of(out, job_name), "seed": seed,
                 "val_top1": {"mlp": identity + seed}, "identity": identity + seed, "face": face,
@@ -340,12 +341,13 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
                 "process_s": 0.0}
 
     monkeypatch.setattr(study, "heldout_one", fake_heldout_one)
-    monkeypatch.setattr(study, "_data_state", lambda: None)
+    monkeypatch.setattr(study, "IDENTITIES", {"evaluation": lambda: "evaluation",
+                                              "unseen": lambda: "unseen"})
     monkeypatch.setattr(study, "_test_encoder", lambda out, job_name, seed: None)  # no bundles
     study.heldout_run(tmp_path, [name, "blur:8"], EngineSpec(workers=1))
     study.heldout_run(tmp_path, [name, "blur:8", "blur:16"], EngineSpec(workers=1))
-    assert ran == ([(name, s) for s in study.SEEDS] + [("blur:8", s) for s in study.SEEDS]
-                   + [("blur:16", s) for s in study.SEEDS])
+    assert ran == [(n, s, 2, "evaluation") for n in (name, "blur:8", "blur:16")
+                   for s in study.SEEDS]
     (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(
         {"name": name, "seed": s, "test_top1": {"mlp": 17.0}, "identity": 17.0, "face": 92.0,
          "verification": 60.0, "auc": 0.6}) for s in study.SEEDS) + "\n")
@@ -362,13 +364,36 @@ def test_heldout_phase_scores_names_in_order_and_reports_them_with_their_test(tm
     # cross-fitted: its own file, section and figure, only the seeds asked for
     study.heldout_run(tmp_path, [name, "blur:8", "blur:16"], EngineSpec(workers=1), folds=5,
                       seeds=(0,))
-    assert ran[-3:] == [(name, 0, 5), ("blur:8", 0, 5), ("blur:16", 0, 5)]
+    assert ran[-3:] == [(n, 0, 5, "evaluation") for n in (name, "blur:8", "blur:16")]
     assert len(study.load_heldout(tmp_path, 5)) == 3 and len(study.load_heldout(tmp_path)) == 9
     text = study.report(tmp_path)
     assert "## Held-out validation" in text and "## Cross-fitted over training and validation images (5 folds)" in text
     assert (tmp_path / "crossfit5_frontier.png").is_file()
     with pytest.raises(ValueError, match="--folds"):
         study.heldout_run(tmp_path, [name], EngineSpec(workers=1), folds=1)
+    # unseen identities: their own files, sections (after the evaluation identities') and figures
+    study.heldout_run(tmp_path, [name, "blur:8", "blur:16"], EngineSpec(workers=1), folds=5,
+                      identities="unseen")
+    study.heldout_run(tmp_path, ["blur:8"], EngineSpec(workers=1), identities="unseen")
+    assert ran[-4:] == [("blur:16", 2, 5, "unseen")] + [("blur:8", s, 2, "unseen")
+                                                       for s in study.SEEDS]
+    assert len(study.load_heldout(tmp_path, 5, "unseen")) == 9
+    assert len(study.load_heldout(tmp_path, 2, "unseen")) == 3
+    assert len(study.load_heldout(tmp_path, 5)) == 3           # the evaluation files untouched
+    assert len(study.load_heldout(tmp_path)) == 9
+    text = study.report(tmp_path)
+    for heading in ("## Held-out validation", "## Cross-fitted over training and validation",
+                    "## Replicated on unseen identities (the validation parts halved)",
+                    "## Replicated on unseen identities (every image cross-fitted over 5 folds)"):
+        assert text.count(heading) == 1
+    unseen = text.index("## Replicated on unseen identities (every image")
+    assert unseen > text.index("## Cross-fitted over training and validation images (5 folds)")
+    row = [line for line in text[unseen:].splitlines() if line.startswith(f"| {name} |")][0]
+    assert row.endswith("| 3/3 | yes |")                      # blur only: +8 on every seed
+    assert (tmp_path / "crossfit5_unseen_frontier.png").is_file()
+    assert (tmp_path / "heldout_unseen_frontier.png").is_file()
+    with pytest.raises(ValueError, match="--identities"):
+        study.heldout_run(tmp_path, [name], EngineSpec(workers=1), identities="strangers")
 
 
 def test_seed_lists_are_distinct_seeds_of_the_study():
