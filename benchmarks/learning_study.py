@@ -12,6 +12,11 @@ Usage
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study \
         --phase heldout --folds 5 --identities unseen --workers 2 \
         --names "closed_form_hard_detector a500 t0.9 fpsf,blur:12"
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --phase learned \
+        --methods closed_form_hard_detector --alphas 200,500 --targets 0.9 --conv fpsf_physical
+    .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study \
+        --phase heldout --folds 5 --identities unseen --workers 2 \
+        --names "closed_form_hard_detector a500 t0.9 fpsf twin,gauss:16 twin"
     .venv/bin/python benchmarks/learning_study.py --out docs/results/learning_study --report
 
 Every point is one encoder at one seed, scored like an evaluation with ``read_test=False``
@@ -37,7 +42,9 @@ finishes; a rerun skips what is there):
   method is limited by the optics or by itself, and with ``--conv lcnn`` the same CNN without
   its ReLUs (a linear filter, what a PSF can do); their weights go to
   ``OUT/probes/<name>/seed<k>.pt``, not to design bundles; with ``--conv fpsf`` the Conv(1)
-  camera whose PSF is learned through ``optics.factorised.FactorisedPSF``, a design); ``--encoder-epochs`` lengthens
+  camera whose PSF is learned through ``optics.factorised.FactorisedPSF``, a design; with
+  ``--conv fpsf_physical`` the same learned in physical mode: two masks, K+ and K- captured
+  through ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop); ``--encoder-epochs`` lengthens
   the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
   gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
   the richest people's images, ``--alternations`` gives selection more candidates,
@@ -72,6 +79,10 @@ finishes; a rerun skips what is there):
   encoder identities instead (``learn.heldout.unseen_identity_data``: people no study design
   learned from and no choice was made on; ``OUT/crossfit<k>_unseen.jsonl``, the report's
   "Replicated on unseen identities" section): a replication on images nothing has seen.
+  A name ``"<kept design> twin"`` or ``"gauss:S twin"`` (:data:`TWIN_SUFFIX`, any phase that
+  scores names) scores that camera's physical twin (``learn.table1.physical_twin``: phase
+  masks designed for its PSF, every noise of ``PHYSICAL_CAMERA``): what the design gives
+  once built.
 * ``test`` (once, after the choice is made on validation): ``--names`` (study names, e.g. a
   learned ``"closed_form a50 t0.9 s8"`` whose designs the ``learned`` phase kept in
   ``OUT/designs``, and ``gauss:12``) through the FULL protocol on the TEST parts: every attack of
@@ -126,6 +137,14 @@ METHODS = {
     "fresh_hard_detector": dict(adversary="fresh", select="validation", network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
+#: named starts of a learned task (beside a Gaussian PSF's sigma): Conv(4) from its half-plane
+#: bars, Conv(1) with a factorised PSF (ideal camera), the same learned in physical mode (K+ and
+#: K- captured through ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop), the free encoders
+NAMED_STARTS = ("conv4", "fpsf", "fpsf_physical")
+#: suffix of a study name scored through its physical twin (``learn.table1.physical_twin``:
+#: phase masks designed for the PSF, ``PHYSICAL_CAMERA``'s noise): ``"<kept design> twin"``,
+#: ``"gauss:16 twin"``
+TWIN_SUFFIX = " twin"
 #: starts that learn ``free_encoder.FreeEncoder`` (a probe; lcnn: without its ReLUs) instead
 #: of a camera
 FREE_ENCODERS = ("cnn", "lcnn")
@@ -158,7 +177,8 @@ def task_name(task: tuple) -> str:
     """A task's name in the records: ``blur:8``, ``pixelate:4``, ``gauss:8``, or
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
     Conv(4) camera from its half-plane bars, ``... cnn`` / ``... lcnn`` for the free encoder
-    with / without its ReLUs, ``... fpsf`` for Conv(1) with a factorised PSF, ``... o0.003`` where the PSF learns with its own
+    with / without its ReLUs, ``... fpsf`` for Conv(1) with a factorised PSF (``...
+    fpsf_physical``: learned in physical mode), ``... o0.003`` where the PSF learns with its own
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
@@ -265,6 +285,12 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
     elif start == "fpsf":
         row = Row("fpsf_mp_q_study", "factorised Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_parameterisation="factorised"), float(alpha))
+    elif start == "fpsf_physical":
+        from learn.table1_rows import PHYSICAL_CAMERA
+
+        row = Row("fpsf_mp_q_physical_study", "factorised Conv(1) + MP + Quantize, physical",
+                  "learned", dict(CAMERA, psf_parameterisation="factorised",
+                                  kernel_mode="two_mask", **PHYSICAL_CAMERA), float(alpha))
     else:
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
@@ -465,10 +491,15 @@ def chosen_design(out: Path, name: str, seed: int) -> "tuple[str, int]":
 
 
 def _test_encoder(out: Path, name: str, seed: int):
-    """The encoder of study name ``name`` at ``seed``: a kept learned design or a reference."""
+    """The encoder of study name ``name`` at ``seed``: a kept learned design or a reference, or
+    either's physical twin (``"<name> twin"``, :data:`TWIN_SUFFIX`)."""
     from learn.table1_cameras import camera_encoder
     from sensor.design_bundle import load_design_bundle
 
+    if name.endswith(TWIN_SUFFIX):
+        from learn.table1_cameras import physical_twin
+
+        return camera_encoder(physical_twin(_twin_camera(out, name[:-len(TWIN_SUFFIX)], seed)))
     name, seed = chosen_design(out, name, seed)
     folder = design_folder(out, name, seed)
     if folder.is_dir():
@@ -479,6 +510,23 @@ def _test_encoder(out: Path, name: str, seed: int):
                          f"(run --phase learned first) nor KIND:STRENGTH, KIND one of "
                          f"{REFERENCE_KINDS}")
     return _reference_encoder(kind, float(strength), seed)
+
+
+def _twin_camera(out: Path, name: str, seed: int):
+    """The camera whose physical twin ``"<name> twin"`` scores: a kept design's (as learned,
+    its own noise included) or the Gaussian camera ``gauss:S`` at ``seed``."""
+    from sensor import Camera, CameraConfig
+    from sensor.design_bundle import load_design_bundle
+
+    kind, _, strength = name.partition(":")
+    if kind == "gauss" and strength:
+        return Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed))
+    design, design_seed = chosen_design(out, name, seed)
+    folder = design_folder(out, design, design_seed)
+    if not folder.is_dir():
+        raise ValueError(f"--names: {name + TWIN_SUFFIX!r}: a physical twin needs a kept design "
+                         f"under {out / 'designs'} or gauss:S; {name!r} is neither")
+    return load_design_bundle(folder).make_camera()
 
 
 def test_one(state, out: Path, name: str, seed: int) -> dict:
@@ -626,9 +674,10 @@ def _noise_section(out: Path, records: "list[dict]") -> str:
         within, between = spread_parts(table)
         text = "; ".join(f"{d}: " + " / ".join(f"{v:.1f}" for v in row)
                          for d, row in zip(SEEDS, table))
-        same = all(study.get((name, d)) == cells[d, d] for d in SEEDS)
+        same = (None if name.endswith(TWIN_SUFFIX)  # a twin is not in the study's records
+                else all(study.get((name, d)) == cells[d, d] for d in SEEDS))
         lines.append(f"| {name} | {text} | {within:.1f} | {between:.1f} | "
-                     f"{'yes' if same else 'no'} |")
+                     f"{'-' if same is None else 'yes' if same else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -704,7 +753,7 @@ def plan(phase: str, args) -> "list[tuple]":
         extras = [getattr(args, field) for field, *_ in EXTRAS]
         while extras and extras[-1] is None:
             extras.pop()
-        start = args.conv if args.conv in ("conv4", "fpsf", *FREE_ENCODERS) else args.start_sigma
+        start = args.conv if args.conv in (*NAMED_STARTS, *FREE_ENCODERS) else args.start_sigma
         return [("learn", m, a, t, start, *extras) for m in methods
                 for a in _numbers(args.alphas) for t in _numbers(args.targets)]
     raise ValueError(f"--phase: {phase!r} is not allowed; choose references or learned")
@@ -741,7 +790,17 @@ def study(out: Path, tasks: "list[tuple]", spec) -> None:
 # ----------------------------------------------------------------------------- held-out validation
 def _task_of(out: Path, name: str) -> list:
     """The task list of study name ``name`` (a reference ``KIND:STRENGTH``, a learned name of
-    ``OUT/records.jsonl`` or a restart choice), as the report sorts and groups by it."""
+    ``OUT/records.jsonl`` or a restart choice), as the report sorts and groups by it. A
+    physical twin (:data:`TWIN_SUFFIX`) of a learned design is a learned task whose start says
+    ``twin`` (for the report's groups: ``task_name`` of it need not give the twin's name back,
+    records keep their name); of a reference, ``["twin", kind, strength]`` (no family's
+    frontier)."""
+    if name.endswith(TWIN_SUFFIX):
+        task = list(_task_of(out, name[:-len(TWIN_SUFFIX)]))
+        if task[0] == "ref":
+            return ["twin", *task[1:]]
+        start = task[4] if isinstance(task[4], str) else f"s{task[4]:g}"
+        return [*task[:4], start + TWIN_SUFFIX, *task[5:]]
     kind, _, strength = name.partition(":")
     if kind in REFERENCE_KINDS and strength:
         return ["ref", kind, float(strength)]
@@ -814,7 +873,7 @@ def heldout_run(out: Path, names: "list[str]", spec, folds: int = 2, seeds=SEEDS
     if identities not in IDENTITIES:
         raise ValueError(f"--identities: {identities!r} is not allowed; choose from "
                          f"{sorted(IDENTITIES)}")
-    chosen = [name for name in names if _RESTART_NAME.match(name)]
+    chosen = [name for name in names if _RESTART_NAME.match(name.removesuffix(TWIN_SUFFIX))]
     if chosen and identities == "evaluation":
         raise ValueError(f"--names: {chosen} are restart choices, made on the validation images "
                          f"the held-out score reads; score their base names instead")
@@ -892,7 +951,7 @@ def _order(task: list) -> tuple:
     """Sort key of a task: references first, then by family or method, numbers before words."""
     rest = tuple((1, str(x), 0.0) if isinstance(x, str) or x is None else (0, "", float(x))
                  for x in task[2:])
-    return (task[0] != "ref", task[1], rest)
+    return (task[0] != "ref", task[0] == "twin", task[1], rest)
 
 
 #: The families issue 31's claim names (blur, pixelation, the unlearned Gaussian camera); the
@@ -1095,7 +1154,7 @@ def _test_section(out: Path) -> str:
     members = _table1_sweeps()
     for name, group in groups.items():
         kind, _, strength = name.partition(":")
-        if kind in ("gauss", "blur", "pixelate") and strength:
+        if kind in ("gauss", "blur", "pixelate") and strength and not name.endswith(TWIN_SUFFIX):
             members.setdefault(kind, {}).setdefault(name, dict(
                 identity=strongest(group, "test_top1")[0],
                 face=_spread([r["face"] for r in group])[0], task=["ref", kind, float(strength)]))
@@ -1119,6 +1178,12 @@ def _test_section(out: Path) -> str:
             "(same protocol and seeds) and the blur strengths measured here.\n\n" + "\n".join(lines) + "\n")
 
 
+#: how the frontier plots tell apart the learned points of a named start (:data:`NAMED_STARTS`)
+_START_LABELS = {"fpsf": " (factorised PSF)",
+                 "fpsf_physical": " (factorised PSF, learned in physical mode)",
+                 "conv4": " (Conv(4))"}
+
+
 def _plot(points: "dict[str, dict]", curves: dict, path: Path,
           title: str = "Learned cameras vs fixed frontiers (LFW-scale encoder faces)") -> None:
     import matplotlib
@@ -1136,8 +1201,18 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path,
                                  capsize=2)
             axes.plot([c[0] for c in curves[family]], [c[1] for c in curves[family]], "-",
                       color=line[0].get_color(), label=label)
-    def kind(task) -> str:  # the method, and the factorised PSF apart; probes are not drawn
-        return task[1] + (" (factorised PSF)" if task[4] == "fpsf" else "")
+        twins = sorted((p["face"], p["identity"], p["identity_std"]) for p in points.values()
+                       if p["task"][0] == "twin" and p["task"][1] == family)
+        if twins:  # the family's physical twins (gauss:S twin): dashed, no frontier of the claim
+            axes.errorbar([m[0] for m in twins], [m[1] for m in twins],
+                          yerr=[m[2] for m in twins], fmt="o--", ms=4, alpha=0.8, capsize=2,
+                          label=f"{label}, physical twin")
+
+    def kind(task) -> str:  # the method, named starts and physical twins apart; no probes
+        start = str(task[4])
+        twin = start.endswith(TWIN_SUFFIX)
+        label = _START_LABELS.get(start.removesuffix(TWIN_SUFFIX), "")
+        return task[1] + label + (" (its physical twin)" if twin else "")
 
     learned = [p for p in points.values()
                if p["task"][0] == "learn" and p["task"][4] not in FREE_ENCODERS]
@@ -1331,11 +1406,12 @@ def main() -> None:
     parser.add_argument("--targets", default="0.9", help="face targets (in-loop detector, 0..1)")
     parser.add_argument("--start-sigma", type=float, default=8.0,
                         help="Gaussian sigma (px) of the starting Conv(1) PSF")
-    parser.add_argument("--conv", choices=("conv1", "conv4", "fpsf", *FREE_ENCODERS),
+    parser.add_argument("--conv", choices=("conv1", *NAMED_STARTS, *FREE_ENCODERS),
                         default="conv1",
                         help="camera learned: Conv(1) from --start-sigma, Conv(4) from its "
                              "four half-plane bars (sensor.Camera), Conv(1) with a factorised "
-                             "PSF (optics.factorised), or a free encoder (a CNN "
+                             "PSF (optics.factorised; fpsf_physical: learned in physical mode, "
+                             "two masks and PHYSICAL_CAMERA's noise), or a free encoder (a CNN "
                              "where the optics would be, lcnn: without its ReLUs; "
                              "free_encoder.py, a probe of the method, not a design)")
     for field, _, kind, text in EXTRAS:

@@ -16,6 +16,12 @@ fixed frontiers") the default recipe learned designs several points more private
 the validation images with this parameterisation, where the free taps land on blur's frontier;
 see there for the test images.
 
+In mode ``"two_mask"`` (the physical camera) the chain's impulse response K is split into its
+positive and negative parts, K+ = (|K| + K) / 2 and K- = (|K| - K) / 2, two non-negative PSFs
+that two masks realise and whose captures the analog chain subtracts (``signed_parts()``, as
+``optics.kernels.KernelPSF`` in mode ``"two_mask"``); one common factor scales both so that the
+brightest sums to 1 (a passive optic's light budget).
+
 Example
 -------
 >>> psf = FactorisedPSF(size=63, seed=0)
@@ -31,10 +37,14 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .kernels import brightest_psf_sum
+
 #: default dilations of the 3 x 3 factors: a 31 x 31 px support
 DEFAULT_DILATIONS = (1, 2, 4, 8)
 #: side (px) of the non-zero region of a chain with :data:`DEFAULT_DILATIONS`
 DEFAULT_SUPPORT = 1 + 2 * sum(DEFAULT_DILATIONS)
+#: how the chain's impulse response becomes the camera's PSF (class docstring)
+FACTORISED_MODES = ("free", "two_mask")
 
 
 def dilated_chain(in_channels: int, out_channels: int, width: int, dilations: Sequence[int],
@@ -71,14 +81,21 @@ class FactorisedPSF(nn.Module):
         Hidden channels between the factors (>= 1); a last 1 x 1 factor sums them.
     seed : int
         Seeds the factors' initial weights (PyTorch's default uniform initialisation).
+    mode : {"free", "two_mask"}
+        ``"free"``: the PSF is the chain's impulse response, signed and of arbitrary scale (the
+        camera's per-frame gain ignores the scale), like ``optics.kernels.KernelPSF`` in mode
+        ``"free"`` (the ideal camera). ``"two_mask"``: the same shape as K+ - K-, two
+        non-negative PSFs scaled so the brightest sums to 1 (``signed_parts()``), which a camera
+        with a physical pixel array captures separately (the module docstring).
 
-    The PSF is the same on every colour channel, signed and of arbitrary scale (the camera's
-    per-frame gain ignores the scale), like ``optics.kernels.KernelPSF`` in mode ``"free"``.
+    The PSF is the same on every colour channel.
     """
 
     def __init__(self, size: int = 63, dilations: Sequence[int] = DEFAULT_DILATIONS,
-                 width: int = 8, seed: int = 0):
+                 width: int = 8, seed: int = 0, mode: str = "free"):
         super().__init__()
+        if mode not in FACTORISED_MODES:
+            raise ValueError(f"mode: {mode!r} is not one of {FACTORISED_MODES}")
         dilations = tuple(int(d) for d in dilations)
         if not dilations or min(dilations) < 1:
             raise ValueError(f"dilations: {dilations!r} is not allowed; need one or more "
@@ -89,7 +106,7 @@ class FactorisedPSF(nn.Module):
                              f"support, {support} px for dilations {dilations}")
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width: {width!r} is not allowed; need an integer >= 1")
-        self.dilations, self.size = dilations, size
+        self.dilations, self.size, self.mode = dilations, size, mode
         self.factors = dilated_chain(1, 1, width, dilations, seed)
         impulse = torch.zeros(1, 1, size, size)
         impulse[0, 0, size // 2, size // 2] = 1.0
@@ -100,6 +117,30 @@ class FactorisedPSF(nn.Module):
         """Side of the PSF's non-zero region in pixels."""
         return 1 + 2 * sum(self.dilations)
 
+    @property
+    def is_two_mask(self) -> bool:
+        """True when the PSF is realised as two masks (``signed_parts()`` available)."""
+        return self.mode == "two_mask"
+
+    def impulse_response(self) -> torch.Tensor:
+        """The chain's impulse response K [1, 1, size, size], unscaled (mode ``"free"``'s PSF)."""
+        return self.factors(self.impulse)
+
+    def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
+        """(K+, K-), each non-negative [1, 1, size, size], the brightest summing to 1, with
+        forward() = K+ - K- (mode ``"two_mask"`` only)."""
+        if self.mode != "two_mask":
+            raise ValueError(f"signed_parts: only for mode 'two_mask', this PSF is {self.mode!r}")
+        kernel = self.impulse_response()
+        # (|x| + x) / 2 and (|x| - x) / 2: a tap at exactly 0 still passes its gradient on
+        magnitude = kernel.abs()
+        plus, minus = 0.5 * (magnitude + kernel), 0.5 * (magnitude - kernel)
+        scale = brightest_psf_sum(plus, minus)
+        return plus / scale, minus / scale
+
     def forward(self) -> torch.Tensor:
         """The PSF [1, 1, size, size] (centred on tap (size // 2, size // 2))."""
-        return self.factors(self.impulse)
+        if self.mode == "free":
+            return self.impulse_response()
+        plus, minus = self.signed_parts()
+        return plus - minus

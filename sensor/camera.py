@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import analog
-from optics.factorised import DEFAULT_SUPPORT, FactorisedPSF
+from optics.factorised import DEFAULT_SUPPORT, FACTORISED_MODES, FactorisedPSF
 from optics.imaging import convolve_psf
 from optics.kernels import KERNEL_MODES, KernelPSF, gaussian_psf, half_plane_bars
 
@@ -60,7 +60,8 @@ class CameraConfig:
         How Conv(1)'s PSF learns: its own taps (from the Gaussian of ``psf_sigma``), or the
         product of small dilated kernels (``optics.factorised.FactorisedPSF``: a signed PSF of
         31 px support, its factors seeded by ``seed``, or by the run's seed in ``canopic
-        train``; ``conv="conv1"``, ``kernel_mode="free"`` only; a given ``psf_source`` wins).
+        train``; ``conv="conv1"`` only, ``kernel_mode`` "free" or "two_mask", the physical
+        camera's K+ and K- captures; a given ``psf_source`` wins).
         Either is one PSF, realised the same way (two masks for a signed kernel).
     maxpool : bool
         Comparator-tree max-pooling over ``block`` x ``block`` pixels.
@@ -129,11 +130,13 @@ class CameraConfig:
             raise ValueError(f"psf_parameterisation: {self.psf_parameterisation!r} is not one of "
                              f"{PSF_PARAMETERISATIONS}")
         if self.psf_parameterisation == "factorised" and (
-                self.conv != "conv1" or self.kernel_mode != "free" or self.psf_sigma != 8.0):
+                self.conv != "conv1" or self.kernel_mode not in FACTORISED_MODES
+                or self.psf_sigma != 8.0):
             raise ValueError(f"psf_parameterisation: 'factorised' is for conv='conv1' with "
-                             f"kernel_mode='free' and no psf_sigma (it starts from its seeded "
-                             f"factors, not a Gaussian); got conv={self.conv!r}, kernel_mode="
-                             f"{self.kernel_mode!r}, psf_sigma={self.psf_sigma}")
+                             f"kernel_mode one of {FACTORISED_MODES} and no psf_sigma (it "
+                             f"starts from its seeded factors, not a Gaussian); got conv="
+                             f"{self.conv!r}, kernel_mode={self.kernel_mode!r}, psf_sigma="
+                             f"{self.psf_sigma}")
         if (self.psf_parameterisation == "factorised" and self.kernel_size is not None
                 and self.kernel_size < DEFAULT_SUPPORT):
             raise ValueError(f"kernel_size: {self.kernel_size} px is smaller than the factorised "
@@ -191,7 +194,8 @@ def factorised_psf(config: CameraConfig, seed: Optional[int] = None) -> nn.Modul
     its factors seeded by ``seed`` (default ``config.seed``; ``canopic train`` passes the run's
     seed, so restarts and seeds start from different factors)."""
     return FactorisedPSF(size=config.kernel_size or _DEFAULT_KERNEL["conv1"][1],
-                         seed=config.seed if seed is None else int(seed))
+                         seed=config.seed if seed is None else int(seed),
+                         mode=config.kernel_mode)
 
 
 def _captured_light(images: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:

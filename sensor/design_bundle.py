@@ -47,7 +47,10 @@ class DesignBundle:
         """A ``sensor.Camera`` with this design's PSFs and thresholds (not learnable).
 
         ``config_overrides`` replace camera config fields (e.g. a physical ``sensor`` or
-        comparator offsets to see what survives the trip to hardware).
+        comparator offsets to see what survives the trip to hardware). A two-mask design is
+        captured as its two PSFs; a signed PSF saved without them (an ideal design) is split
+        into its positive and negative parts when ``kernel_mode="two_mask"`` is asked
+        (``FixedSignedPSF.split``), which a physical ``sensor`` needs.
         """
         from sensor import Camera, CameraConfig
 
@@ -57,9 +60,13 @@ class DesignBundle:
         config = CameraConfig.from_dict(values)
         source = None
         if self.psf is not None and config.conv != "none":
-            source = (FixedSignedPSF(torch.from_numpy(self.psf_plus), torch.from_numpy(self.psf_minus))
-                      if self.psf_plus is not None and self.psf_minus is not None
-                      else FixedPSF(torch.from_numpy(self.psf)))
+            if self.psf_plus is not None and self.psf_minus is not None:
+                source = FixedSignedPSF(torch.from_numpy(self.psf_plus),
+                                        torch.from_numpy(self.psf_minus))
+            elif config.kernel_mode == "two_mask" and bool((self.psf < 0).any()):
+                source = FixedSignedPSF.split(torch.from_numpy(self.psf))
+            else:
+                source = FixedPSF(torch.from_numpy(self.psf))
         camera = Camera(config, psf_source=source)
         if self.thresholds is not None and getattr(camera, "adc", None) is not None:
             camera.set_thresholds(torch.from_numpy(self.thresholds.astype(np.float64)))
@@ -85,6 +92,21 @@ class FixedSignedPSF(FixedPSF):
         super().__init__(torch.as_tensor(plus) - torch.as_tensor(minus))
         self.register_buffer("plus", torch.as_tensor(plus).float().clone())
         self.register_buffer("minus", torch.as_tensor(minus).float().clone())
+
+    #: a camera with a physical pixel array captures ``plus`` and ``minus`` separately
+    is_two_mask = True
+
+    @classmethod
+    def split(cls, psf: torch.Tensor) -> "FixedSignedPSF":
+        """The two-mask source of a signed ``psf`` [F, C, k, k]: its positive and negative parts,
+        scaled together so that the brightest PSF sums to 1 (a passive optic's light; the
+        per-frame gain stage ignores the scale)."""
+        from optics.kernels import brightest_psf_sum
+
+        psf = torch.as_tensor(psf).float()
+        plus, minus = psf.clamp(min=0.0), (-psf).clamp(min=0.0)
+        scale = brightest_psf_sum(plus, minus)
+        return cls(plus / scale, minus / scale)
 
     def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
         return self.plus, self.minus
@@ -123,7 +145,7 @@ def save_design_bundle(camera, directory, alpha: float, seed: int,
     if psf is not None:
         arrays = {"psf": _to_numpy(psf)}
         optics = camera.optics
-        if getattr(optics, "mode", None) == "two_mask" or isinstance(optics, FixedSignedPSF):
+        if getattr(optics, "is_two_mask", False):
             plus, minus = optics.signed_parts()
             arrays["psf_plus"] = _to_numpy(plus.expand_as(psf))
             arrays["psf_minus"] = _to_numpy(minus.expand_as(psf))

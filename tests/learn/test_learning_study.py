@@ -146,6 +146,7 @@ def test_learned_tasks_name_only_the_options_they_set():
     assert names(judge_detector_epochs=10) == ["closed_form a200 t0.9 s8 jd10"]
     assert names(closed_form_shots=3) == ["closed_form a200 t0.9 s8 sh3"]
     assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
+    assert names(conv="fpsf_physical") == ["closed_form a200 t0.9 fpsf_physical"]
     with pytest.raises(ValueError, match="methods"):
         names(methods="closed_form,gamed")
 
@@ -401,3 +402,69 @@ def test_seed_lists_are_distinct_seeds_of_the_study():
     for bad in ("", "0,0", "1.5", "7"):
         with pytest.raises(ValueError, match="--seeds"):
             study._seed_list(bad)
+
+
+def test_physical_starts_and_twins_score_the_design_through_the_physical_camera(tmp_path,
+                                                                                 monkeypatch):
+    """A learned fpsf_physical design is the two-mask factorised camera with every noise of
+    PHYSICAL_CAMERA; "<name> twin" scores a kept design's (or gauss:S's) physical twin, is a
+    learned task of its own start (or no family's reference), and needs something to twin."""
+    torch = pytest.importorskip("torch")
+    from learn import table1, table1_cameras
+    from learn.table1_rows import PHYSICAL_CAMERA
+    from sensor import Camera, CameraConfig
+    from sensor.design_bundle import save_design_bundle
+
+    rows = []
+    monkeypatch.setattr(table1, "learn_camera", lambda row, splits, settings, seed, **kwargs:
+                        rows.append(row) or Camera(CameraConfig(**row.camera, seed=seed)))
+    task = ("learn", "closed_form_hard_detector", 500.0, 0.9, "fpsf_physical")
+    study._encoder((None, None), task, seed=1)
+    assert rows[0].camera == dict(study.CAMERA, psf_parameterisation="factorised",
+                                  kernel_mode="two_mask", **PHYSICAL_CAMERA)
+    name = study.task_name(task)
+    (tmp_path / "records.jsonl").write_text(json.dumps(_record(task, 0, 15.0, 91.0)) + "\n")
+    learned = Camera(CameraConfig(**rows[0].camera, seed=0))
+    save_design_bundle(learned, study.design_folder(tmp_path, name, 0), 500.0, 0)
+    assert study._task_of(tmp_path, name + " twin")[4] == "fpsf_physical twin"
+    assert study._task_of(tmp_path, "gauss:16 twin") == ["twin", "gauss", 16.0]
+    twins = []
+    monkeypatch.setattr(table1_cameras, "physical_twin", lambda cam: twins.append(cam) or cam)
+    scenes = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for twin_name, seed in ((name + " twin", 0), ("gauss:16 twin", 2)):
+        codes = study._test_encoder(tmp_path, twin_name, seed)(
+            scenes, torch.Generator().manual_seed(0))
+        assert tuple(codes.shape) == (2, 3, 8, 8)
+    assert torch.equal(twins[0].psf, learned.psf) and twins[0].optics.is_two_mask
+    assert twins[1].config.psf_sigma == 16.0 and twins[1].config.seed == 2
+    for bad in ("blur:8 twin", "nothing kept twin"):
+        with pytest.raises(ValueError, match="twin"):
+            study._test_encoder(tmp_path, bad, 0)
+    # the report: twins are their own groups (a learned twin gets margins, a reference twin
+    # joins no frontier), in every section that reads names, and restart choices stay refused
+    def scored(job_name, identity, face):
+        return [{"name": job_name, "task": study._task_of(tmp_path, job_name), "seed": seed,
+                 "val_top1": {"mlp": identity}, "identity": identity, "face": face,
+                 "selected_top1": {"mlp": identity}, "selected_face": face,
+                 "test_top1": {"mlp": identity}, "verification": 60.0, "auc": 0.6,
+                 "design_seed": seed} for seed in study.SEEDS]
+
+    lines = (scored("blur:8", 38.0, 97.0) + scored("blur:16", 18.0, 89.0)
+             + scored(name, 15.0, 91.0) + scored(name + " twin", 16.0, 90.0)
+             + scored("gauss:16 twin", 21.0, 89.5))
+    for file in ("crossfit5_unseen.jsonl", "test.jsonl", "noise.jsonl"):
+        (tmp_path / file).write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    text = study.report(tmp_path)
+    unseen = text[text.index("## Replicated on unseen identities"):]
+    twin_row = [line for line in unseen.splitlines() if line.startswith(f"| {name} twin |")][0]
+    assert "blur +" in twin_row                      # scored against blur like its design
+    reference_twin = [line for line in unseen.splitlines() if line.startswith("| gauss:16 twin")]
+    assert reference_twin and reference_twin[0].endswith("| - | - | - |")
+    points = study.summarise(lines)
+    assert study.frontier(points, "gauss") == []     # a reference twin is no family's member
+    assert "| gauss:16 twin |" in text[text.index("## The test run"):]
+    assert (tmp_path / "crossfit5_unseen_frontier.png").is_file()
+    from learn.study_engine import EngineSpec
+
+    with pytest.raises(ValueError, match="restart choices"):
+        study.heldout_run(tmp_path, [f"{name} r3 f92 twin"], EngineSpec(workers=1))

@@ -70,7 +70,7 @@ def test_the_camera_option_builds_the_factorised_psf_from_its_seed():
     assert isinstance(camera.optics, FactorisedPSF)
     assert torch.equal(camera.psf[0, 0], FactorisedPSF(size=63, seed=5)().detach()[0, 0])
     assert Camera(CameraConfig(psf_parameterisation="factorised", kernel_size=41)).psf.shape[-1] == 41
-    for changes in (dict(conv="conv4"), dict(kernel_mode="two_mask"), dict(psf_sigma=4.0),
+    for changes in (dict(conv="conv4"), dict(kernel_mode="nonnegative"), dict(psf_sigma=4.0),
                     dict(psf_parameterisation="layers")):
         with pytest.raises(ValueError, match="psf_parameterisation"):
             CameraConfig(**{"psf_parameterisation": "factorised", **changes})
@@ -109,7 +109,8 @@ def test_a_factorised_run_resumes_after_a_kill_and_its_bundle_holds_the_learned_
 def test_custom_and_factorised_designs_go_through_the_physical_twin_and_any_override(tmp_path):
     """A bundle of a factorised camera (or of one built with conv 'custom' around the same PSF
     module) goes to the physical camera (noise, two captures) and takes config overrides that
-    change the conv kind: the PSF is fixed there, how it was learned no longer matters."""
+    change the conv kind: the PSF is fixed there, how it was learned no longer matters (two
+    masks scale it to the light budget)."""
     from learn.table1_cameras import physical_twin
     from sensor import Camera, CameraConfig
     from sensor.camera import factorised_psf
@@ -126,6 +127,146 @@ def test_custom_and_factorised_designs_go_through_the_physical_twin_and_any_over
         assert tuple(codes.shape) == (2, 3, 8, 8)
         save_design_bundle(camera, tmp_path / config.conv, 200.0, 0)
         bundle = load_design_bundle(tmp_path / config.conv)
-        assert torch.equal(bundle.make_camera(kernel_mode="two_mask").psf, camera.psf)
+        assert torch.equal(bundle.make_camera(conv="conv1").psf, camera.psf)
+        split = bundle.make_camera(kernel_mode="two_mask").psf  # two masks, the light's scale
+        torch.testing.assert_close(split / split.abs().amax(),
+                                   camera.psf / camera.psf.abs().amax())
     with pytest.raises(ValueError, match="kernel_size"):
         CameraConfig(psf_parameterisation="factorised", kernel_size=29)
+
+
+#: a pixel array without noise, dark signal or saturation: captures are the light, scaled
+NOISELESS = {"shot_noise": False, "dark_noise": 0.0, "dark_current": 0.0, "dsnu": 0.0,
+             "prnu": 0.0, "saturation_capacity": float("inf")}
+
+
+def test_two_mask_parts_are_the_positive_and_negative_parts_of_the_chain_scaled_to_the_light():
+    free = FactorisedPSF(size=41, seed=6).double()
+    two = FactorisedPSF(size=41, seed=6, mode="two_mask").double()
+    kernel = free().detach()
+    plus, minus = (part.detach() for part in two.signed_parts())
+    assert bool((plus >= 0).all()) and bool((minus >= 0).all())
+    assert float(minus.sum()) > 0 and float(plus.sum()) > 0  # a signed chain: two captures
+    scale = max(float(kernel.clamp(min=0).sum()), float((-kernel).clamp(min=0).sum()))
+    np.testing.assert_allclose(plus.numpy(), kernel.clamp(min=0).numpy() / scale, atol=1e-15)
+    np.testing.assert_allclose(minus.numpy(), (-kernel).clamp(min=0).numpy() / scale, atol=1e-15)
+    assert max(float(plus.sum()), float(minus.sum())) == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(two().detach().numpy(), (plus - minus).numpy(), atol=1e-15)
+    assert two.is_two_mask and not free.is_two_mask
+    with pytest.raises(ValueError, match="two_mask"):
+        free.signed_parts()
+    with pytest.raises(ValueError, match="mode"):
+        FactorisedPSF(mode="nonnegative")
+
+
+def _soft_codes_and_gradients(mode: str, images: torch.Tensor):
+    from sensor import Camera, CameraConfig
+
+    camera = Camera(CameraConfig(psf_parameterisation="factorised", kernel_mode=mode,
+                                 seed=2)).double()
+    codes = camera(images, mode="soft", hardness=5.0)
+    weights = torch.linspace(-1.0, 1.0, codes.numel(), dtype=codes.dtype).reshape(codes.shape)
+    (codes * weights).sum().backward()
+    return codes.detach(), [layer.weight.grad for layer in camera.optics.factors]
+
+
+def test_the_two_mask_factorised_camera_learns_as_the_free_one_without_noise():
+    """The per-frame gain makes the noise-free camera blind to the PSF's common scale, so the
+    two-mask PSF (scaled to the light budget) gives the free chain's codes and gradients."""
+    images = torch.rand(3, 3, 64, 64, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+    free_codes, free_grads = _soft_codes_and_gradients("free", images)
+    two_codes, two_grads = _soft_codes_and_gradients("two_mask", images)
+    assert 1.0 < float(free_codes.std())  # the codes use the range: the comparison means something
+    np.testing.assert_allclose(two_codes.numpy(), free_codes.numpy(), atol=1e-9)
+    for two, free in zip(two_grads, free_grads):
+        assert float(free.abs().max()) > 0
+        np.testing.assert_allclose(two.numpy(), free.numpy(), rtol=1e-7,
+                                   atol=1e-9 * float(free.abs().max()))
+
+
+def test_a_physical_factorised_camera_captures_both_parts_and_subtracts_them():
+    """Through a noiseless pixel array the two captures' difference is the scene convolved with
+    the signed PSF (scipy's FFT convolution of the edge-padded scene: the camera's borders
+    replicate), in volts."""
+    from scipy.signal import fftconvolve
+
+    from sensor import Camera, CameraConfig
+
+    camera = Camera(CameraConfig(psf_parameterisation="factorised", kernel_mode="two_mask",
+                                 sensor=NOISELESS, maxpool=False, quantize=False,
+                                 seed=1)).double()
+    scenes = torch.rand(1, 3, 64, 64, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(3))
+    stages = camera.stages(scenes)
+    params = camera.pixels.params
+    volts_per_unit = params.photon_scale * params.quantum_efficiency * params.conversion_gain
+    psf = camera.psf[0, 0].detach().numpy()
+    half = psf.shape[0] // 2
+    expected = np.stack([fftconvolve(np.pad(channel, half, mode="edge"), psf, mode="valid")
+                         for channel in scenes[0].numpy()])
+    assert float(np.abs(expected).max()) > 0 and float(expected.min()) < 0  # signed light
+    np.testing.assert_allclose(stages["optics"][0].detach().numpy(), expected, atol=1e-12)
+    np.testing.assert_allclose(stages["sensor"][0].detach().numpy(), expected * volts_per_unit,
+                               rtol=1e-9, atol=1e-12)
+    free = Camera(CameraConfig(psf_parameterisation="factorised", seed=1, sensor=NOISELESS))
+    with pytest.raises(ValueError, match="negative taps"):  # a signed PSF needs two captures
+        free(scenes.float())
+
+
+def test_a_physical_design_with_negative_taps_reloads_as_the_same_noisy_camera(tmp_path):
+    """A two-mask design bundle (the factorised chain's, or Conv(4)'s taps once they turn
+    negative) comes back through ``make_camera`` as two captures: the same codes with the same
+    noise draws (it was refused as a signed single capture before)."""
+    from learn.table1_rows import PHYSICAL_CAMERA
+    from sensor import Camera, CameraConfig
+    from sensor.design_bundle import load_design_bundle, save_design_bundle
+
+    scenes = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    factorised = Camera(CameraConfig(psf_parameterisation="factorised", kernel_mode="two_mask",
+                                     seed=4, **PHYSICAL_CAMERA))
+    bars = Camera(CameraConfig(conv="conv4", kernel_mode="two_mask", seed=4, **PHYSICAL_CAMERA))
+    with torch.no_grad():
+        bars.optics.taps -= 0.5 * bars.optics.taps.amax()
+    for name, camera in (("factorised", factorised), ("bars", bars)):
+        assert bool((camera.psf < 0).any())
+        save_design_bundle(camera, tmp_path / name, 500.0, 4)
+        again = load_design_bundle(tmp_path / name).make_camera()
+        with torch.no_grad():
+            expected = camera(scenes, generator=torch.Generator().manual_seed(9))
+            codes = again(scenes, generator=torch.Generator().manual_seed(9))
+        assert torch.equal(codes, expected), name
+    # an ideal (free) design's signed PSF, asked for two masks, is split into its two parts
+    free = Camera(CameraConfig(psf_parameterisation="factorised", seed=4))
+    save_design_bundle(free, tmp_path / "free", 500.0, 4)
+    bundle = load_design_bundle(tmp_path / "free")
+    with pytest.raises(ValueError, match="negative taps"):  # one capture cannot hold it
+        bundle.make_camera(**PHYSICAL_CAMERA)(scenes)
+    split = bundle.make_camera(kernel_mode="two_mask", **PHYSICAL_CAMERA)
+    plus, minus = split.optics.signed_parts()
+    kernel = free.psf[0, 0].detach()
+    scale = max(float(kernel.clamp(min=0).sum()), float((-kernel).clamp(min=0).sum()))
+    for colour in range(3):
+        np.testing.assert_allclose(plus[0, colour].numpy(), kernel.clamp(min=0).numpy() / scale,
+                                   rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(minus[0, colour].numpy(),
+                                   (-kernel).clamp(min=0).numpy() / scale, rtol=1e-5, atol=1e-9)
+    assert tuple(split(scenes).shape) == (3, 3, 8, 8)
+
+
+def test_canopic_train_learns_a_factorised_psf_in_physical_mode(tmp_path):
+    """canopic train's machinery with the factorised PSF, two masks and a noisy pixel array:
+    the factors learn and the bundle holds both captures' PSFs."""
+    from learn import runs
+    from learn.table1_rows import PHYSICAL_CAMERA
+    from sensor.design_bundle import load_design_bundle
+
+    config = runs.smoke_config(conv="conv1").updated(
+        "camera", psf_parameterisation="factorised", kernel_mode="two_mask", **PHYSICAL_CAMERA)
+    run = runs.train(config, tmp_path / "run", progress=False)
+    start = FactorisedPSF(size=63, seed=0, mode="two_mask")().detach()
+    assert not torch.allclose(run.camera.psf, start)
+    bundle = load_design_bundle(tmp_path / "run" / "design")
+    np.testing.assert_allclose(bundle.psf_plus - bundle.psf_minus, bundle.psf, atol=1e-6)
+    assert bundle.psf_plus.min() >= 0 and bundle.psf_minus.min() >= 0
+    assert bundle.make_camera().optics.is_two_mask

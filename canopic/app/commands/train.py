@@ -131,7 +131,8 @@ def register(subparsers) -> None:
                              + _FROM_CONFIG.format(8.0))
     parser.add_argument("--psf-parameterisation", choices=("taps", "factorised"),
                         help="how Conv(1)'s PSF learns: its own taps, or the product of small "
-                             "dilated kernels (optics.factorised; 31 px support)"
+                             "dilated kernels (optics.factorised; 31 px support; with "
+                             "--kernel-mode free or two_mask)"
                              + _FROM_CONFIG.format("taps"))
     parser.add_argument("--network-input", choices=("soft", "hard"),
                         help="codes R and D learn from: the soft quantiser at the alternation's "
