@@ -93,8 +93,12 @@ class FixedSignedPSF(FixedPSF):
         self.register_buffer("plus", torch.as_tensor(plus).float().clone())
         self.register_buffer("minus", torch.as_tensor(minus).float().clone())
 
-    #: a camera with a physical pixel array captures ``plus`` and ``minus`` separately
-    is_two_mask = True
+    @property
+    def is_two_mask(self) -> bool:
+        """True when a minus capture exists: a camera with a physical pixel array then captures
+        ``plus`` and ``minus`` separately (a design without negative taps needs one mask and
+        one capture, as ``optics.signed.RealisedPSF``)."""
+        return bool((self.minus > 0).any())
 
     @classmethod
     def split(cls, psf: torch.Tensor) -> "FixedSignedPSF":
@@ -145,7 +149,7 @@ def save_design_bundle(camera, directory, alpha: float, seed: int,
     if psf is not None:
         arrays = {"psf": _to_numpy(psf)}
         optics = camera.optics
-        if getattr(optics, "is_two_mask", False):
+        if getattr(optics, "is_two_mask", False) or isinstance(optics, FixedSignedPSF):
             plus, minus = optics.signed_parts()
             arrays["psf_plus"] = _to_numpy(plus.expand_as(psf))
             arrays["psf_minus"] = _to_numpy(minus.expand_as(psf))

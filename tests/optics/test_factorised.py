@@ -236,6 +236,10 @@ def test_a_physical_design_with_negative_taps_reloads_as_the_same_noisy_camera(t
             expected = camera(scenes, generator=torch.Generator().manual_seed(9))
             codes = again(scenes, generator=torch.Generator().manual_seed(9))
         assert torch.equal(codes, expected), name
+    # the half-plane bars as they start (no negative tap): one mask, one capture, as before
+    start = Camera(CameraConfig(conv="conv4", kernel_mode="two_mask", seed=4, **PHYSICAL_CAMERA))
+    save_design_bundle(start, tmp_path / "start", 500.0, 4)
+    assert not load_design_bundle(tmp_path / "start").make_camera().optics.is_two_mask
     # an ideal (free) design's signed PSF, asked for two masks, is split into its two parts
     free = Camera(CameraConfig(psf_parameterisation="factorised", seed=4))
     save_design_bundle(free, tmp_path / "free", 500.0, 4)
