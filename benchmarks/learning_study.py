@@ -515,12 +515,12 @@ def _test_encoder(out: Path, name: str, seed: int):
 def _twin_camera(out: Path, name: str, seed: int):
     """The camera whose physical twin ``"<name> twin"`` scores: a kept design's (as learned,
     its own noise included) or the Gaussian camera ``gauss:S`` at ``seed``."""
-    from sensor import Camera, CameraConfig
+    from learn.table1_cameras import gaussian_camera
     from sensor.design_bundle import load_design_bundle
 
     kind, _, strength = name.partition(":")
     if kind == "gauss" and strength:
-        return Camera(CameraConfig(**CAMERA, psf_sigma=float(strength), seed=seed))
+        return gaussian_camera(float(strength), seed)
     design, design_seed = chosen_design(out, name, seed)
     folder = design_folder(out, design, design_seed)
     if not folder.is_dir():

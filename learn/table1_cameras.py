@@ -55,14 +55,19 @@ def baseline_encoder(name: str, strength: float) -> Callable:
 REFERENCE_KINDS = ("blur", "pixelate", "gaussian_camera")
 
 
-def gaussian_camera_encoder(sigma_px: float, seed: int = 0) -> Callable:
+def gaussian_camera(sigma_px: float, seed: int = 0) -> torch.nn.Module:
     """The unlearned Conv(1) + MP + Quantize camera whose PSF is a unit-sum Gaussian of sigma
-    ``sigma_px`` px (``sensor.CameraConfig.psf_sigma``; seeded noise, the default thresholds),
-    as an evaluation encoder (:func:`camera_encoder`)."""
+    ``sigma_px`` px (``sensor.CameraConfig.psf_sigma``; seeded noise, the default
+    thresholds)."""
     from sensor import Camera, CameraConfig
 
-    return camera_encoder(Camera(CameraConfig(conv="conv1", maxpool=True, quantize=True,
-                                              psf_sigma=float(sigma_px), seed=seed)))
+    return Camera(CameraConfig(conv="conv1", maxpool=True, quantize=True,
+                               psf_sigma=float(sigma_px), seed=seed))
+
+
+def gaussian_camera_encoder(sigma_px: float, seed: int = 0) -> Callable:
+    """:func:`gaussian_camera` as an evaluation encoder (:func:`camera_encoder`)."""
+    return camera_encoder(gaussian_camera(sigma_px, seed))
 
 
 def reference_encoder(kind: str, strength: float, seed: int = 0) -> Callable:

@@ -37,7 +37,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .kernels import brightest_psf_sum
+from .kernels import two_mask_parts
 
 #: default dilations of the 3 x 3 factors: a 31 x 31 px support
 DEFAULT_DILATIONS = (1, 2, 4, 8)
@@ -131,12 +131,7 @@ class FactorisedPSF(nn.Module):
         forward() = K+ - K- (mode ``"two_mask"`` only)."""
         if self.mode != "two_mask":
             raise ValueError(f"signed_parts: only for mode 'two_mask', this PSF is {self.mode!r}")
-        kernel = self.impulse_response()
-        # (|x| + x) / 2 and (|x| - x) / 2: a tap at exactly 0 still passes its gradient on
-        magnitude = kernel.abs()
-        plus, minus = 0.5 * (magnitude + kernel), 0.5 * (magnitude - kernel)
-        scale = brightest_psf_sum(plus, minus)
-        return plus / scale, minus / scale
+        return two_mask_parts(self.impulse_response())
 
     def forward(self) -> torch.Tensor:
         """The PSF [1, 1, size, size] (centred on tap (size // 2, size // 2))."""

@@ -122,12 +122,8 @@ class KernelPSF(nn.Module):
         """
         if self.mode != "two_mask":
             raise ValueError(f"signed_parts: only for mode 'two_mask', this kernel is {self.mode!r}")
-        # (|x| + x) / 2 and (|x| - x) / 2: a tap at exactly 0 still passes its gradient on
-        magnitude = self.taps.abs()
-        plus = 0.5 * (magnitude + self.taps)
-        minus = 0.5 * (magnitude - self.taps)
-        scale = brightest_psf_sum(plus, minus)
-        return (plus / scale).unsqueeze(1), (minus / scale).unsqueeze(1)
+        plus, minus = two_mask_parts(self.taps)
+        return plus.unsqueeze(1), minus.unsqueeze(1)
 
     def forward(self) -> torch.Tensor:
         """PSFs [F, 1, k, k]."""
@@ -148,3 +144,16 @@ def brightest_psf_sum(*parts: torch.Tensor) -> torch.Tensor:
     sees all filters of a frame together, so those ratios shape the codes).
     """
     return torch.stack([p.sum(dim=(-1, -2)).amax() for p in parts]).amax()
+
+
+def two_mask_parts(kernel: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+    """(K+, K-) of signed kernels [..., k, k]: the positive and negative parts
+    (|K| + K) / 2 and (|K| - K) / 2, both divided by :func:`brightest_psf_sum` of the two, so
+    K+ - K- has K's shape and the brightest of the PSFs sums to 1 (two masks, two captures).
+
+    The parts are written with |K| so that a tap at exactly 0 still passes its gradient on.
+    """
+    magnitude = kernel.abs()
+    plus, minus = 0.5 * (magnitude + kernel), 0.5 * (magnitude - kernel)
+    scale = brightest_psf_sum(plus, minus)
+    return plus / scale, minus / scale

@@ -105,12 +105,9 @@ class FixedSignedPSF(FixedPSF):
         """The two-mask source of a signed ``psf`` [F, C, k, k]: its positive and negative parts,
         scaled together so that the brightest PSF sums to 1 (a passive optic's light; the
         per-frame gain stage ignores the scale)."""
-        from optics.kernels import brightest_psf_sum
+        from optics.kernels import two_mask_parts
 
-        psf = torch.as_tensor(psf).float()
-        plus, minus = psf.clamp(min=0.0), (-psf).clamp(min=0.0)
-        scale = brightest_psf_sum(plus, minus)
-        return cls(plus / scale, minus / scale)
+        return cls(*two_mask_parts(torch.as_tensor(psf).float()))
 
     def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
         return self.plus, self.minus
