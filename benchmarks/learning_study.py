@@ -44,7 +44,8 @@ finishes; a rerun skips what is there):
   ``OUT/probes/<name>/seed<k>.pt``, not to design bundles; with ``--conv fpsf`` the Conv(1)
   camera whose PSF is learned through ``optics.factorised.FactorisedPSF``, a design; with
   ``--conv fpsf_physical`` the same learned in physical mode: two masks, K+ and K- captured
-  through ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop); ``--encoder-epochs`` lengthens
+  through ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop; ``--conv fpsf4`` /
+  ``fpsf4_physical``: Conv(4) with four factorised PSFs of 31 px); ``--encoder-epochs`` lengthens
   the schedule, ``--detector-epochs`` trains the in-loop detector longer, ``--judge-people``
   gives selection's judge more people, ``--judge-folds`` scores it by cross-validation over
   the richest people's images, ``--alternations`` gives selection more candidates,
@@ -137,10 +138,25 @@ METHODS = {
     "fresh_hard_detector": dict(adversary="fresh", select="validation", network_input="hard"),
 }
 CAMERA = dict(conv="conv1", maxpool=True, quantize=True)
-#: named starts of a learned task (beside a Gaussian PSF's sigma): Conv(4) from its half-plane
-#: bars, Conv(1) with a factorised PSF (ideal camera), the same learned in physical mode (K+ and
-#: K- captured through ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop), the free encoders
-NAMED_STARTS = ("conv4", "fpsf", "fpsf_physical")
+#: named starts of a learned task (beside a Gaussian PSF's sigma) -> (row key, row label,
+#: camera config): Conv(4) from its half-plane bars, Conv(1) with a factorised PSF (ideal
+#: camera), the same learned in physical mode (K+ and K- captured through
+#: ``learn.table1.PHYSICAL_CAMERA``'s noise in the loop, added by :func:`_encoder`), Conv(4)
+#: with four factorised PSFs (fpsf4, ideal; fpsf4_physical)
+NAMED_STARTS = {
+    "conv4": ("conv4_mp_q_study", "Conv(4) + MP + Quantize", dict(CAMERA, conv="conv4")),
+    "fpsf": ("fpsf_mp_q_study", "factorised Conv(1) + MP + Quantize",
+             dict(CAMERA, psf_parameterisation="factorised")),
+    "fpsf_physical": ("fpsf_mp_q_physical_study", "factorised Conv(1) + MP + Quantize, physical",
+                      dict(CAMERA, psf_parameterisation="factorised", kernel_mode="two_mask")),
+    "fpsf4": ("fpsf4_mp_q_study", "factorised Conv(4) + MP + Quantize",
+              dict(CAMERA, conv="conv4", psf_parameterisation="factorised")),
+    "fpsf4_physical": ("fpsf4_mp_q_physical_study", "factorised Conv(4) + MP + Quantize, physical",
+                       dict(CAMERA, conv="conv4", psf_parameterisation="factorised",
+                            kernel_mode="two_mask")),
+}
+#: suffix of a named start learned in physical mode (``learn.table1.PHYSICAL_CAMERA``)
+PHYSICAL_START = "_physical"
 #: suffix of a study name scored through its physical twin (``learn.table1.physical_twin``:
 #: phase masks designed for the PSF, ``PHYSICAL_CAMERA``'s noise): ``"<kept design> twin"``,
 #: ``"gauss:16 twin"``
@@ -178,7 +194,7 @@ def task_name(task: tuple) -> str:
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
     Conv(4) camera from its half-plane bars, ``... cnn`` / ``... lcnn`` for the free encoder
     with / without its ReLUs, ``... fpsf`` for Conv(1) with a factorised PSF (``...
-    fpsf_physical``: learned in physical mode), ``... o0.003`` where the PSF learns with its own
+    fpsf_physical``: learned in physical mode; ``... fpsf4``: Conv(4), four factorised PSFs), ``... o0.003`` where the PSF learns with its own
     step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
@@ -273,24 +289,18 @@ def _encoder(state, task: tuple, seed: int, out: "Path | None" = None) -> "tuple
         return _reference_encoder(task[1], task[2], seed), []
     _, method, alpha, target, start = task[:5]
     camera = None
-    if start == "conv4":
-        row = Row("conv4_mp_q_study", "Conv(4) + MP + Quantize", "learned",
-                  dict(CAMERA, conv="conv4"), float(alpha))
+    if start in NAMED_STARTS:
+        from learn.table1_rows import PHYSICAL_CAMERA
+
+        key, label, config = NAMED_STARTS[start]
+        physical = PHYSICAL_CAMERA if start.endswith(PHYSICAL_START) else {}
+        row = Row(key, label, "learned", {**config, **physical}, float(alpha))
     elif start in FREE_ENCODERS:
         from free_encoder import FreeEncoder
 
         row = Row("free_cnn_study", "free CNN + MP + Quantize", "learned",
                   dict(CAMERA, conv="none"), float(alpha))
         camera = FreeEncoder(seed=seed, linear=start == "lcnn")
-    elif start == "fpsf":
-        row = Row("fpsf_mp_q_study", "factorised Conv(1) + MP + Quantize", "learned",
-                  dict(CAMERA, psf_parameterisation="factorised"), float(alpha))
-    elif start == "fpsf_physical":
-        from learn.table1_rows import PHYSICAL_CAMERA
-
-        row = Row("fpsf_mp_q_physical_study", "factorised Conv(1) + MP + Quantize, physical",
-                  "learned", dict(CAMERA, psf_parameterisation="factorised",
-                                  kernel_mode="two_mask", **PHYSICAL_CAMERA), float(alpha))
     else:
         row = Row("conv1_mp_q_study", "Conv(1) + MP + Quantize", "learned",
                   dict(CAMERA, psf_sigma=float(start)), float(alpha))
@@ -1181,7 +1191,9 @@ def _test_section(out: Path) -> str:
 #: how the frontier plots tell apart the learned points of a named start (:data:`NAMED_STARTS`)
 _START_LABELS = {"fpsf": " (factorised PSF)",
                  "fpsf_physical": " (factorised PSF, learned in physical mode)",
-                 "conv4": " (Conv(4))"}
+                 "conv4": " (Conv(4))",
+                 "fpsf4": " (Conv(4), factorised PSFs)",
+                 "fpsf4_physical": " (Conv(4), factorised PSFs, learned in physical mode)"}
 
 
 def _plot(points: "dict[str, dict]", curves: dict, path: Path,
@@ -1411,7 +1423,8 @@ def main() -> None:
                         help="camera learned: Conv(1) from --start-sigma, Conv(4) from its "
                              "four half-plane bars (sensor.Camera), Conv(1) with a factorised "
                              "PSF (optics.factorised; fpsf_physical: learned in physical mode, "
-                             "two masks and PHYSICAL_CAMERA's noise), or a free encoder (a CNN "
+                             "two masks and PHYSICAL_CAMERA's noise), Conv(4) with four "
+                             "factorised PSFs (fpsf4, fpsf4_physical), or a free encoder (a CNN "
                              "where the optics would be, lcnn: without its ReLUs; "
                              "free_encoder.py, a probe of the method, not a design)")
     for field, _, kind, text in EXTRAS:

@@ -11,7 +11,9 @@ through its own taps:
 i.e. the flip of the 2-D convolution of the factors (``torch.nn.Conv2d`` correlates), so its
 support is 1 + 2 * sum(d_l) pixels (31 px for dilations 1, 2, 4, 8) and gradient descent on
 the factors moves it differently from descent on the taps (the gradient of each factor is
-scaled by the others). In the learning study (docs/evaluation.md, "Learned cameras against the
+scaled by the others). With ``filters`` F > 1 (Conv(4)'s four PSFs) the last 1 x 1 layer has
+F outputs: each PSF is its own mix of the chain's hidden impulse responses, the dilated
+layers are shared. In the learning study (docs/evaluation.md, "Learned cameras against the
 fixed frontiers") the default recipe learned designs several points more private than blur on
 the validation images with this parameterisation, where the free taps land on blur's frontier;
 see there for the test images.
@@ -29,6 +31,8 @@ Example
 (1, 1, 63, 63)
 >>> bool(psf()[0, 0, :16].abs().max() == 0)  # outside the 31 px support: zero
 True
+>>> tuple(FactorisedPSF(size=31, filters=4, seed=0)().shape)  # Conv(4): four PSFs
+(4, 1, 31, 31)
 """
 from __future__ import annotations
 
@@ -69,7 +73,7 @@ def dilated_chain(in_channels: int, out_channels: int, width: int, dilations: Se
 
 
 class FactorisedPSF(nn.Module):
-    """One PSF [1, 1, size, size] = the impulse response of a chain of dilated 3 x 3 kernels.
+    """F PSFs [F, 1, size, size] = the impulse responses of a chain of dilated 3 x 3 kernels.
 
     Parameters
     ----------
@@ -79,20 +83,24 @@ class FactorisedPSF(nn.Module):
         Dilation of each 3 x 3 factor (pixels between its taps), >= 1.
     width : int
         Hidden channels between the factors (>= 1); a last 1 x 1 factor sums them.
+    filters : int
+        Number of PSFs F (>= 1): the last 1 x 1 factor's outputs (1 for Conv(1), 4 for
+        Conv(4)).
     seed : int
         Seeds the factors' initial weights (PyTorch's default uniform initialisation).
     mode : {"free", "two_mask"}
         ``"free"``: the PSF is the chain's impulse response, signed and of arbitrary scale (the
         camera's per-frame gain ignores the scale), like ``optics.kernels.KernelPSF`` in mode
         ``"free"`` (the ideal camera). ``"two_mask"``: the same shape as K+ - K-, two
-        non-negative PSFs scaled so the brightest sums to 1 (``signed_parts()``), which a camera
+        non-negative PSFs per filter, all scaled by one factor so the brightest sums to 1
+        (``signed_parts()``; the filters keep their relative gains), which a camera
         with a physical pixel array captures separately (the module docstring).
 
     The PSF is the same on every colour channel.
     """
 
     def __init__(self, size: int = 63, dilations: Sequence[int] = DEFAULT_DILATIONS,
-                 width: int = 8, seed: int = 0, mode: str = "free"):
+                 width: int = 8, seed: int = 0, mode: str = "free", filters: int = 1):
         super().__init__()
         if mode not in FACTORISED_MODES:
             raise ValueError(f"mode: {mode!r} is not one of {FACTORISED_MODES}")
@@ -106,8 +114,10 @@ class FactorisedPSF(nn.Module):
                              f"support, {support} px for dilations {dilations}")
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width: {width!r} is not allowed; need an integer >= 1")
-        self.dilations, self.size, self.mode = dilations, size, mode
-        self.factors = dilated_chain(1, 1, width, dilations, seed)
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+            raise ValueError(f"filters: {filters!r} is not allowed; need an integer >= 1")
+        self.dilations, self.size, self.mode, self.filters = dilations, size, mode, filters
+        self.factors = dilated_chain(1, filters, width, dilations, seed)
         impulse = torch.zeros(1, 1, size, size)
         impulse[0, 0, size // 2, size // 2] = 1.0
         self.register_buffer("impulse", impulse, persistent=False)
@@ -123,18 +133,19 @@ class FactorisedPSF(nn.Module):
         return self.mode == "two_mask"
 
     def impulse_response(self) -> torch.Tensor:
-        """The chain's impulse response K [1, 1, size, size], unscaled (mode ``"free"``'s PSF)."""
-        return self.factors(self.impulse)
+        """The chain's impulse responses K [F, 1, size, size], unscaled (mode ``"free"``'s
+        PSFs)."""
+        return self.factors(self.impulse).transpose(0, 1)
 
     def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
-        """(K+, K-), each non-negative [1, 1, size, size], the brightest summing to 1, with
+        """(K+, K-), each non-negative [F, 1, size, size], the brightest PSF summing to 1, with
         forward() = K+ - K- (mode ``"two_mask"`` only)."""
         if self.mode != "two_mask":
             raise ValueError(f"signed_parts: only for mode 'two_mask', this PSF is {self.mode!r}")
         return two_mask_parts(self.impulse_response())
 
     def forward(self) -> torch.Tensor:
-        """The PSF [1, 1, size, size] (centred on tap (size // 2, size // 2))."""
+        """The PSFs [F, 1, size, size] (centred on tap (size // 2, size // 2))."""
         if self.mode == "free":
             return self.impulse_response()
         plus, minus = self.signed_parts()

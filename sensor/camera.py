@@ -37,6 +37,8 @@ from optics.kernels import KERNEL_MODES, KernelPSF, gaussian_psf, half_plane_bar
 CONV_KINDS = ("none", "conv1", "conv4", "custom")
 PSF_PARAMETERISATIONS = ("taps", "factorised")
 _DEFAULT_KERNEL = {"conv1": (1, 63), "conv4": (4, 11)}
+#: optical stages a factorised PSF serves (``psf_parameterisation="factorised"``)
+FACTORISED_CONVS = ("conv1", "conv4")
 
 
 @dataclasses.dataclass
@@ -57,12 +59,14 @@ class CameraConfig:
     kernel_mode : {"free", "nonnegative", "two_mask"}
         Parameterisation of learnable kernels (see ``optics.kernels``).
     psf_parameterisation : {"taps", "factorised"}
-        How Conv(1)'s PSF learns: its own taps (from the Gaussian of ``psf_sigma``), or the
-        product of small dilated kernels (``optics.factorised.FactorisedPSF``: a signed PSF of
-        31 px support, its factors seeded by ``seed``, or by the run's seed in ``canopic
-        train``; ``conv="conv1"`` only, ``kernel_mode`` "free" or "two_mask", the physical
+        How the PSFs learn: their own taps (Conv(1) from the Gaussian of ``psf_sigma``,
+        Conv(4) from its bars), or the products of small dilated kernels
+        (``optics.factorised.FactorisedPSF``: signed PSFs of 31 px support, their factors
+        seeded by ``seed``, or by the run's seed in ``canopic train``; ``conv`` "conv1" (one
+        PSF, 63 px) or "conv4" (four PSFs sharing the dilated layers, 31 px: Conv(4)'s 11 px
+        is smaller than the support), ``kernel_mode`` "free" or "two_mask", the physical
         camera's K+ and K- captures; a given ``psf_source`` wins).
-        Either is one PSF, realised the same way (two masks for a signed kernel).
+        Either way the PSFs are realised the same way (two masks for a signed kernel).
     maxpool : bool
         Comparator-tree max-pooling over ``block`` x ``block`` pixels.
     block : int
@@ -130,9 +134,10 @@ class CameraConfig:
             raise ValueError(f"psf_parameterisation: {self.psf_parameterisation!r} is not one of "
                              f"{PSF_PARAMETERISATIONS}")
         if self.psf_parameterisation == "factorised" and (
-                self.conv != "conv1" or self.kernel_mode not in FACTORISED_MODES
+                self.conv not in FACTORISED_CONVS or self.kernel_mode not in FACTORISED_MODES
                 or self.psf_sigma != 8.0):
-            raise ValueError(f"psf_parameterisation: 'factorised' is for conv='conv1' with "
+            raise ValueError(f"psf_parameterisation: 'factorised' is for conv one of "
+                             f"{FACTORISED_CONVS} with "
                              f"kernel_mode one of {FACTORISED_MODES} and no psf_sigma (it "
                              f"starts from its seeded factors, not a Gaussian); got conv="
                              f"{self.conv!r}, kernel_mode={self.kernel_mode!r}, psf_sigma="
@@ -190,12 +195,17 @@ def _initial_psf(config: CameraConfig) -> Optional[torch.Tensor]:
 
 
 def factorised_psf(config: CameraConfig, seed: Optional[int] = None) -> nn.Module:
-    """Conv(1)'s factorised PSF (``optics.factorised.FactorisedPSF``) of ``config``'s size,
-    its factors seeded by ``seed`` (default ``config.seed``; ``canopic train`` passes the run's
-    seed, so restarts and seeds start from different factors)."""
-    return FactorisedPSF(size=config.kernel_size or _DEFAULT_KERNEL["conv1"][1],
+    """The factorised PSFs (``optics.factorised.FactorisedPSF``) of ``config``'s optical stage:
+    four for Conv(4), else Conv(1)'s one (also the PSF source of a ``"custom"`` camera);
+    ``config.kernel_size`` px or the stage's default size, at least the chain's support
+    (Conv(4): 31 px). The factors are seeded by ``seed`` (default ``config.seed``; ``canopic
+    train`` passes the run's seed, so restarts and seeds start from different factors)."""
+    if config.conv == "none":
+        raise ValueError("factorised_psf: conv is 'none', a camera without optics")
+    filters, size = _DEFAULT_KERNEL.get(config.conv, _DEFAULT_KERNEL["conv1"])
+    return FactorisedPSF(size=config.kernel_size or max(size, DEFAULT_SUPPORT),
                          seed=config.seed if seed is None else int(seed),
-                         mode=config.kernel_mode)
+                         mode=config.kernel_mode, filters=filters)
 
 
 def _captured_light(images: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:

@@ -122,8 +122,8 @@ CASES = [Case(*row) for row in [
     ("train-negative-alpha", "train --alpha -1 --out {out}", "alpha"),
     ("train-psf-sigma-zero", "train --psf-sigma 0 --out {out}", "psf_sigma"),
     ("train-psf-sigma-conv4", "train --conv conv4 --psf-sigma 4 --out {out}", "psf_sigma"),
-    ("train-factorised-conv4", "train --conv conv4 --psf-parameterisation factorised --out {out}",
-     "psf_parameterisation"),
+    ("train-factorised-nonnegative", "train --psf-parameterisation factorised --kernel-mode "
+                                     "nonnegative --out {out}", "psf_parameterisation"),
     ("train-device-unknown", "train --device tpu --out {out}", "device"),
     ("train-faces-truncated", "train --faces {d}/faces_trunc.npz --out {out}",
      "faces_trunc.npz"),

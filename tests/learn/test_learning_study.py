@@ -147,6 +147,7 @@ def test_learned_tasks_name_only_the_options_they_set():
     assert names(closed_form_shots=3) == ["closed_form a200 t0.9 s8 sh3"]
     assert names(optics_lr=0.003, conv="conv4") == ["closed_form a200 t0.9 conv4 o0.003"]
     assert names(conv="fpsf_physical") == ["closed_form a200 t0.9 fpsf_physical"]
+    assert names(conv="fpsf4") == ["closed_form a200 t0.9 fpsf4"]
     with pytest.raises(ValueError, match="methods"):
         names(methods="closed_form,gamed")
 
@@ -418,6 +419,12 @@ def test_physical_starts_and_twins_score_the_design_through_the_physical_camera(
     rows = []
     monkeypatch.setattr(table1, "learn_camera", lambda row, splits, settings, seed, **kwargs:
                         rows.append(row) or Camera(CameraConfig(**row.camera, seed=seed)))
+    for start in ("fpsf4", "fpsf4_physical"):  # Conv(4)'s four factorised PSFs
+        study._encoder((None, None), ("learn", "closed_form", 200.0, 0.9, start), seed=1)
+    assert rows.pop(0).camera == dict(study.CAMERA, conv="conv4",
+                                      psf_parameterisation="factorised")
+    assert rows.pop(0).camera == dict(study.CAMERA, conv="conv4", psf_parameterisation="factorised",
+                                      kernel_mode="two_mask", **PHYSICAL_CAMERA)
     task = ("learn", "closed_form_hard_detector", 500.0, 0.9, "fpsf_physical")
     study._encoder((None, None), task, seed=1)
     assert rows[0].camera == dict(study.CAMERA, psf_parameterisation="factorised",

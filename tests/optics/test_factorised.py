@@ -70,10 +70,58 @@ def test_the_camera_option_builds_the_factorised_psf_from_its_seed():
     assert isinstance(camera.optics, FactorisedPSF)
     assert torch.equal(camera.psf[0, 0], FactorisedPSF(size=63, seed=5)().detach()[0, 0])
     assert Camera(CameraConfig(psf_parameterisation="factorised", kernel_size=41)).psf.shape[-1] == 41
-    for changes in (dict(conv="conv4"), dict(kernel_mode="nonnegative"), dict(psf_sigma=4.0),
-                    dict(psf_parameterisation="layers")):
+    for changes in (dict(conv="custom"), dict(conv="none"), dict(kernel_mode="nonnegative"),
+                    dict(psf_sigma=4.0), dict(psf_parameterisation="layers")):
         with pytest.raises(ValueError, match="psf_parameterisation"):
             CameraConfig(**{"psf_parameterisation": "factorised", **changes})
+
+
+def test_several_filters_share_the_dilated_layers_and_each_mixes_them_by_its_own_row():
+    """Filter f of an F-filter chain is the one-filter chain whose last 1 x 1 layer is row f of
+    the F-filter one's (same dilated layers); one filter is the chain it always was."""
+    four = FactorisedPSF(size=35, seed=7, filters=4).double()
+    psfs = four().detach()
+    assert tuple(psfs.shape) == (4, 1, 35, 35)
+    one = FactorisedPSF(size=35, seed=7).double()
+    for dilated, shared in zip(one.factors[:-1], four.factors[:-1]):
+        assert torch.equal(dilated.weight, shared.weight)  # the seed draws the trunk first
+    for f in range(4):
+        with torch.no_grad():
+            one.factors[-1].weight.copy_(four.factors[-1].weight[f:f + 1])
+        np.testing.assert_allclose(psfs[f].numpy(), one().detach()[0].numpy(), atol=1e-15)
+    assert all(not torch.allclose(psfs[0], psfs[f]) for f in (1, 2, 3))
+    assert torch.equal(FactorisedPSF(size=35, seed=7, filters=1)().detach(),
+                       FactorisedPSF(size=35, seed=7)().detach())
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="filters"):
+            FactorisedPSF(filters=bad)
+
+
+def test_a_factorised_conv4_camera_captures_each_filter_as_its_own_psf_would():
+    """Conv(4) with factorised PSFs: four 31 px PSFs (Conv(4)'s 11 px is below the support),
+    each filter's pooled volts those of a one-filter camera with that PSF (channels
+    filter-major), and the kernel size cannot undercut the support."""
+    from sensor import Camera, CameraConfig
+    from sensor.design_bundle import FixedPSF
+
+    camera = Camera(CameraConfig(conv="conv4", psf_parameterisation="factorised", seed=3,
+                                 quantize=False))
+    assert isinstance(camera.optics, FactorisedPSF) and camera.optics.filters == 4
+    psfs = camera.psf
+    assert tuple(psfs.shape) == (4, 3, 31, 31)
+    torch.testing.assert_close(psfs[:, :1], FactorisedPSF(size=31, seed=3, filters=4)().detach())
+    scenes = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        pooled = camera(scenes)
+        assert tuple(pooled.shape) == (2, 12, 8, 8)
+        for f in range(4):
+            single = Camera(CameraConfig(conv="custom", quantize=False),
+                            psf_source=FixedPSF(psfs[f:f + 1, :1]))
+            torch.testing.assert_close(pooled[:, 3 * f:3 * f + 3], single(scenes))
+    assert Camera(CameraConfig(conv="conv4", psf_parameterisation="factorised",
+                               kernel_size=41)).psf.shape[-1] == 41
+    with pytest.raises(ValueError, match="kernel_size"):
+        CameraConfig(conv="conv4", psf_parameterisation="factorised", kernel_size=11)
 
 
 def test_canopic_train_takes_the_parameterisation_flag():
@@ -159,10 +207,10 @@ def test_two_mask_parts_are_the_positive_and_negative_parts_of_the_chain_scaled_
         FactorisedPSF(mode="nonnegative")
 
 
-def _soft_codes_and_gradients(mode: str, images: torch.Tensor):
+def _soft_codes_and_gradients(mode: str, images: torch.Tensor, conv: str = "conv1"):
     from sensor import Camera, CameraConfig
 
-    camera = Camera(CameraConfig(psf_parameterisation="factorised", kernel_mode=mode,
+    camera = Camera(CameraConfig(conv=conv, psf_parameterisation="factorised", kernel_mode=mode,
                                  seed=2)).double()
     codes = camera(images, mode="soft", hardness=5.0)
     weights = torch.linspace(-1.0, 1.0, codes.numel(), dtype=codes.dtype).reshape(codes.shape)
@@ -170,13 +218,16 @@ def _soft_codes_and_gradients(mode: str, images: torch.Tensor):
     return codes.detach(), [layer.weight.grad for layer in camera.optics.factors]
 
 
-def test_the_two_mask_factorised_camera_learns_as_the_free_one_without_noise():
-    """The per-frame gain makes the noise-free camera blind to the PSF's common scale, so the
-    two-mask PSF (scaled to the light budget) gives the free chain's codes and gradients."""
+@pytest.mark.parametrize("conv", ["conv1", "conv4"])
+def test_the_two_mask_factorised_camera_learns_as_the_free_one_without_noise(conv):
+    """The per-frame gain makes the noise-free camera blind to the PSFs' common scale, so the
+    two-mask PSFs (one factor scales all filters to the light budget) give the free chain's
+    codes and gradients."""
     images = torch.rand(3, 3, 64, 64, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(0))
-    free_codes, free_grads = _soft_codes_and_gradients("free", images)
-    two_codes, two_grads = _soft_codes_and_gradients("two_mask", images)
+    free_codes, free_grads = _soft_codes_and_gradients("free", images, conv)
+    two_codes, two_grads = _soft_codes_and_gradients("two_mask", images, conv)
+    assert free_codes.shape[1] == (12 if conv == "conv4" else 3)
     assert 1.0 < float(free_codes.std())  # the codes use the range: the comparison means something
     np.testing.assert_allclose(two_codes.numpy(), free_codes.numpy(), atol=1e-9)
     for two, free in zip(two_grads, free_grads):
@@ -258,19 +309,26 @@ def test_a_physical_design_with_negative_taps_reloads_as_the_same_noisy_camera(t
     assert tuple(split(scenes).shape) == (3, 3, 8, 8)
 
 
-def test_canopic_train_learns_a_factorised_psf_in_physical_mode(tmp_path):
-    """canopic train's machinery with the factorised PSF, two masks and a noisy pixel array:
-    the factors learn and the bundle holds both captures' PSFs."""
+@pytest.mark.parametrize("conv, filters, size", [("conv1", 1, 63), ("conv4", 4, 31)])
+def test_canopic_train_learns_a_factorised_psf_in_physical_mode(tmp_path, conv, filters, size):
+    """canopic train's machinery with the factorised PSFs, two masks and a noisy pixel array:
+    the factors learn and the bundle holds both captures' PSFs of every filter, which a
+    reloaded camera captures again (3 channels a filter)."""
     from learn import runs
     from learn.table1_rows import PHYSICAL_CAMERA
     from sensor.design_bundle import load_design_bundle
 
-    config = runs.smoke_config(conv="conv1").updated(
+    config = runs.smoke_config(conv=conv, alternations=1).updated(
         "camera", psf_parameterisation="factorised", kernel_mode="two_mask", **PHYSICAL_CAMERA)
     run = runs.train(config, tmp_path / "run", progress=False)
-    start = FactorisedPSF(size=63, seed=0, mode="two_mask")().detach()
-    assert not torch.allclose(run.camera.psf, start)
+    start = FactorisedPSF(size=size, seed=0, mode="two_mask", filters=filters)().detach()
+    assert run.camera.psf.shape[0] == filters
+    assert not torch.allclose(run.camera.psf[:, :1], start)
     bundle = load_design_bundle(tmp_path / "run" / "design")
     np.testing.assert_allclose(bundle.psf_plus - bundle.psf_minus, bundle.psf, atol=1e-6)
     assert bundle.psf_plus.min() >= 0 and bundle.psf_minus.min() >= 0
-    assert bundle.make_camera().optics.is_two_mask
+    assert bundle.psf.shape[:1] == bundle.psf_plus.shape[:1] == (filters,)
+    again = bundle.make_camera()
+    assert again.optics.is_two_mask
+    scenes = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert tuple(again(scenes).shape) == (2, 3 * filters, 8, 8)

@@ -130,9 +130,10 @@ def register(subparsers) -> None:
                         help="sigma (px) of Conv(1)'s starting Gaussian PSF"
                              + _FROM_CONFIG.format(8.0))
     parser.add_argument("--psf-parameterisation", choices=("taps", "factorised"),
-                        help="how Conv(1)'s PSF learns: its own taps, or the product of small "
-                             "dilated kernels (optics.factorised; 31 px support; with "
-                             "--kernel-mode free or two_mask)"
+                        help="how the PSFs learn: their own taps, or products of small "
+                             "dilated kernels (optics.factorised; 31 px support; Conv(1) or "
+                             "Conv(4), whose four PSFs then grow to 31 px; with --kernel-mode "
+                             "free or two_mask)"
                              + _FROM_CONFIG.format("taps"))
     parser.add_argument("--network-input", choices=("soft", "hard"),
                         help="codes R and D learn from: the soft quantiser at the alternation's "
