@@ -194,8 +194,8 @@ def task_name(task: tuple) -> str:
     ``closed_form a50 t0.94 s8`` (method, alpha, target, start sigma), ``... conv4`` for the
     Conv(4) camera from its half-plane bars, ``... cnn`` / ``... lcnn`` for the free encoder
     with / without its ReLUs, ``... fpsf`` for Conv(1) with a factorised PSF (``...
-    fpsf_physical``: learned in physical mode; ``... fpsf4``: Conv(4), four factorised PSFs), ``... o0.003`` where the PSF learns with its own
-    step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
+    fpsf_physical``: learned in physical mode; ``... fpsf4``: Conv(4), four factorised PSFs),
+    ``... o0.003`` where the PSF learns with its own step (``AlternatingSettings.optics_lr``), ``... e4`` / ``... d6`` with 4 encoder / 6 detector
     epochs per alternation, ``... j50 k5`` with a judge of 50 people cross-validated over 5
     folds, ``... n10`` with 10 alternations, ``... jd10`` with a detector judge trained 10
     more epochs, ``... sh3`` with a closed-form ridge fitted on 3 images a person."""
@@ -1228,7 +1228,8 @@ def _plot(points: "dict[str, dict]", curves: dict, path: Path,
 
     learned = [p for p in points.values()
                if p["task"][0] == "learn" and p["task"][4] not in FREE_ENCODERS]
-    for marker, method in zip("s^Dv*PXhd<>p1234", sorted({kind(p["task"]) for p in learned})):
+    for marker, method in zip(itertools.cycle("s^Dv*PXhd<>p1234"),
+                              sorted({kind(p["task"]) for p in learned})):
         group = [p for p in learned if kind(p["task"]) == method]
         axes.errorbar([p["face"] for p in group], [p["identity"] for p in group],
                       xerr=[p["face_std"] for p in group], yerr=[p["identity_std"] for p in group],
@@ -1280,9 +1281,9 @@ def plot_restarts(records: "list[dict]", restart_records: "list[dict]", curves: 
 
 
 def plot_psfs(out: Path, path: Path, seed: int = 0) -> "list[str]":
-    """Draw the kept learned designs' PSFs at ``seed`` (first colour channel, each scaled to its
-    own peak |tap|; red positive, blue negative) beside the Gaussian they started from; returns
-    the names drawn."""
+    """Draw the kept learned designs' PSFs at ``seed`` (first filter and colour channel, each
+    scaled to its own peak |tap|; red positive, blue negative) beside the Gaussian they started
+    from; returns the names drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1307,8 +1308,9 @@ def plot_psfs(out: Path, path: Path, seed: int = 0) -> "list[str]":
     for axis, (title, psf) in zip(axes.flat, panels):
         peak = float(np.abs(psf).max()) or 1.0
         axis.imshow(psf / peak, cmap="RdBu_r", vmin=-1, vmax=1)
-        axis.set_title(f"{title}\npeak {peak:.2g}", fontsize=7)
-    figure.suptitle(f"Learned PSFs, seed {seed} (63 x 63 px, each scaled to its peak)", fontsize=9)
+        axis.set_title(f"{title}\n{psf.shape[-1]} px, peak {peak:.2g}", fontsize=7)
+    figure.suptitle(f"Learned PSFs, seed {seed} (the first filter's, each scaled to its peak)",
+                    fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -1390,8 +1392,9 @@ def plot_probe_codes(out: Path, path: Path, seed: int = 0, people: int = 3) -> "
     return [name for _, name, _ in rows]
 
 
-def main() -> None:
-    from canopic.app.commands.engine_flags import add_engine_flags, engine_spec
+def build_parser() -> argparse.ArgumentParser:
+    """The study's command line (the module docstring)."""
+    from canopic.app.commands.engine_flags import add_engine_flags
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results folder")
@@ -1433,6 +1436,13 @@ def main() -> None:
                         help="local: processes, one thread each (default 1); ray: actors")
     parser.add_argument("--report", action="store_true", help="only write the report")
     add_engine_flags(parser)
+    return parser
+
+
+def main() -> None:
+    from canopic.app.commands.engine_flags import engine_spec
+
+    parser = build_parser()
     args = parser.parse_args()
     if not args.report:
         if not args.phase:

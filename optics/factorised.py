@@ -1,12 +1,12 @@
 """A learnable PSF parameterised as a chain of small dilated kernels (a deep linear network).
 
-The PSF is still one linear, shift-invariant kernel -- what a phase mask (or a pair of masks,
+Each PSF is still one linear, shift-invariant kernel -- what a phase mask (or a pair of masks,
 ``optics.signed``) realises -- but it is learned through a chain of small kernels instead of
 through its own taps:
 
     PSF = impulse response of  k_L o ... o k_1    (k_l: 3 x 3 taps dilated by d_l, mixing the
-                                                   hidden channels; a last 1 x 1 layer sums
-                                                   them; no biases)
+                                                   hidden channels; a last 1 x 1 layer mixes
+                                                   them into each filter's PSF; no biases)
 
 i.e. the flip of the 2-D convolution of the factors (``torch.nn.Conv2d`` correlates), so its
 support is 1 + 2 * sum(d_l) pixels (31 px for dilations 1, 2, 4, 8) and gradient descent on
@@ -82,7 +82,8 @@ class FactorisedPSF(nn.Module):
     dilations : sequence of int
         Dilation of each 3 x 3 factor (pixels between its taps), >= 1.
     width : int
-        Hidden channels between the factors (>= 1); a last 1 x 1 factor sums them.
+        Hidden channels between the factors (>= 1); a last 1 x 1 factor mixes them into each
+        filter's PSF.
     filters : int
         Number of PSFs F (>= 1): the last 1 x 1 factor's outputs (1 for Conv(1), 4 for
         Conv(4)).

@@ -49,7 +49,8 @@ class CameraConfig:
     ----------
     conv : {"none", "conv1", "conv4", "custom"}
         Optical stage: none; one 63x63 PSF (init Gaussian, sigma ``psf_sigma`` px); four 11x11
-        PSFs (init half-plane bars, each scaled to unit sum); or "custom" (kernels given to
+        PSFs (init half-plane bars, each scaled to unit sum; 31x31 from seeded factors with
+        ``psf_parameterisation="factorised"``); or "custom" (kernels given to
         ``Camera(psf_source=...)``).
     psf_sigma : float
         Sigma in pixels of Conv(1)'s initial Gaussian PSF (8 px, the paper's); the unlearned

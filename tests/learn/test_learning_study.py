@@ -405,6 +405,29 @@ def test_seed_lists_are_distinct_seeds_of_the_study():
             study._seed_list(bad)
 
 
+def test_every_named_start_learns_its_row_and_is_offered_and_labelled(monkeypatch):
+    """Each named start learns its own row (key, label, camera), is a --conv choice and has a
+    plot label; the ``_physical`` ones learn with every noise of PHYSICAL_CAMERA, the others
+    without."""
+    pytest.importorskip("torch")
+    from learn import table1
+    from learn.table1_rows import PHYSICAL_CAMERA
+    from sensor import Camera, CameraConfig
+
+    rows = []
+    monkeypatch.setattr(table1, "learn_camera", lambda row, splits, settings, seed, **kwargs:
+                        rows.append(row) or Camera(CameraConfig(**row.camera, seed=seed)))
+    parser = study.build_parser()
+    assert set(study._START_LABELS) == set(study.NAMED_STARTS)
+    for start, (key, label, config) in study.NAMED_STARTS.items():
+        study._encoder((None, None), ("learn", "closed_form", 50.0, 0.9, start), seed=0)
+        row = rows.pop()
+        physical = PHYSICAL_CAMERA if start.endswith(study.PHYSICAL_START) else {}
+        assert (row.key, row.label, row.camera) == (key, label, {**config, **physical})
+        assert parser.parse_args(["--out", "x", "--conv", start]).conv == start
+    assert {"conv4", "fpsf", "fpsf_physical", "fpsf4", "fpsf4_physical"} == set(study.NAMED_STARTS)
+
+
 def test_physical_starts_and_twins_score_the_design_through_the_physical_camera(tmp_path,
                                                                                  monkeypatch):
     """A learned fpsf_physical design is the two-mask factorised camera with every noise of

@@ -332,3 +332,23 @@ def test_canopic_train_learns_a_factorised_psf_in_physical_mode(tmp_path, conv, 
     assert again.optics.is_two_mask
     scenes = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     assert tuple(again(scenes).shape) == (2, 3 * filters, 8, 8)
+
+
+def test_a_factorised_conv4_design_gets_phase_masks_for_each_of_its_four_psfs():
+    """The physical twin of a factorised Conv(4) design designs masks for all four 31 px PSFs
+    (two a signed filter) and keeps their order: filter f's realised PSF is closest to the
+    design's PSF f."""
+    from learn.table1_cameras import physical_twin
+    from sensor import Camera, CameraConfig
+
+    design = Camera(CameraConfig(conv="conv4", psf_parameterisation="factorised", seed=1))
+    twin = physical_twin(design, masks=dict(mask_size=160, gs_iterations=2, gd_iterations=2))
+    assert tuple(twin.psf.shape) == (4, 3, 31, 31)
+    scenes = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert tuple(twin(scenes, generator=torch.Generator().manual_seed(0)).shape) == (2, 12, 8, 8)
+    wanted = design.psf[:, 1].flatten(1)
+    realised = twin.psf[:, 1].flatten(1)
+    wanted = wanted / wanted.norm(dim=1, keepdim=True)
+    realised = realised / realised.norm(dim=1, keepdim=True)
+    similarity = realised @ wanted.T  # [realised filter, designed filter]
+    assert torch.equal(similarity.argmax(dim=1), torch.arange(4))

@@ -80,7 +80,8 @@ def register(subparsers) -> None:
                              "hours on CPU) or 'quick' (a few minutes on 2 CPU cores) "
                              "(default: --config's schedule, else the recipe's)")
     parser.add_argument("--conv", choices=("conv1", "conv4"),
-                        help="Conv(1) 63x63 or Conv(4) 11x11 PSFs" + _FROM_CONFIG.format("conv1"))
+                        help="Conv(1) 63x63 or Conv(4) 11x11 PSFs (31x31 with "
+                             "--psf-parameterisation factorised)" + _FROM_CONFIG.format("conv1"))
     parser.add_argument("--kernel-mode", choices=("free", "nonnegative", "two_mask"),
                         help="kernel parameterisation (physical: nonnegative or two_mask)"
                              + _FROM_CONFIG.format("free"))
