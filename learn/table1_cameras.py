@@ -151,8 +151,7 @@ def physical_twin(camera: torch.nn.Module, masks: "dict | None" = PHYSICAL_MASKS
                                      **options).psf_source()
     elif psf is not None:  # ideal captures of the kernel's own parts (one if non-negative)
         kernel = psf.detach().float()
-        minus = (-kernel).clamp(min=0.0)
-        source = RealisedPSF(kernel.clamp(min=0.0), minus if bool((minus > 0).any()) else None)
+        source = RealisedPSF.from_parts(kernel.clamp(min=0.0), (-kernel).clamp(min=0.0))
     if source is not None:  # a passive optic: the brightest capture sums to 1
         source, factor = source.light_conserving()
         config.fixed_gain *= factor  # the analog gain that gives the light back (fixed mode)

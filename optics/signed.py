@@ -182,6 +182,13 @@ class RealisedPSF(torch.nn.Module):
         """PSFs [F, C, k, k]."""
         return self.plus if self.minus is None else self.plus - self.minus
 
+    @classmethod
+    def from_parts(cls, plus: torch.Tensor, minus: torch.Tensor) -> "RealisedPSF":
+        """The source of captures ``plus`` and ``minus`` (non-negative [F, C, k, k]), with one
+        capture where ``minus`` carries no light (a kernel without negative taps needs one mask)."""
+        plus, minus = torch.as_tensor(plus), torch.as_tensor(minus)
+        return cls(plus, minus if bool((minus > 0).any()) else None)
+
     def light_conserving(self) -> "tuple[RealisedPSF, float]":
         """``(psfs, factor)``: these PSFs divided by one common ``factor`` so that the brightest
         capture (largest sum over a PSF's taps, any filter, colour, plus or minus) sums to 1.

@@ -50,8 +50,12 @@ class DesignBundle:
         comparator offsets to see what survives the trip to hardware). A two-mask design is
         captured as its two PSFs; a signed PSF saved without them (an ideal design) is split
         into its positive and negative parts when ``kernel_mode="two_mask"`` is asked
-        (``FixedSignedPSF.split``), which a physical ``sensor`` needs.
+        (``optics.kernels.two_mask_parts``: scaled so the brightest PSF sums to 1), which a
+        physical ``sensor`` needs. Either way the source is ``optics.signed.RealisedPSF``: one
+        capture where the negative part carries no light.
         """
+        from optics.kernels import two_mask_parts
+        from optics.signed import RealisedPSF
         from sensor import Camera, CameraConfig
 
         values = {**self.camera_config, **config_overrides}
@@ -61,10 +65,10 @@ class DesignBundle:
         source = None
         if self.psf is not None and config.conv != "none":
             if self.psf_plus is not None and self.psf_minus is not None:
-                source = FixedSignedPSF(torch.from_numpy(self.psf_plus),
-                                        torch.from_numpy(self.psf_minus))
+                source = RealisedPSF.from_parts(torch.from_numpy(self.psf_plus),
+                                                torch.from_numpy(self.psf_minus))
             elif config.kernel_mode == "two_mask" and bool((self.psf < 0).any()):
-                source = FixedSignedPSF.split(torch.from_numpy(self.psf))
+                source = RealisedPSF.from_parts(*two_mask_parts(torch.from_numpy(self.psf).float()))
             else:
                 source = FixedPSF(torch.from_numpy(self.psf))
         camera = Camera(config, psf_source=source)
@@ -83,34 +87,6 @@ class FixedPSF(nn.Module):
 
     def forward(self) -> torch.Tensor:
         return self.psf
-
-
-class FixedSignedPSF(FixedPSF):
-    """A non-learnable two-mask PSF source: psf = plus - minus, ``signed_parts()`` -> (plus, minus)."""
-
-    def __init__(self, plus: torch.Tensor, minus: torch.Tensor):
-        super().__init__(torch.as_tensor(plus) - torch.as_tensor(minus))
-        self.register_buffer("plus", torch.as_tensor(plus).float().clone())
-        self.register_buffer("minus", torch.as_tensor(minus).float().clone())
-
-    @property
-    def is_two_mask(self) -> bool:
-        """True when a minus capture exists: a camera with a physical pixel array then captures
-        ``plus`` and ``minus`` separately (a design without negative taps needs one mask and
-        one capture, as ``optics.signed.RealisedPSF``)."""
-        return bool((self.minus > 0).any())
-
-    @classmethod
-    def split(cls, psf: torch.Tensor) -> "FixedSignedPSF":
-        """The two-mask source of a signed ``psf`` [F, C, k, k]: its positive and negative parts,
-        scaled together so that the brightest PSF sums to 1 (a passive optic's light; the
-        per-frame gain stage ignores the scale)."""
-        from optics.kernels import two_mask_parts
-
-        return cls(*two_mask_parts(torch.as_tensor(psf).float()))
-
-    def signed_parts(self) -> "tuple[torch.Tensor, torch.Tensor]":
-        return self.plus, self.minus
 
 
 def _to_numpy(tensor) -> np.ndarray:
@@ -146,7 +122,7 @@ def save_design_bundle(camera, directory, alpha: float, seed: int,
     if psf is not None:
         arrays = {"psf": _to_numpy(psf)}
         optics = camera.optics
-        if getattr(optics, "is_two_mask", False) or isinstance(optics, FixedSignedPSF):
+        if getattr(optics, "is_two_mask", False):
             plus, minus = optics.signed_parts()
             arrays["psf_plus"] = _to_numpy(plus.expand_as(psf))
             arrays["psf_minus"] = _to_numpy(minus.expand_as(psf))
