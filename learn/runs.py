@@ -197,12 +197,11 @@ def smoke_config(conv: str = "conv4", **training: Any) -> RunConfig:
                                 "device": "cpu"})
 
 
-def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
-    """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError).
-
-    What the file leaves out comes from ``defaults`` (section by section; None:
-    ``RunConfig()``'s, the authors' method), e.g. a recipe's settings (``canopic train``).
-    """
+def read_config_values(path) -> Any:
+    """The settings a ``.json`` or ``.toml`` run config file holds, as written (sections as
+    dicts; nothing checked but the syntax), except that a section naming every field but some
+    of :data:`LATER_FIELDS` -- a run's own ``config.json`` written before those fields existed
+    -- gets their "as before" values, so that run still resumes whatever the defaults."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"config: {str(path)!r} is a folder; expected a .json or .toml file")
@@ -225,6 +224,37 @@ def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
         if str(error).startswith("config:"):
             raise
         raise ValueError(f"config: {str(path)!r} is not valid {path.suffix[1:].upper()} ({error})") from None
+    return _later_fields_as_before(values)
+
+
+def _later_fields_as_before(values: Any) -> Any:
+    """``values`` with :data:`LATER_FIELDS` filled "as before" in sections that name every
+    other field of theirs (:func:`read_config_values`)."""
+    if not isinstance(values, dict):
+        return values
+    from sensor import CameraConfig
+
+    kinds = {"camera": CameraConfig, "training": AlternatingSettings, "data": DataSettings}
+    values = dict(values)
+    for section, kind in kinds.items():
+        table = values.get(section)
+        later = {key: before for (where, key), before in LATER_FIELDS.items() if where == section}
+        if not isinstance(table, dict) or not later.keys() - table.keys():
+            continue
+        others = {field.name for field in dataclasses.fields(kind)} - later.keys()
+        if others <= table.keys():
+            values[section] = {**later, **table}
+    return values
+
+
+def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
+    """Read a run config from a ``.json`` or ``.toml`` file (unknown keys -> ValueError;
+    :func:`read_config_values`).
+
+    What the file leaves out comes from ``defaults`` (section by section; None:
+    ``RunConfig()``'s, the authors' method), e.g. a recipe's settings (``canopic train``).
+    """
+    values = read_config_values(path)
     if defaults is not None and isinstance(values, dict):
         base = defaults.to_dict()
         values = {key: ({**base[key], **value} if isinstance(base.get(key), dict)
@@ -284,8 +314,9 @@ def load_checkpoint(path, config: Optional[RunConfig] = None) -> dict:
                          f"{['.'.join(p) for p in RESUMABLE_CHANGES]} may change on resume); "
                          f"resume with that run's own settings (--config <run>/config.json; "
                          f"runs made before the closed-form recipe became canopic train's "
-                         f"default need --recipe paper), or pass --overwrite to start that run "
-                         f"folder over")
+                         f"default need --recipe paper, closed-form runs made before it learned "
+                         f"factorised PSFs --psf-parameterisation taps --alpha 200), or pass "
+                         f"--overwrite to start that run folder over")
     payload["metrics"] = json.loads(payload.pop("metrics_json"))
     return payload
 

@@ -6,7 +6,8 @@ interrupted demo resumes where it stopped; training resumes from its last checkp
 
 1. ``train_conv1``, ``train_conv4``: learn a Conv(1)+MP+Quantize and a Conv(4)+MP+Quantize camera
    in physical mode (two-mask signed PSFs) by alternating optimisation (``learn.runs``) with a
-   learning recipe (``learn.recipes``: the closed-form adversary by default).
+   learning recipe (``learn.recipes``: the closed-form adversary and factorised PSFs by
+   default).
 2. ``masks_conv1``, ``masks_conv4``: design the phase masks of each learned PSF (two masks per
    signed kernel) and export fabrication files (:mod:`optics.realise`).
 3. ``tables``: the ADC threshold tables as DAC codes, in binary, JSON and Intel HEX, read back.
@@ -161,20 +162,28 @@ class DemoRun:
 
 # ----------------------------------------------------------------------------- stages
 def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, recipe: str,
-                alpha: float, kernel_mode: str) -> dict:
-    """Learn one camera with ``recipe`` (``learn.recipes``) at privacy weight ``alpha``,
-    resuming from its checkpoint, and return its last metrics."""
+                alpha: float, kernel_mode: str, psf_parameterisation: str) -> dict:
+    """Learn one camera with ``recipe`` (``learn.recipes``) at privacy weight ``alpha`` with
+    its PSFs learned as ``psf_parameterisation``, resuming from its checkpoint, and return its
+    last metrics."""
     from learn.recipes import recipe as recipe_settings
-    from learn.runs import RunConfig, train
+    from learn.runs import RunConfig, load_run_config, train
 
     folder = run.out / conv
     training = {**recipe_settings(recipe), **profile.training, "alpha": float(alpha)}
     config = RunConfig.from_dict({
         "seed": seed, "device": run.device,
-        "camera": {"conv": conv, "kernel_mode": kernel_mode},
+        "camera": {"conv": conv, "kernel_mode": kernel_mode,
+                   "psf_parameterisation": psf_parameterisation},
         "training": training,
         "data": dict(profile.data)})
     resume = (folder / "checkpoint.pt").is_file()
+    saved = folder / "config.json"
+    if resume and saved.is_file() and load_run_config(saved).fingerprint() != config.fingerprint():
+        raise ValueError(f"out: {str(folder)!r} holds a camera learned with other settings (an "
+                         f"earlier demo's, e.g. before the closed_form recipe learned factorised "
+                         f"PSFs); pass --overwrite to start the demo over, or choose another "
+                         f"--out")
     result = train(config, folder, resume=resume, progress=run.progress)
     last = result.metrics[-1] if result.metrics else {}
     return {"design": str(folder / "design"), "alternations": len(result.metrics),
@@ -192,7 +201,8 @@ def mask_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int) -> dict
     report = design_to_folder(folder / "design" / "psf.npz", design, overwrite=True,
                               geometry=MaskGeometry(mask_size=profile.mask["mask_size"]),
                               gs_iterations=profile.mask["gs_iterations"],
-                              gd_iterations=profile.mask["gd_iterations"], seed=seed)
+                              gd_iterations=profile.mask["gd_iterations"], seed=seed,
+                              progress=run.progress)
     export_design(design, fabrication, levels=profile.levels, overwrite=True)
     manifest = json.loads((fabrication / "manifest.json").read_text())
     wavelengths = report["geometry"]["wavelengths"]
@@ -383,20 +393,22 @@ def _check_port(port: str) -> None:
 def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int = 0,
              alpha: "float | None" = None, kernel_mode: str = "two_mask", board_seed: int = 7,
              fresh: bool = False, device: str = "auto", progress: bool = True,
-             recipe: str = DEFAULT_RECIPE) -> dict:
+             recipe: str = DEFAULT_RECIPE, psf_parameterisation: "str | None" = None) -> dict:
     """Run every stage into ``out`` and return the summary (also ``out/summary.json``).
 
     ``profile`` is "quick" (the README's main command), "full", or "tiny" (CI-sized).
     ``recipe`` names the learning method (``learn.recipes``: "closed_form", the default, or
-    "paper"); ``alpha`` overrides its privacy weight (None: the recipe's). A run
+    "paper"); ``alpha`` overrides its privacy weight and ``psf_parameterisation`` ("taps" or
+    "factorised") how the PSFs learn (None: the recipe's). A run
     folder that exists is resumed (finished stages are kept) unless ``fresh``: it is deleted
     first. ``device`` is where training computes ("auto", "cpu", "cuda", "cuda:N");
     ``progress``: progress bars. Every argument is checked before any work starts.
     """
     from canopic.core import files
     from canopic.app.demo_report import write_report
-    from learn.recipes import recipe as recipe_settings
+    from learn.recipes import recipe as recipe_settings, recipe_camera
     from learn.runs import resolve_device
+    from sensor.camera import CameraConfig
 
     if profile not in PROFILES:
         raise ValueError(f"profile: {profile!r} is not one of {sorted(PROFILES)}")
@@ -409,6 +421,18 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
         raise ValueError(f"alpha: {alpha!r} is not allowed; need None or a finite number >= 0")
     method = recipe_settings(recipe)  # an unknown recipe fails here
     alpha = method["alpha"] if alpha is None else float(alpha)
+    from_recipe = psf_parameterisation is None
+    if from_recipe:
+        psf_parameterisation = recipe_camera(recipe)["psf_parameterisation"]
+    try:   # a kernel mode the PSF parameterisation cannot serve fails here
+        for conv in CONVS:
+            CameraConfig(conv=conv, kernel_mode=kernel_mode,
+                         psf_parameterisation=psf_parameterisation)
+    except ValueError as error:
+        if not (from_recipe and "'factorised'" in str(error)):
+            raise
+        raise ValueError(f"{error}. The {recipe} recipe learns factorised PSFs; pass "
+                         f"--psf-parameterisation taps to learn the PSFs' own taps") from None
     resolve_device(device)  # a bad or absent device fails here
     _check_port(port)
     out_path = Path(out)
@@ -420,13 +444,15 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
                 "alpha": alpha,
                 "kernel_mode": kernel_mode, "port": port, "board_seed": board_seed,
                 "schema_version": SCHEMA_VERSION}
+    if psf_parameterisation != "taps":   # run folders from before the field keep their stages
+        settings["psf_parameterisation"] = psf_parameterisation
     run = DemoRun(out_path, settings)
     run.device, run.progress = str(device), progress
     files.write_json(out_path / "demo_settings.json", settings)
     results: "dict[str, Any]" = {}
     for conv in CONVS:
         results[f"train_{conv}"] = run.stage(f"train_{conv}", lambda conv=conv: train_stage(
-            run, conv, profile, seed, recipe, alpha, kernel_mode))
+            run, conv, profile, seed, recipe, alpha, kernel_mode, psf_parameterisation))
     for conv in CONVS:
         results[f"masks_{conv}"] = run.stage(f"masks_{conv}", lambda conv=conv: mask_stage(
             run, conv, profile, seed))

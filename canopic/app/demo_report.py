@@ -386,8 +386,9 @@ def build_report(results: dict, settings: dict,
     recipe = settings.get("recipe", "paper")          # run folders from before recipes: the paper's
     report = Report("CAnOPIC demo", intro=f"Profile {profile['name']}, seed {settings['seed']}, "
                                           f"learning recipe {recipe} (learn.recipes), alpha "
-                                          f"{settings['alpha']:g}, kernels "
-                                          f"{settings['kernel_mode']}, board "
+                                          f"{settings['alpha']:g}, PSFs learned as "
+                                          f"{settings.get('psf_parameterisation', 'taps')}, "
+                                          f"kernels {settings['kernel_mode']}, board "
                                           f"{settings['port']}.")
     evaluation = results["evaluate"]
     chance = next(iter(evaluation["rows"].values()))["id_chance"]

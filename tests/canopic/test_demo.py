@@ -31,23 +31,31 @@ def test_summary_lists_every_figure_and_they_exist(demo_run):
     sweeps = summary["stages"]["evaluate"]["sweeps"]
     assert set(sweeps) == {"blur", "pixelate", "gaussian_camera"}   # the fixed frontiers
     assert "unlearned Gaussian camera" in html                     # its rows in the sweep table
+    assert "PSFs learned as factorised" in html                    # the recipe's, in the intro
     assert not list(demo_run.rglob("*.part*"))
 
 
 def test_both_cameras_learn_with_the_default_recipe_in_physical_mode(demo_run):
     from canopic.app.demo import PROFILES
-    from learn.recipes import DEFAULT_RECIPE, recipe
+    from learn.recipes import DEFAULT_RECIPE, recipe, recipe_camera
+    from optics.factorised import DEFAULT_SUPPORT
 
-    for conv in ("conv1", "conv4"):
+    for conv, filters in (("conv1", 1), ("conv4", 4)):
         config = json.loads((demo_run / conv / "config.json").read_text())
         assert config["camera"]["kernel_mode"] == "two_mask"
+        assert config["camera"]["psf_parameterisation"] == recipe_camera(
+            DEFAULT_RECIPE)["psf_parameterisation"] == "factorised"
+        with np.load(demo_run / conv / "design" / "psf.npz") as design:   # K+ and K- per PSF
+            size = 63 if conv == "conv1" else DEFAULT_SUPPORT
+            assert design["psf_plus"].shape == design["psf_minus"].shape == (filters, 3, size, size)
         method = {k: v for k, v in recipe(DEFAULT_RECIPE).items()
                   if k not in PROFILES["tiny"].training}         # the profile sets the schedule
         assert {k: config["training"][k] for k in method} == method
         assert config["training"]["alternations"] == PROFILES["tiny"].training["alternations"]
         last = json.loads((demo_run / conv / "metrics.jsonl").read_text().splitlines()[-1])
         assert last["selected_alternation"] >= 0    # selection on validation chose the design
-        assert json.loads((demo_run / conv / "design" / "design.json").read_text())["alpha"] == 200.0
+        assert json.loads((demo_run / conv / "design" / "design.json").read_text())["alpha"] == \
+            recipe(DEFAULT_RECIPE)["alpha"] == 500.0
 
 
 def test_an_unknown_recipe_fails_before_any_work(tmp_path):
@@ -56,6 +64,73 @@ def test_an_unknown_recipe_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="recipe"):
         run_demo(str(tmp_path / "run"), profile="tiny", recipe="gamed", alpha=1.0)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_kernel_mode_the_factorised_psf_cannot_serve_fails_before_any_work(tmp_path):
+    from canopic.app.demo import run_demo
+
+    with pytest.raises(ValueError, match="--psf-parameterisation taps"):
+        run_demo(str(tmp_path / "run"), profile="tiny", kernel_mode="nonnegative")
+    with pytest.raises(ValueError, match="factorised") as refused:    # the user's own choice
+        run_demo(str(tmp_path / "run"), profile="tiny", kernel_mode="nonnegative",
+                 psf_parameterisation="factorised")
+    assert "--psf-parameterisation taps" not in str(refused.value)
+    with pytest.raises(ValueError, match="psf_parameterisation"):
+        run_demo(str(tmp_path / "run"), profile="tiny", psf_parameterisation="rings")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_demo_command_passes_the_psf_parameterisation_and_records_it(tmp_path, monkeypatch,
+                                                                         capsys):
+    """--psf-parameterisation reaches run_demo; the settings name it unless it is the taps
+    (run folders from before the option keep their finished stages)."""
+    from canopic.app import demo
+
+    class Stop(Exception):
+        pass
+
+    def no_training(*args, **kwargs):
+        raise Stop()
+
+    monkeypatch.setattr(demo, "train_stage", no_training)
+    for flags, recorded in (((), "factorised"), (("--recipe", "paper"), None),
+                            (("--psf-parameterisation", "taps"), None),
+                            (("--recipe", "paper", "--psf-parameterisation", "factorised",
+                              "--kernel-mode", "free"), "factorised")):
+        out = tmp_path / "-".join(flags or ("default",))
+        assert main(["demo", "--profile", "tiny", "--out", str(out), *flags]) != 0
+        assert "Stop" in capsys.readouterr().err            # it got as far as training
+        settings = json.loads((out / "demo_settings.json").read_text())
+        assert settings.get("psf_parameterisation") == recorded, flags
+        assert settings["kernel_mode"] == ("free" if "free" in flags else "two_mask")
+
+
+def test_a_folder_trained_with_other_settings_is_refused_with_the_way_out(tmp_path):
+    """An earlier demo's camera (other settings, e.g. the taps) is not resumed as this one's."""
+    from canopic.app.demo import run_demo
+    from learn.recipes import recipe
+    from learn.runs import RunConfig
+
+    old = RunConfig().updated("training", **{**recipe("closed_form"), "alpha": 200.0})
+    (tmp_path / "run" / "conv1").mkdir(parents=True)
+    (tmp_path / "run" / "conv1" / "config.json").write_text(json.dumps(old.to_dict()))
+    (tmp_path / "run" / "conv1" / "checkpoint.pt").write_bytes(b"an earlier demo's")
+    with pytest.raises(ValueError, match="other settings.*--overwrite"):
+        run_demo(str(tmp_path / "run"), profile="tiny")
+
+
+def test_a_quiet_demo_designs_its_masks_without_progress_bars(demo_run, tmp_path, capsys):
+    import shutil
+
+    from canopic.app.demo import PROFILES, DemoRun, mask_stage
+
+    shutil.copytree(demo_run / "conv1" / "design", tmp_path / "conv1" / "design")
+    run = DemoRun(tmp_path, {})
+    run.progress = False                       # what --quiet sets
+    capsys.readouterr()
+    result = mask_stage(run, "conv1", PROFILES["tiny"], seed=0)
+    assert result["masks"] and (tmp_path / "conv1" / "fabrication" / "manifest.json").is_file()
+    assert "Gerchberg" not in capsys.readouterr().err
 
 
 def test_gdsii_reads_back_as_the_quantised_heights(demo_run):

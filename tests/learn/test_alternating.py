@@ -429,7 +429,7 @@ def test_options_reach_the_run_config_from_the_cli_and_a_config_file(tmp_path):
     args = parser.parse_args(["train", "--out", str(tmp_path), "--adversary", "closed_form",
                               "--select", "validation", "--face-target", "0.9",
                               "--utility", "constraint", "--psf-sigma", "12",
-                              "--optics-lr", "0.003", "--network-input", "hard",
+                              "--psf-parameterisation", "taps", "--optics-lr", "0.003", "--network-input", "hard",
                               "--judge-people", "50", "--judge-folds", "5",
                               "--judge-detector-epochs", "10"])
     config = train_cli.build_config(args)

@@ -213,6 +213,90 @@ def test_train_takes_the_default_recipe_unless_a_config_or_recipe_says_otherwise
         recipe("gamed")
 
 
+def test_the_recipe_sets_how_the_psfs_learn_unless_a_config_or_flag_says_otherwise(tmp_path):
+    import json
+
+    from canopic.app.commands import train as train_cli
+    from learn.recipes import recipe_camera
+    from sensor.camera import CameraConfig
+
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+
+    def camera(*flags):
+        return train_cli.build_config(parser.parse_args(["train", "--out", str(tmp_path),
+                                                         *flags])).camera
+
+    assert camera().psf_parameterisation == "factorised"            # the default recipe's
+    assert camera("--conv", "conv4", "--kernel-mode", "two_mask").psf_parameterisation == \
+        "factorised"
+    assert camera("--recipe", "paper") == CameraConfig()              # the authors': taps
+    assert recipe_camera("paper") == {"psf_parameterisation": CameraConfig().psf_parameterisation}
+    assert camera("--psf-parameterisation", "taps").psf_parameterisation == "taps"
+    taps = tmp_path / "taps.json"
+    taps.write_text(json.dumps({"camera": {"psf_parameterisation": "taps", "psf_sigma": 4.0}}))
+    assert (camera("--config", str(taps)).psf_parameterisation, camera("--config", str(taps))
+            .psf_sigma) == ("taps", 4.0)
+    # a camera factorised PSFs cannot serve is refused with the flag that learns the taps
+    for flags in (("--psf-sigma", "4"), ("--kernel-mode", "nonnegative")):
+        with pytest.raises(ValueError, match="--psf-parameterisation taps"):
+            camera(*flags)
+        assert camera(*flags, "--psf-parameterisation", "taps").psf_parameterisation == "taps"
+    with pytest.raises(ValueError, match="factorised") as refused:   # chosen, not the recipe's:
+        camera("--psf-sigma", "4", "--psf-parameterisation", "factorised")
+    assert "--psf-parameterisation taps" not in str(refused.value)   # no hint to undo a choice
+    # a config file only the taps can serve: refused with the hint, which then works
+    for values in ({"kernel_mode": "nonnegative"}, {"psf_sigma": 4.0}):
+        only_taps = tmp_path / "only_taps.json"
+        only_taps.write_text(json.dumps({"camera": values}))
+        with pytest.raises(ValueError, match="--psf-parameterisation taps"):
+            camera("--config", str(only_taps))
+        assert camera("--config", str(only_taps), "--psf-parameterisation",
+                      "taps").psf_parameterisation == "taps"
+    # factorised chosen in the file: no recipe is blamed, whichever is named
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text(json.dumps({"camera": {"psf_parameterisation": "factorised",
+                                             "kernel_mode": "nonnegative"}}))
+    for flags in ((), ("--recipe", "paper")):
+        with pytest.raises(ValueError, match="factorised") as refused:
+            camera("--config", str(chosen), *flags)
+        assert "recipe learns" not in str(refused.value)
+    # a camera without optics has no PSF to factorise: the recipe leaves it alone
+    assert camera("--config", str(_write(tmp_path / "none.json", {"camera": {"conv": "none"}}))
+                  ).psf_parameterisation == "taps"
+
+
+def _write(path, values):
+    import json
+
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_a_runs_own_config_from_before_a_later_field_resumes_it_whatever_the_recipe(tmp_path):
+    """A run's config.json written before ``psf_parameterisation`` existed (every other camera
+    field named) is a taps run: the default recipe's factorised PSFs must not fill the gap."""
+    import json
+
+    from canopic.app.commands import train as train_cli
+    from learn.recipes import recipe
+
+    old = runs.RunConfig().updated("training", **{**recipe("closed_form"), "alpha": 200.0})
+    values = old.to_dict()
+    del values["camera"]["psf_parameterisation"]
+    assert old.camera.psf_parameterisation == "taps"
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--out", str(tmp_path), "--config",
+                              str(_write(tmp_path / "config.json", values))])
+    assert train_cli.build_config(args).fingerprint() == old.fingerprint()
+    # a hand-written camera table that leaves the field out still gets the recipe's
+    partial = {"camera": {key: values["camera"][key] for key in ("conv", "kernel_mode")}}
+    args = parser.parse_args(["train", "--out", str(tmp_path), "--config",
+                              str(_write(tmp_path / "partial.json", partial))])
+    assert train_cli.build_config(args).camera.psf_parameterisation == "factorised"
+
+
 def test_runs_written_before_the_judge_fields_keep_their_fingerprint():
     """Fields added later leave the fingerprint alone while they hold the old behaviour, so a
     checkpoint written before them still resumes; any other value changes it."""

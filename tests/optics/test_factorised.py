@@ -131,10 +131,13 @@ def test_canopic_train_takes_the_parameterisation_flag():
 
     parser = argparse.ArgumentParser()
     train.register(parser.add_subparsers())
-    args = parser.parse_args(["train", "--psf-parameterisation", "factorised", "--out", "x"])
-    assert train.build_config(args).camera.psf_parameterisation == "factorised"
-    args = parser.parse_args(["train", "--out", "x"])
+    args = parser.parse_args(["train", "--psf-parameterisation", "taps", "--out", "x"])
     assert train.build_config(args).camera.psf_parameterisation == "taps"
+    args = parser.parse_args(["train", "--out", "x"])    # the default recipe's
+    assert train.build_config(args).camera.psf_parameterisation == "factorised"
+    args = parser.parse_args(["train", "--recipe", "paper", "--psf-parameterisation",
+                              "factorised", "--out", "x"])
+    assert train.build_config(args).camera.psf_parameterisation == "factorised"
 
 
 def test_a_factorised_run_resumes_after_a_kill_and_its_bundle_holds_the_learned_psf(tmp_path):

@@ -2,7 +2,7 @@
 report (:func:`canopic.app.demo.run_demo`)."""
 from __future__ import annotations
 
-from learn.recipes import DEFAULT_RECIPE, RECIPES  # plain data: imports no torch
+from learn.recipes import DEFAULT_RECIPE, RECIPE_CAMERAS, RECIPES  # plain data: no torch
 from canopic.app.commands.common import DEVICE_HELP, add_command, add_deprecated_alias
 
 DEMO_SUMMARY = ("The main job: learn a Conv(1) and a Conv(4) camera, design their phase masks, "
@@ -38,8 +38,15 @@ def register(subparsers) -> None:
                         help="privacy weight per 100 nats (default: the recipe's: " + ", ".join(
                             f"{RECIPES[name]['alpha']:g} for {name}" for name in sorted(RECIPES))
                         + ")")
+    parser.add_argument("--psf-parameterisation", choices=("taps", "factorised"), default=None,
+                        help="how the PSFs learn: their own taps, or products of small dilated "
+                             "kernels (optics.factorised; free or two_mask kernels) (default: "
+                             "the recipe's: " + ", ".join(
+                                 f"{camera['psf_parameterisation']} for {name}"
+                                 for name, camera in sorted(RECIPE_CAMERAS.items())) + ")")
     parser.add_argument("--kernel-mode", default="two_mask", choices=("two_mask", "nonnegative", "free"),
-                        help="kernel parameterisation; two_mask and nonnegative are physical")
+                        help="kernel parameterisation; two_mask and nonnegative are physical "
+                             "(nonnegative needs --psf-parameterisation taps)")
     parser.add_argument("--board-seed", type=int, default=7,
                         help="the emulated board's own mismatch seed")
     add_deprecated_alias(parser, "--fresh", "--overwrite", dest="overwrite")
@@ -50,6 +57,7 @@ def _run(args) -> int:
 
     run_demo(args.out, profile="full" if args.full else args.profile, port=args.port,
              seed=args.seed, recipe=args.recipe, alpha=args.alpha, kernel_mode=args.kernel_mode,
+             psf_parameterisation=args.psf_parameterisation,
              board_seed=args.board_seed, fresh=args.overwrite, device=args.device,
              progress=not args.quiet)
     return 0

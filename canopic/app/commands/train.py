@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import shutil
 
-from learn.recipes import DEFAULT_RECIPE, RECIPES  # plain data: imports no torch
+from learn.recipes import DEFAULT_RECIPE, RECIPE_CAMERAS, RECIPES  # plain data: no torch
 from canopic.app.commands.common import DEVICE_HELP, add_command
 
 #: Help suffix of the options whose value comes from --config when they are left out.
 _FROM_CONFIG = " (default: --config's value, else {})"
-#: Help suffix of the options a recipe sets (learn.recipes.RECIPE_FIELDS).
+#: Help suffix of the options a recipe sets (learn.recipes.RECIPE_FIELDS, RECIPE_CAMERA_FIELDS).
 _FROM_RECIPE = " (default: --profile's, --config's or else the recipe's value; see --recipe)"
 
 #: CLI flags that override a run setting: flag -> (config section or None for the top, key).
@@ -58,21 +58,24 @@ def register(subparsers) -> None:
                     "OUT/checkpoint.pt (every alternation), OUT/metrics.jsonl and the design "
                     "bundle OUT/design/ (psf.npz, thresholds.npz, design.json). Run again, "
                     "it resumes from OUT/checkpoint.pt (--overwrite starts over). Options left "
-                    "out take their value from --config, else learn.runs.RunConfig's default. "
+                    "out take their value from --config, else the recipe's (--recipe), else "
+                    "learn.runs.RunConfig's default. "
                     "An alpha sweep "
                     "is one process per alpha: for a in 0 1 10 100; do canopic train --alpha $a "
                     "--out runs/alpha_$a & done; wait")
     parser.add_argument("--config", help="run config (.json or .toml; sections camera, training, "
                                          "data; keys seed, device); flags below override it "
-                                         "(default: none, learn.runs.RunConfig's defaults)")
+                                         "(default: none: the recipe's settings, else "
+                                         "learn.runs.RunConfig's defaults)")
     parser.add_argument("--resume", action="store_true",
                         help="insist on resuming: an error if --out holds no run (without it, "
                              "a run in --out is resumed, else a new one starts)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                         help="learning method (learn.recipes): 'closed_form' (a ridge adversary "
-                             "refitted on every batch, alpha 200, D on hard codes, the most "
-                             "private alternation reaching face accuracy 0.9 on validation) or "
-                             "'paper' (the authors' recogniser, alpha 1, the last alternation); "
+                             "refitted on every batch, alpha 500, D on hard codes, factorised "
+                             "PSFs, the most private alternation reaching face accuracy 0.9 on "
+                             "validation) or 'paper' (the authors' recogniser, alpha 1, the "
+                             "PSFs' own taps, the last alternation); "
                              "--config and the flags below override its values "
                              f"(default: {DEFAULT_RECIPE})")
     parser.add_argument("--profile", choices=("paper", "quick"), default=None,
@@ -80,10 +83,12 @@ def register(subparsers) -> None:
                              "hours on CPU) or 'quick' (a few minutes on 2 CPU cores) "
                              "(default: --config's schedule, else the recipe's)")
     parser.add_argument("--conv", choices=("conv1", "conv4"),
-                        help="Conv(1) 63x63 or Conv(4) 11x11 PSFs (31x31 with "
-                             "--psf-parameterisation factorised)" + _FROM_CONFIG.format("conv1"))
+                        help="Conv(1): one 63x63 PSF; Conv(4): four PSFs, 31x31 when factorised "
+                             "(the closed_form recipe), 11x11 with their own taps"
+                             + _FROM_CONFIG.format("conv1"))
     parser.add_argument("--kernel-mode", choices=("free", "nonnegative", "two_mask"),
-                        help="kernel parameterisation (physical: nonnegative or two_mask)"
+                        help="kernel parameterisation (physical: nonnegative or two_mask; "
+                             "factorised PSFs take free or two_mask)"
                              + _FROM_CONFIG.format("free"))
     parser.add_argument("--alpha", type=float, help="privacy weight, per 100 nats of identity "
                                                     "entropy" + _FROM_RECIPE)
@@ -128,14 +133,17 @@ def register(subparsers) -> None:
                              "holds the detector's validation accuracy at --face-target)"
                              + _FROM_RECIPE)
     parser.add_argument("--psf-sigma", type=float,
-                        help="sigma (px) of Conv(1)'s starting Gaussian PSF"
+                        help="sigma (px) of Conv(1)'s starting Gaussian PSF (taps only: "
+                             "factorised PSFs start from their seeded factors)"
                              + _FROM_CONFIG.format(8.0))
     parser.add_argument("--psf-parameterisation", choices=("taps", "factorised"),
                         help="how the PSFs learn: their own taps, or products of small "
                              "dilated kernels (optics.factorised; 31 px support; Conv(1) or "
                              "Conv(4), whose four PSFs then grow to 31 px; with --kernel-mode "
-                             "free or two_mask)"
-                             + _FROM_CONFIG.format("taps"))
+                             "free or two_mask)" + " (default: --config's value, else the "
+                             "recipe's: " + ", ".join(f"{camera['psf_parameterisation']} for "
+                                                      f"{name}" for name, camera
+                                                      in sorted(RECIPE_CAMERAS.items())) + ")")
     parser.add_argument("--network-input", choices=("soft", "hard"),
                         help="codes R and D learn from: the soft quantiser at the alternation's "
                              "hardness (the authors') or the hard one the evaluation scores"
@@ -176,20 +184,45 @@ def register(subparsers) -> None:
 def build_config(args: argparse.Namespace):
     """The RunConfig of ``args``: the recipe (``--recipe``, else
     :data:`learn.recipes.DEFAULT_RECIPE`), then what the config file sets, then profile, then
-    flags."""
-    from learn.recipes import DEFAULT_RECIPE, recipe
-    from learn.runs import PROFILES, RunConfig, load_run_config
+    flags.
 
-    config = RunConfig().updated("training", **recipe(getattr(args, "recipe", None)
-                                                      or DEFAULT_RECIPE))
+    The recipe's camera fields (how the PSFs learn) apply last, and only where neither the
+    config file nor a flag chose the parameterisation and the camera has PSFs to learn (Conv(1)
+    or Conv(4)); a camera the recipe's factorised PSFs cannot serve (e.g. ``--psf-sigma`` or
+    ``--kernel-mode nonnegative``) is refused with the flag that learns the taps instead."""
+    from learn.recipes import DEFAULT_RECIPE, recipe, recipe_camera
+    from learn.runs import PROFILES, RunConfig, load_run_config, read_config_values
+    from sensor.camera import FACTORISED_CONVS
+
+    name = getattr(args, "recipe", None) or DEFAULT_RECIPE
+    config = RunConfig().updated("training", **recipe(name))
+    chosen = set()        # camera fields the config file or a flag set
     if args.config:
         config = load_run_config(args.config, defaults=config)
+        camera = read_config_values(args.config).get("camera")
+        chosen |= set(camera) if isinstance(camera, dict) else set()
     if args.profile:
         config = config.updated("training", **PROFILES[args.profile])
+    changes: "dict[str | None, dict]" = {}    # a section's flags at once: no half-set state
     for flag, (section, key) in _OVERRIDES.items():
         value = getattr(args, flag, None)
         if value is not None:
-            config = config.updated(section, **{key: value})
+            changes.setdefault(section, {})[key] = value
+    for section, values in changes.items():
+        config = config.updated(section, **values)
+    chosen |= set(changes.get("camera", {}))
+    method_camera = {key: value for key, value in recipe_camera(name).items()
+                     if key not in chosen}
+    if method_camera and config.camera.conv in FACTORISED_CONVS:
+        try:
+            config = config.updated("camera", **method_camera)
+        except ValueError as error:
+            if "'factorised'" not in str(error):
+                raise
+            raise ValueError(f"{error}. The {name} recipe learns factorised PSFs "
+                             f"(learn.recipes); pass --psf-parameterisation taps (or set "
+                             f"psf_parameterisation in the config's [camera]) to learn the "
+                             f"PSFs' own taps") from None
     return config
 
 
