@@ -315,7 +315,8 @@ def load_checkpoint(path, config: Optional[RunConfig] = None) -> dict:
                          f"resume with that run's own settings (--config <run>/config.json; "
                          f"runs made before the closed-form recipe became canopic train's "
                          f"default need --recipe paper, closed-form runs made before it learned "
-                         f"factorised PSFs --psf-parameterisation taps --alpha 200), or pass "
+                         f"factorised PSFs --psf-parameterisation taps, and --alpha 200 where "
+                         f"they took the recipe's alpha), or pass "
                          f"--overwrite to start that run folder over")
     payload["metrics"] = json.loads(payload.pop("metrics_json"))
     return payload

@@ -182,7 +182,8 @@ def train_stage(run: DemoRun, conv: str, profile: DemoProfile, seed: int, recipe
     if resume and saved.is_file() and load_run_config(saved).fingerprint() != config.fingerprint():
         raise ValueError(f"out: {str(folder)!r} holds a camera learned with other settings (an "
                          f"earlier demo's, e.g. before the closed_form recipe learned factorised "
-                         f"PSFs); pass --overwrite to start the demo over, or choose another "
+                         f"PSFs: that one continues with --psf-parameterisation taps --alpha "
+                         f"200); pass --overwrite to start the demo over, or choose another "
                          f"--out")
     result = train(config, folder, resume=resume, progress=run.progress)
     last = result.metrics[-1] if result.metrics else {}

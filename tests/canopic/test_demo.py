@@ -111,12 +111,26 @@ def test_a_folder_trained_with_other_settings_is_refused_with_the_way_out(tmp_pa
     from learn.recipes import recipe
     from learn.runs import RunConfig
 
-    old = RunConfig().updated("training", **{**recipe("closed_form"), "alpha": 200.0})
+    # what an earlier demo wrote: the same camera and schedule, learned through the taps at
+    # alpha 200, its config.json from before psf_parameterisation existed
+    from canopic.app.demo import PROFILES
+
+    old = RunConfig.from_dict({"seed": 0, "device": "auto",
+                               "camera": {"conv": "conv1", "kernel_mode": "two_mask"},
+                               "training": {**recipe("closed_form"), **PROFILES["tiny"].training,
+                                            "alpha": 200.0},
+                               "data": dict(PROFILES["tiny"].data)}).to_dict()
+    del old["camera"]["psf_parameterisation"]
     (tmp_path / "run" / "conv1").mkdir(parents=True)
-    (tmp_path / "run" / "conv1" / "config.json").write_text(json.dumps(old.to_dict()))
+    (tmp_path / "run" / "conv1" / "config.json").write_text(json.dumps(old))
     (tmp_path / "run" / "conv1" / "checkpoint.pt").write_bytes(b"an earlier demo's")
     with pytest.raises(ValueError, match="other settings.*--overwrite"):
         run_demo(str(tmp_path / "run"), profile="tiny")
+    # with its own settings it is that demo's camera: not refused, resumed (this checkpoint is
+    # no checkpoint, which the resume then says)
+    with pytest.raises(ValueError, match="checkpoint") as resumed:
+        run_demo(str(tmp_path / "run"), profile="tiny", psf_parameterisation="taps", alpha=200.0)
+    assert "other settings" not in str(resumed.value)
 
 
 def test_a_quiet_demo_designs_its_masks_without_progress_bars(demo_run, tmp_path, capsys):

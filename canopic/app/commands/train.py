@@ -149,8 +149,9 @@ def register(subparsers) -> None:
                              "hardness (the authors') or the hard one the evaluation scores"
                              + _FROM_RECIPE)
     parser.add_argument("--optics-lr", type=float,
-                        help="give the PSF its own Adam step, this fraction of the starting "
-                             "PSF's peak tap per step (e.g. 0.003; 0 holds the PSF and learns "
+                        help="give the PSF its own Adam step, this fraction of its largest "
+                             "starting parameter per step (the peak tap; with factorised PSFs "
+                             "the largest factor weight) (e.g. 0.003; 0 holds the PSF and learns "
                              "the ADC thresholds alone); without it the PSF shares the "
                              "encoder's SGD, which the per-frame gain leaves blind to the "
                              "PSF's scale" + _FROM_CONFIG.format("none"))
