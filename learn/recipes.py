@@ -83,5 +83,15 @@ def recipe_camera(name: str) -> dict:
     return dict(RECIPE_CAMERAS[_known(name)])
 
 
+def refused_camera(error: ValueError, name: str) -> ValueError:
+    """``error`` -- a camera refused once recipe ``name``'s camera fields applied -- with the
+    way out where the recipe's factorised PSFs caused it (else ``error`` itself)."""
+    if "'factorised'" not in str(error):
+        return error
+    return ValueError(f"{error}. The {name} recipe learns factorised PSFs (learn.recipes); pass "
+                      f"--psf-parameterisation taps (or set psf_parameterisation in a config's "
+                      f"[camera]) to learn the PSFs' own taps")
+
+
 __all__ = ["DEFAULT_RECIPE", "RECIPE_CAMERA_FIELDS", "RECIPE_CAMERAS", "RECIPE_FIELDS", "RECIPES",
-           "recipe", "recipe_camera"]
+           "recipe", "recipe_camera", "refused_camera"]

@@ -254,7 +254,14 @@ def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
     What the file leaves out comes from ``defaults`` (section by section; None:
     ``RunConfig()``'s, the authors' method), e.g. a recipe's settings (``canopic train``).
     """
-    values = read_config_values(path)
+    return merge_run_config(read_config_values(path), defaults, source=path)
+
+
+def merge_run_config(values: Any, defaults: Optional[RunConfig] = None,
+                     source="config") -> RunConfig:
+    """The RunConfig of ``values`` (:func:`read_config_values`' result), what they leave out
+    taken from ``defaults`` section by section (None: ``RunConfig()``'s); errors name
+    ``source``."""
     if defaults is not None and isinstance(values, dict):
         base = defaults.to_dict()
         values = {key: ({**base[key], **value} if isinstance(base.get(key), dict)
@@ -263,7 +270,7 @@ def load_run_config(path, defaults: Optional[RunConfig] = None) -> RunConfig:
     try:
         return RunConfig.from_dict(values)
     except (ValueError, TypeError) as error:
-        raise ValueError(f"config {str(path)!r}: {error}") from None
+        raise ValueError(f"config {str(source)!r}: {error}") from None
 
 
 def resolve_device(device: str) -> torch.device:

@@ -407,7 +407,7 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
     """
     from canopic.core import files
     from canopic.app.demo_report import write_report
-    from learn.recipes import recipe as recipe_settings, recipe_camera
+    from learn.recipes import recipe as recipe_settings, recipe_camera, refused_camera
     from learn.runs import resolve_device
     from sensor.camera import CameraConfig
 
@@ -430,10 +430,7 @@ def run_demo(out: str, profile: str = "quick", port: str = "emulator", seed: int
             CameraConfig(conv=conv, kernel_mode=kernel_mode,
                          psf_parameterisation=psf_parameterisation)
     except ValueError as error:
-        if not (from_recipe and "'factorised'" in str(error)):
-            raise
-        raise ValueError(f"{error}. The {recipe} recipe learns factorised PSFs; pass "
-                         f"--psf-parameterisation taps to learn the PSFs' own taps") from None
+        raise (refused_camera(error, recipe) if from_recipe else error) from None
     resolve_device(device)  # a bad or absent device fails here
     _check_port(port)
     out_path = Path(out)

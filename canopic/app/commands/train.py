@@ -191,16 +191,17 @@ def build_config(args: argparse.Namespace):
     config file nor a flag chose the parameterisation and the camera has PSFs to learn (Conv(1)
     or Conv(4)); a camera the recipe's factorised PSFs cannot serve (e.g. ``--psf-sigma`` or
     ``--kernel-mode nonnegative``) is refused with the flag that learns the taps instead."""
-    from learn.recipes import DEFAULT_RECIPE, recipe, recipe_camera
-    from learn.runs import PROFILES, RunConfig, load_run_config, read_config_values
+    from learn.recipes import DEFAULT_RECIPE, recipe, recipe_camera, refused_camera
+    from learn.runs import PROFILES, RunConfig, merge_run_config, read_config_values
     from sensor.camera import FACTORISED_CONVS
 
     name = getattr(args, "recipe", None) or DEFAULT_RECIPE
     config = RunConfig().updated("training", **recipe(name))
     chosen = set()        # camera fields the config file or a flag set
     if args.config:
-        config = load_run_config(args.config, defaults=config)
-        camera = read_config_values(args.config).get("camera")
+        values = read_config_values(args.config)
+        config = merge_run_config(values, config, source=args.config)
+        camera = values.get("camera") if isinstance(values, dict) else None
         chosen |= set(camera) if isinstance(camera, dict) else set()
     if args.profile:
         config = config.updated("training", **PROFILES[args.profile])
@@ -218,12 +219,7 @@ def build_config(args: argparse.Namespace):
         try:
             config = config.updated("camera", **method_camera)
         except ValueError as error:
-            if "'factorised'" not in str(error):
-                raise
-            raise ValueError(f"{error}. The {name} recipe learns factorised PSFs "
-                             f"(learn.recipes); pass --psf-parameterisation taps (or set "
-                             f"psf_parameterisation in the config's [camera]) to learn the "
-                             f"PSFs' own taps") from None
+            raise refused_camera(error, name) from None
     return config
 
 
